@@ -1,0 +1,101 @@
+/* layer.h: what a layer is (spec, shapes, parameter views, buffers) and the table of operations
+ * that each layer kind implements in its own layer_*.c file. Tensors are float32 NCHW. */
+#ifndef HK_LAYER_H
+#define HK_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "activation.h"
+#include "rng.h"
+#include "status.h"
+
+enum hk_layer_kind {
+    HK_LAYER_CONV2D,
+    HK_LAYER_MAXPOOL2D,
+    HK_LAYER_DROPOUT,
+    HK_LAYER_FLATTEN,
+    HK_LAYER_DENSE,
+    HK_LAYER_ACTIVATION,
+    HK_LAYER_KIND_COUNT
+};
+
+/* Per-sample shape: channels, height, width. A flat vector of n values is n x 1 x 1. */
+struct hk_shape {
+    int c, h, w;
+};
+
+/* Number of values in a shape. */
+size_t hk_shape_size(struct hk_shape s);
+
+/* What the user asked for; the layer's whole configuration. */
+struct hk_layer_spec {
+    enum hk_layer_kind kind;
+    int units;       /* conv2d filters, dense units */
+    int kh, kw;      /* conv2d kernel or pooling window */
+    int sh, sw;      /* strides; conv2d default 1, pooling default the window */
+    int same;        /* padding: 1 = same, 0 = valid */
+    float rate;      /* dropout rate in [0, 1) */
+    enum hk_act act; /* activation applied to the output */
+    float l2;        /* L2 factor on the kernel (Keras kernel_regularizer=l2(x)) */
+};
+
+/* Per-call context shared by all layers of one forward or backward pass. */
+struct hk_pass {
+    int training;      /* dropout active, buffers kept for backward */
+    uint64_t seed;     /* with step: where dropout masks come from */
+    uint64_t step;     /* global optimizer step (0 when not training) */
+    uint64_t sample0;  /* position of the first sample of this pass within the global batch */
+    float *scratch;    /* shared scratch of the model's max scratch_floats */
+};
+
+struct hk_layer_ops;
+
+struct hk_layer {
+    struct hk_layer_spec spec;
+    const struct hk_layer_ops *ops;
+    char name[32];          /* Keras-style unique name: conv2d, conv2d_1, max_pooling2d ... */
+    int index;              /* position in the model */
+    int input;              /* index of the layer whose output this reads; -1 = the model input */
+    struct hk_shape in, out;
+    size_t wcount, bcount;  /* parameter counts of kernel and bias */
+    float *w, *b;           /* views into the model's parameter arena */
+    float *dw, *db;         /* views into the gradient arena */
+    float *y;               /* batch outputs, batch * size(out), view into the workspace */
+    void *aux;              /* per-batch layer state (maxpool argmax, dropout mask) */
+};
+
+/* The operations of one layer kind. Kernels never allocate; shapes are checked by infer. */
+struct hk_layer_ops {
+    const char *word;       /* command word: "conv2d" */
+    const char *keras_name; /* name prefix as Keras prints it: "max_pooling2d" */
+    /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount. */
+    enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
+    /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */
+    size_t (*aux_bytes)(const struct hk_layer *l, int n);
+    /* Floats of shared scratch needed by forward or backward. NULL = none. */
+    size_t (*scratch_floats)(const struct hk_layer *l);
+    /* Initialise parameters (Keras: glorot-uniform kernel, zero bias). NULL = no parameters. */
+    void (*init)(struct hk_layer *l, struct hk_rng *rng);
+    /* y = f(x) into l->y for a batch of n (activation is applied by the model afterwards). */
+    void (*forward)(struct hk_layer *l, const float *x, int n, const struct hk_pass *p);
+    /* Given dy (gradient of the pre-activation output), accumulate dw, db and write dx
+     * (dx may be NULL when no input gradient is needed). x is the forward input. */
+    void (*backward)(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
+                     const struct hk_pass *p);
+};
+
+/* The ops of a kind; never NULL for a valid kind. */
+const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind);
+
+/* Glorot-uniform fill: limit sqrt(6 / (fan_in + fan_out)). */
+void hk_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, struct hk_rng *rng);
+
+extern const struct hk_layer_ops hk_conv2d_ops;
+extern const struct hk_layer_ops hk_maxpool2d_ops;
+extern const struct hk_layer_ops hk_dropout_ops;
+extern const struct hk_layer_ops hk_flatten_ops;
+extern const struct hk_layer_ops hk_dense_ops;
+extern const struct hk_layer_ops hk_activation_ops;
+
+#endif

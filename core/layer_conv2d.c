@@ -1,0 +1,169 @@
+/* layer_conv2d.c: 2-D convolution as im2col + one sgemm per image and direction.
+ * Kernel layout: [filters][in_channels][kh][kw]; bias [filters]. Padding valid or same (TF rule:
+ * the smaller half of the padding goes on top/left). */
+#include <cblas.h>
+#include <string.h>
+
+#include "layer.h"
+
+struct conv_geom {
+    int c, h, w;       /* input */
+    int f, oh, ow;     /* output */
+    int kh, kw, sh, sw;
+    int pt, pl;        /* padding top, left */
+};
+
+static struct conv_geom geom(const struct hk_layer *l)
+{
+    struct conv_geom g = {l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
+                          l->spec.kh, l->spec.kw, l->spec.sh, l->spec.sw, 0, 0};
+    if (l->spec.same) {
+        int ph = (g.oh - 1) * g.sh + g.kh - g.h, pw = (g.ow - 1) * g.sw + g.kw - g.w;
+        g.pt = ph > 0 ? ph / 2 : 0;
+        g.pl = pw > 0 ? pw / 2 : 0;
+    }
+    return g;
+}
+
+static enum hk_status conv_infer(struct hk_layer *l, struct hk_error *err)
+{
+    struct hk_layer_spec *s = &l->spec;
+    if (s->units < 1 || s->kh < 1 || s->kw < 1)
+        return hk_fail(err, HK_EINVAL, "%s: needs at least 1 filter and a kernel of at least 1x1", l->name);
+    if (s->sh < 1)
+        s->sh = 1;
+    if (s->sw < 1)
+        s->sw = 1;
+    int oh, ow;
+    if (s->same) {
+        oh = (l->in.h + s->sh - 1) / s->sh;
+        ow = (l->in.w + s->sw - 1) / s->sw;
+    } else {
+        if (l->in.h < s->kh || l->in.w < s->kw)
+            return hk_fail(err, HK_ESHAPE, "%s: kernel %dx%d does not fit input (%d,%d,%d)", l->name, s->kh,
+                           s->kw, l->in.h, l->in.w, l->in.c);
+        oh = (l->in.h - s->kh) / s->sh + 1;
+        ow = (l->in.w - s->kw) / s->sw + 1;
+    }
+    l->out = (struct hk_shape){s->units, oh, ow};
+    l->wcount = (size_t)s->units * l->in.c * s->kh * s->kw;
+    l->bcount = (size_t)s->units;
+    return HK_OK;
+}
+
+static size_t conv_scratch(const struct hk_layer *l)
+{
+    /* one column matrix: (c*kh*kw) x (oh*ow) */
+    return (size_t)l->in.c * l->spec.kh * l->spec.kw * l->out.h * l->out.w;
+}
+
+static void conv_init(struct hk_layer *l, struct hk_rng *rng)
+{
+    int rf = l->spec.kh * l->spec.kw;
+    hk_glorot_uniform(l->w, l->wcount, l->in.c * rf, l->out.c * rf, rng);
+    memset(l->b, 0, l->bcount * sizeof *l->b);
+}
+
+/* col[(c*kh+i)*kw+j][oy*ow+ox] = x[c][oy*sh+i-pt][ox*sw+j-pl], zero outside.
+ * x: [c][h][w]  col: [c*kh*kw][oh*ow] */
+static void im2col(float *col, const float *x, const struct conv_geom *g)
+{
+    for (int c = 0; c < g->c; c++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * g->oh * g->ow;
+                for (int oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh + i - g->pt;
+                    float *dst = row + (size_t)oy * g->ow;
+                    if (iy < 0 || iy >= g->h) {
+                        memset(dst, 0, (size_t)g->ow * sizeof *dst);
+                        continue;
+                    }
+                    const float *src = x + ((size_t)c * g->h + iy) * g->w;
+                    if (g->sw == 1 && g->pl == 0 && j + g->ow <= g->w) {
+                        memcpy(dst, src + j, (size_t)g->ow * sizeof *dst);
+                        continue;
+                    }
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw + j - g->pl;
+                        dst[ox] = ix >= 0 && ix < g->w ? src[ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* dx[c][iy][ix] += dcol[(c*kh+i)*kw+j][oy*ow+ox]; the adjoint of im2col. dx is zeroed first. */
+static void col2im(float *dx, const float *col, const struct conv_geom *g)
+{
+    memset(dx, 0, (size_t)g->c * g->h * g->w * sizeof *dx);
+    for (int c = 0; c < g->c; c++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                const float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * g->oh * g->ow;
+                for (int oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh + i - g->pt;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    const float *src = row + (size_t)oy * g->ow;
+                    float *dst = dx + ((size_t)c * g->h + iy) * g->w;
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw + j - g->pl;
+                        if (ix >= 0 && ix < g->w)
+                            dst[ix] += src[ox];
+                    }
+                }
+            }
+}
+
+/* x: [n][c][h][w] -> y: [n][f][oh][ow];  y_n = W (f x ckk) * col_n (ckk x ohw) + b */
+static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
+{
+    struct conv_geom g = geom(l);
+    int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
+    size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
+    for (int s = 0; s < n; s++) {
+        float *y = l->y + s * out_size;
+        for (int f = 0; f < g.f; f++)
+            for (int k = 0; k < ohw; k++)
+                y[(size_t)f * ohw + k] = l->b[f];
+        im2col(p->scratch, x + s * in_size, &g);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, ohw, ckk, 1.0f, l->w, ckk, p->scratch, ohw,
+                    1.0f, y, ohw);
+    }
+}
+
+/* dy: [n][f][oh][ow]; dw (f x ckk) += dy_n * col_n^T; db += sum dy_n; dcol = W^T dy_n; dx = col2im(dcol) */
+static void conv_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
+                          const struct hk_pass *p)
+{
+    struct conv_geom g = geom(l);
+    int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
+    size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
+    for (int s = 0; s < n; s++) {
+        const float *d = dy + s * out_size;
+        for (int f = 0; f < g.f; f++) {
+            float sum = 0;
+            for (int k = 0; k < ohw; k++)
+                sum += d[(size_t)f * ohw + k];
+            l->db[f] += sum;
+        }
+        im2col(p->scratch, x + s * in_size, &g);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, p->scratch, ohw, 1.0f,
+                    l->dw, ckk);
+        if (dx) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f,
+                        p->scratch, ohw);
+            col2im(dx + s * in_size, p->scratch, &g);
+        }
+    }
+}
+
+const struct hk_layer_ops hk_conv2d_ops = {
+    .word = "conv2d",
+    .keras_name = "conv2d",
+    .infer = conv_infer,
+    .scratch_floats = conv_scratch,
+    .init = conv_init,
+    .forward = conv_forward,
+    .backward = conv_backward,
+};

@@ -1,0 +1,68 @@
+/* layer_dropout.c: inverted dropout. While training, each value is kept with probability 1-rate
+ * and scaled by 1/(1-rate); outside training it is the identity. Masks are drawn from
+ * (seed, step, layer, sample), so they do not depend on how a batch is split. */
+#include <string.h>
+
+#include "layer.h"
+
+static enum hk_status dropout_infer(struct hk_layer *l, struct hk_error *err)
+{
+    if (!(l->spec.rate >= 0.0f && l->spec.rate < 1.0f))
+        return hk_fail(err, HK_EINVAL, "%s: rate must be in [0, 1), got %g", l->name, (double)l->spec.rate);
+    l->out = l->in;
+    l->wcount = l->bcount = 0;
+    return HK_OK;
+}
+
+static size_t dropout_aux(const struct hk_layer *l, int n)
+{
+    return (size_t)n * hk_shape_size(l->out);
+}
+
+/* x, y: [n][size]; aux: [n][size] keep flags */
+static void dropout_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
+{
+    size_t size = hk_shape_size(l->out);
+    if (!p->training || l->spec.rate == 0.0f) {
+        memcpy(l->y, x, (size_t)n * size * sizeof *x);
+        return;
+    }
+    unsigned char *keep = l->aux;
+    float scale = 1.0f / (1.0f - l->spec.rate);
+    uint32_t threshold = (uint32_t)((double)l->spec.rate * 4294967296.0);
+    for (int s = 0; s < n; s++) {
+        struct hk_rng rng;
+        hk_rng_derive(&rng, p->seed, p->step, (uint64_t)l->index, p->sample0 + (uint64_t)s);
+        size_t base = (size_t)s * size;
+        for (size_t i = 0; i < size; i++) {
+            keep[base + i] = (uint32_t)(hk_rng_u64(&rng) >> 32) >= threshold;
+            l->y[base + i] = keep[base + i] ? x[base + i] * scale : 0.0f;
+        }
+    }
+}
+
+static void dropout_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
+                             const struct hk_pass *p)
+{
+    (void)x;
+    if (!dx)
+        return;
+    size_t total = (size_t)n * hk_shape_size(l->out);
+    if (!p->training || l->spec.rate == 0.0f) {
+        memcpy(dx, dy, total * sizeof *dx);
+        return;
+    }
+    const unsigned char *keep = l->aux;
+    float scale = 1.0f / (1.0f - l->spec.rate);
+    for (size_t i = 0; i < total; i++)
+        dx[i] = keep[i] ? dy[i] * scale : 0.0f;
+}
+
+const struct hk_layer_ops hk_dropout_ops = {
+    .word = "dropout",
+    .keras_name = "dropout",
+    .infer = dropout_infer,
+    .aux_bytes = dropout_aux,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+};

@@ -1,0 +1,519 @@
+/* model.c: the sequential model: shape checking on every change, the four arenas (parameters,
+ * gradients, two optimizer moments), the per-batch workspace, and the passes over it. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hk_model {
+    struct hk_shape input;
+    uint64_t seed;
+    int count;
+    struct hk_layer layers[HK_MODEL_MAX_LAYERS];
+    int name_serial[HK_LAYER_KIND_COUNT]; /* next Keras-style suffix per kind */
+
+    size_t nparams;
+    float *params, *grads, *mom1, *mom2; /* one allocation each */
+
+    int compiled;
+    struct hk_optim optim;
+    enum hk_loss loss;
+    uint64_t step;
+
+    int ws_batch;       /* batch the workspace is sized for (0 = none) */
+    void *workspace;    /* layer outputs, aux, two gradient buffers, scratch, logits */
+    float *dbuf[2];
+    float *scratch;
+    float *logits;
+};
+
+struct hk_model *hk_model_new(struct hk_shape input, uint64_t seed, struct hk_error *err)
+{
+    if (input.c < 1 || input.h < 1 || input.w < 1 || hk_shape_size(input) > ((size_t)1 << 26)) {
+        hk_fail(err, HK_EINVAL, "input shape %dx%dx%d is not usable (each side at least 1, at most 64 M values)",
+                input.h, input.w, input.c);
+        return NULL;
+    }
+    struct hk_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        hk_fail(err, HK_ENOMEM, "out of memory creating a model");
+        return NULL;
+    }
+    m->input = input;
+    m->seed = seed;
+    return m;
+}
+
+static void drop_workspace(struct hk_model *m)
+{
+    free(m->workspace);
+    m->workspace = NULL;
+    m->ws_batch = 0;
+}
+
+void hk_model_free(struct hk_model *m)
+{
+    if (!m)
+        return;
+    drop_workspace(m);
+    free(m->params);
+    free(m->grads);
+    free(m->mom1);
+    free(m->mom2);
+    free(m);
+}
+
+struct hk_shape hk_model_input(const struct hk_model *m) { return m->input; }
+uint64_t hk_model_seed(const struct hk_model *m) { return m->seed; }
+int hk_model_count(const struct hk_model *m) { return m->count; }
+size_t hk_model_param_count(const struct hk_model *m) { return m->nparams; }
+float *hk_model_params(struct hk_model *m) { return m->params; }
+float *hk_model_grads(struct hk_model *m) { return m->grads; }
+uint64_t hk_model_optim_step(const struct hk_model *m) { return m->step; }
+
+const struct hk_layer *hk_model_layer(const struct hk_model *m, int i)
+{
+    return i >= 0 && i < m->count ? &m->layers[i] : NULL;
+}
+
+int hk_model_find(const struct hk_model *m, const char *name)
+{
+    for (int i = 0; i < m->count; i++)
+        if (strcmp(m->layers[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+struct hk_shape hk_model_output(const struct hk_model *m)
+{
+    return m->count ? m->layers[m->count - 1].out : m->input;
+}
+
+void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64_t **step)
+{
+    if (mom1)
+        *mom1 = m->mom1;
+    if (mom2)
+        *mom2 = m->mom2;
+    if (step)
+        *step = &m->step;
+}
+
+static void init_layer(const struct hk_model *m, struct hk_layer *l)
+{
+    if (!l->ops->init)
+        return;
+    struct hk_rng rng;
+    hk_rng_derive(&rng, m->seed, 0x696e6974 /* "init" */, (uint64_t)l->index, 0);
+    l->ops->init(l, &rng);
+}
+
+/* Infer the shapes of layers[0..count) in order. On failure err names the layer. */
+static enum hk_status infer_all(const struct hk_model *m, struct hk_layer *layers, int count, struct hk_error *err)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        struct hk_layer *l = &layers[i];
+        l->index = i;
+        l->input = i - 1;
+        l->in = i ? layers[i - 1].out : m->input;
+        enum hk_status st = l->ops->infer(l, err);
+        if (st != HK_OK)
+            return st;
+        if (hk_shape_size(l->out) > ((size_t)1 << 26))
+            return hk_fail(err, HK_ENOMEM, "%s: output (%d,%d,%d) has more than 64 M values", l->name, l->out.h,
+                           l->out.w, l->out.c);
+        total += l->wcount + l->bcount;
+        if (total > HK_MODEL_MAX_PARAMS)
+            return hk_fail(err, HK_ENOMEM,
+                           "%s: the model would have over %zu parameters (%.1f GB for weights, gradients and "
+                           "optimizer state); the limit is %zu",
+                           l->name, total, (double)total * 16 / 1e9, HK_MODEL_MAX_PARAMS);
+    }
+    return HK_OK;
+}
+
+static void append_name(char *list, size_t cap, const char *name)
+{
+    size_t len = strlen(list);
+    snprintf(list + len, cap - len, "%s%s", len ? ", " : "", name);
+}
+
+/* Make `layers` (already inferred) the model's layers: new arenas, kept weights where the layer
+ * object (same name) keeps its parameter shapes, initialisation elsewhere. */
+static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int count, struct hk_model_change *chg,
+                            struct hk_error *err)
+{
+    size_t n = 0;
+    for (int i = 0; i < count; i++)
+        n += layers[i].wcount + layers[i].bcount;
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    float *params = malloc(bytes), *grads = calloc(1, bytes), *mom1 = calloc(1, bytes), *mom2 = calloc(1, bytes);
+    if (!params || !grads || !mom1 || !mom2) {
+        free(params);
+        free(grads);
+        free(mom1);
+        free(mom2);
+        return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%.1f MB)", n, (double)bytes * 4 / 1e6);
+    }
+    if (chg)
+        chg->reinitialised[0] = '\0';
+    size_t off = 0;
+    for (int i = 0; i < count; i++) {
+        struct hk_layer *l = &layers[i];
+        const struct hk_layer *old = NULL;
+        int j = hk_model_find(m, l->name);
+        if (j >= 0)
+            old = &m->layers[j];
+        l->w = params + off;
+        l->dw = grads + off;
+        l->b = params + off + l->wcount;
+        l->db = grads + off + l->wcount;
+        off += l->wcount + l->bcount;
+        if (l->wcount + l->bcount == 0)
+            continue;
+        if (old && old->wcount == l->wcount && old->bcount == l->bcount && old->in.c == l->in.c &&
+            old->spec.units == l->spec.units && old->spec.kh == l->spec.kh && old->spec.kw == l->spec.kw) {
+            memcpy(l->w, old->w, l->wcount * sizeof *l->w);
+            memcpy(l->b, old->b, l->bcount * sizeof *l->b);
+        } else {
+            init_layer(m, l);
+            if (chg && old)
+                append_name(chg->reinitialised, sizeof chg->reinitialised, l->name);
+        }
+    }
+    drop_workspace(m);
+    free(m->params);
+    free(m->grads);
+    free(m->mom1);
+    free(m->mom2);
+    m->params = params;
+    m->grads = grads;
+    m->mom1 = mom1;
+    m->mom2 = mom2;
+    m->nparams = n;
+    m->step = 0;
+    memcpy(m->layers, layers, (size_t)count * sizeof *layers);
+    m->count = count;
+    return HK_OK;
+}
+
+static enum hk_status change(struct hk_model *m, struct hk_layer *layers, int count, struct hk_model_change *chg,
+                             struct hk_error *err)
+{
+    enum hk_status st = infer_all(m, layers, count, err);
+    if (st == HK_OK)
+        st = adopt(m, layers, count, chg, err);
+    free(layers);
+    return st;
+}
+
+static struct hk_layer *copy_layers(const struct hk_model *m, struct hk_error *err)
+{
+    struct hk_layer *copy = malloc(sizeof m->layers);
+    if (!copy)
+        hk_fail(err, HK_ENOMEM, "out of memory");
+    else
+        memcpy(copy, m->layers, sizeof m->layers);
+    return copy;
+}
+
+enum hk_status hk_model_insert(struct hk_model *m, int at, const struct hk_layer_spec *spec,
+                               struct hk_model_change *chg, struct hk_error *err)
+{
+    const struct hk_layer_ops *ops = hk_layer_ops_of(spec->kind);
+    if (!ops)
+        return hk_fail(err, HK_EINVAL, "unknown layer kind %d", (int)spec->kind);
+    if (at < 0 || at > m->count)
+        return hk_fail(err, HK_EINVAL, "position %d is outside the model (0..%d)", at, m->count);
+    if (m->count >= HK_MODEL_MAX_LAYERS)
+        return hk_fail(err, HK_ENOMEM, "a model has at most %d layers", HK_MODEL_MAX_LAYERS);
+    struct hk_layer *layers = copy_layers(m, err);
+    if (!layers)
+        return HK_ENOMEM;
+    memmove(&layers[at + 1], &layers[at], (size_t)(m->count - at) * sizeof *layers);
+    struct hk_layer *l = &layers[at];
+    memset(l, 0, sizeof *l);
+    l->spec = *spec;
+    l->ops = ops;
+    int serial = m->name_serial[spec->kind];
+    if (serial)
+        snprintf(l->name, sizeof l->name, "%s_%d", ops->keras_name, serial);
+    else
+        snprintf(l->name, sizeof l->name, "%s", ops->keras_name);
+    enum hk_status st = change(m, layers, m->count + 1, chg, err);
+    if (st == HK_OK)
+        m->name_serial[spec->kind]++;
+    return st;
+}
+
+enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_change *chg, struct hk_error *err)
+{
+    if (at < 0 || at >= m->count)
+        return hk_fail(err, HK_EINVAL, "no layer at position %d (the model has %d)", at, m->count);
+    struct hk_layer *layers = copy_layers(m, err);
+    if (!layers)
+        return HK_ENOMEM;
+    memmove(&layers[at], &layers[at + 1], (size_t)(m->count - at - 1) * sizeof *layers);
+    return change(m, layers, m->count - 1, chg, err);
+}
+
+enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
+                                struct hk_model_change *chg, struct hk_error *err)
+{
+    if (at < 0 || at >= m->count)
+        return hk_fail(err, HK_EINVAL, "no layer at position %d (the model has %d)", at, m->count);
+    if (spec->kind != m->layers[at].spec.kind)
+        return hk_fail(err, HK_EINVAL, "%s is a %s layer; remove it and insert a new one to change its kind",
+                       m->layers[at].name, m->layers[at].ops->word);
+    struct hk_layer *layers = copy_layers(m, err);
+    if (!layers)
+        return HK_ENOMEM;
+    layers[at].spec = *spec;
+    /* a changed spec with the same parameter shapes (e.g. another activation) keeps its weights */
+    return change(m, layers, m->count, chg, err);
+}
+
+void hk_model_reinit(struct hk_model *m)
+{
+    for (int i = 0; i < m->count; i++)
+        init_layer(m, &m->layers[i]);
+    memset(m->mom1, 0, m->nparams * sizeof *m->mom1);
+    memset(m->mom2, 0, m->nparams * sizeof *m->mom2);
+    m->step = 0;
+}
+
+enum hk_status hk_model_compile(struct hk_model *m, const struct hk_optim *opt, enum hk_loss loss,
+                                struct hk_error *err)
+{
+    if (!m->count)
+        return hk_fail(err, HK_EINVAL, "the model has no layers yet");
+    const struct hk_layer *last = &m->layers[m->count - 1];
+    enum hk_act want = hk_loss_activation(loss);
+    if (last->spec.act != want)
+        return hk_fail(err, HK_EINVAL, "%s needs the last layer to use activation=%s, but %s uses %s",
+                       hk_loss_name(loss), hk_act_name(want), last->name, hk_act_name(last->spec.act));
+    if (loss == HK_LOSS_BCE && hk_shape_size(last->out) != 1)
+        return hk_fail(err, HK_ESHAPE, "binary_crossentropy needs 1 output unit, but %s has %zu", last->name,
+                       hk_shape_size(last->out));
+    if (loss == HK_LOSS_CCE && hk_shape_size(last->out) < 2)
+        return hk_fail(err, HK_ESHAPE, "categorical_crossentropy needs at least 2 output units, but %s has %zu",
+                       last->name, hk_shape_size(last->out));
+    if (!(opt->lr > 0))
+        return hk_fail(err, HK_EINVAL, "learning rate must be positive, got %g", (double)opt->lr);
+    m->optim = *opt;
+    m->loss = loss;
+    m->compiled = 1;
+    memset(m->mom1, 0, m->nparams * sizeof *m->mom1);
+    memset(m->mom2, 0, m->nparams * sizeof *m->mom2);
+    m->step = 0;
+    return HK_OK;
+}
+
+int hk_model_compiled(const struct hk_model *m, struct hk_optim *opt, enum hk_loss *loss)
+{
+    if (m->compiled && opt)
+        *opt = m->optim;
+    if (m->compiled && loss)
+        *loss = m->loss;
+    return m->compiled;
+}
+
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Layout of the workspace for batch n; with base != NULL the views are set. */
+static size_t layout(struct hk_model *m, int n, char *base)
+{
+    size_t off = 0, maxval = hk_shape_size(m->input), scratch = 0;
+    for (int i = 0; i < m->count; i++) {
+        struct hk_layer *l = &m->layers[i];
+        size_t out = hk_shape_size(l->out);
+        maxval = out > maxval ? out : maxval;
+        if (base)
+            l->y = (float *)(base + off);
+        off += align64((size_t)n * out * sizeof(float));
+        size_t aux = l->ops->aux_bytes ? l->ops->aux_bytes(l, n) : 0;
+        if (base)
+            l->aux = aux ? base + off : NULL;
+        off += align64(aux);
+        size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l) : 0;
+        scratch = s > scratch ? s : scratch;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (base)
+            m->dbuf[k] = (float *)(base + off);
+        off += align64((size_t)n * maxval * sizeof(float));
+    }
+    if (base)
+        m->scratch = (float *)(base + off);
+    off += align64(scratch * sizeof(float));
+    if (base)
+        m->logits = (float *)(base + off);
+    off += align64((size_t)n * hk_shape_size(hk_model_output(m)) * sizeof(float));
+    return off;
+}
+
+size_t hk_model_workspace_bytes(const struct hk_model *m, int n)
+{
+    return layout((struct hk_model *)m, n, NULL);
+}
+
+static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
+{
+    if (n <= m->ws_batch && m->workspace)
+        return HK_OK;
+    size_t bytes = layout(m, n, NULL);
+    void *ws = aligned_alloc(64, bytes);
+    if (!ws)
+        return hk_fail(err, HK_ENOMEM, "out of memory for a batch of %d (%.1f MB of activations)", n,
+                       (double)bytes / 1e6);
+    free(m->workspace);
+    m->workspace = ws;
+    m->ws_batch = n;
+    layout(m, n, ws);
+    return HK_OK;
+}
+
+enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0,
+                                const float **out, struct hk_error *err)
+{
+    enum hk_status st = reserve(m, n, err);
+    if (st != HK_OK)
+        return st;
+    struct hk_pass p = {training, m->seed, m->step, sample0, m->scratch};
+    const float *in = x;
+    for (int i = 0; i < m->count; i++) {
+        struct hk_layer *l = &m->layers[i];
+        size_t width = hk_shape_size(l->out);
+        l->ops->forward(l, in, n, &p);
+        if (i == m->count - 1)
+            memcpy(m->logits, l->y, (size_t)n * width * sizeof *l->y);
+        hk_act_forward(l->spec.act, l->y, (size_t)n, width);
+        in = l->y;
+    }
+    if (out)
+        *out = in;
+    return HK_OK;
+}
+
+static int count_correct(const float *logits, const int *labels, int n, int k)
+{
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = logits + (size_t)i * k;
+        int pred = 0;
+        if (k == 1)
+            pred = row[0] >= 0.0f; /* sigmoid(z) >= 0.5 */
+        else
+            for (int j = 1; j < k; j++)
+                pred = row[j] > row[pred] ? j : pred;
+        correct += pred == labels[i];
+    }
+    return correct;
+}
+
+static double l2_penalty(struct hk_model *m, int with_grad)
+{
+    double total = 0;
+    for (int i = 0; i < m->count; i++) {
+        struct hk_layer *l = &m->layers[i];
+        if (l->spec.l2 <= 0 || !l->wcount)
+            continue;
+        double s = 0;
+        for (size_t j = 0; j < l->wcount; j++) {
+            s += (double)l->w[j] * l->w[j];
+            if (with_grad)
+                l->dw[j] += 2.0f * l->spec.l2 * l->w[j];
+        }
+        total += l->spec.l2 * s;
+    }
+    return total;
+}
+
+enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int *labels,
+                                  const float *sample_weight, int n, uint64_t sample0,
+                                  struct hk_step_result *res, struct hk_error *err)
+{
+    if (!m->compiled)
+        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
+    enum hk_status st = hk_model_forward(m, x, n, 1, sample0, NULL, err);
+    if (st != HK_OK)
+        return st;
+    struct hk_layer *last = &m->layers[m->count - 1];
+    int k = (int)hk_shape_size(last->out);
+    float *d = m->dbuf[0];
+    res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, d);
+    res->correct = count_correct(m->logits, labels, n, k);
+    memset(m->grads, 0, m->nparams * sizeof *m->grads);
+    struct hk_pass p = {1, m->seed, m->step, sample0, m->scratch};
+    int cur = 0;
+    for (int i = m->count - 1; i >= 0; i--) {
+        struct hk_layer *l = &m->layers[i];
+        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : NULL;
+        if (i != m->count - 1)
+            hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
+        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
+        cur = 1 - cur;
+    }
+    res->loss += l2_penalty(m, 1);
+    return HK_OK;
+}
+
+void hk_model_update(struct hk_model *m)
+{
+    m->step++;
+    hk_optim_step(&m->optim, m->step, m->params, m->grads, m->mom1, m->mom2, m->nparams);
+}
+
+enum hk_status hk_model_train_step(struct hk_model *m, const float *x, const int *labels,
+                                   const float *sample_weight, int n, struct hk_step_result *res,
+                                   struct hk_error *err)
+{
+    enum hk_status st = hk_model_gradients(m, x, labels, sample_weight, n, 0, res, err);
+    if (st == HK_OK)
+        hk_model_update(m);
+    return st;
+}
+
+enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int batch, float *probs,
+                                struct hk_error *err)
+{
+    size_t in = hk_shape_size(m->input), k = hk_shape_size(hk_model_output(m));
+    batch = batch > 0 ? batch : 32;
+    for (int s = 0; s < n; s += batch) {
+        int b = n - s < batch ? n - s : batch;
+        const float *out;
+        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, &out, err);
+        if (st != HK_OK)
+            return st;
+        memcpy(probs + (size_t)s * k, out, (size_t)b * k * sizeof *out);
+    }
+    return HK_OK;
+}
+
+enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
+                                 struct hk_step_result *res, struct hk_error *err)
+{
+    if (!m->compiled)
+        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
+    size_t in = hk_shape_size(m->input);
+    int k = (int)hk_shape_size(hk_model_output(m));
+    double total = 0;
+    int correct = 0;
+    batch = batch > 0 ? batch : 32;
+    for (int s = 0; s < n; s += batch) {
+        int b = n - s < batch ? n - s : batch;
+        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, NULL, err);
+        if (st != HK_OK)
+            return st;
+        total += hk_loss_eval(m->loss, m->logits, labels + s, NULL, b, k, NULL) * b;
+        correct += count_correct(m->logits, labels + s, b, k);
+    }
+    res->loss = n ? total / n : 0;
+    res->correct = correct;
+    return HK_OK;
+}

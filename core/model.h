@@ -1,0 +1,123 @@
+/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena and
+ * one pair of optimizer-moment arenas; forward, backward, training step and prediction. */
+#ifndef HK_MODEL_H
+#define HK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layer.h"
+#include "loss.h"
+#include "optim.h"
+#include "status.h"
+
+struct hk_model;
+
+/* Limits on what a model may allocate, checked before any allocation. */
+#define HK_MODEL_MAX_LAYERS 256
+#define HK_MODEL_MAX_PARAMS ((size_t)1 << 28) /* 268 M parameters, 1 GiB of float32 */
+
+/* A new empty model for inputs of the given shape, with all randomness from seed.
+ * Returns NULL when out of memory. Owned: free with hk_model_free. */
+struct hk_model *hk_model_new(struct hk_shape input, uint64_t seed, struct hk_error *err);
+
+/* Free a model; NULL is a no-op. */
+void hk_model_free(struct hk_model *m);
+
+struct hk_shape hk_model_input(const struct hk_model *m);
+uint64_t hk_model_seed(const struct hk_model *m);
+int hk_model_count(const struct hk_model *m);
+
+/* Layer i (borrowed; valid until the model changes). */
+const struct hk_layer *hk_model_layer(const struct hk_model *m, int i);
+
+/* Index of the layer with this name, or -1. */
+int hk_model_find(const struct hk_model *m, const char *name);
+
+/* The output shape of the whole model (the input shape when it has no layers). */
+struct hk_shape hk_model_output(const struct hk_model *m);
+
+/* Total number of parameters. */
+size_t hk_model_param_count(const struct hk_model *m);
+
+/* The parameter arena (borrowed, hk_model_param_count floats). Writable so that a loader can
+ * fill it; the layer views w and b point into it. */
+float *hk_model_params(struct hk_model *m);
+
+/* What a change to the architecture did to trained weights. */
+struct hk_model_change {
+    char reinitialised[512]; /* names of layers whose weights were re-initialised, ", "-separated */
+};
+
+/* Insert a layer at position at (0..count; count appends). The whole model is re-checked; on any
+ * shape error nothing changes and err names the layer and both shapes. Layers whose parameter
+ * shapes are unchanged keep their weights; new or changed ones are initialised (listed in chg,
+ * which may be NULL). The optimizer state is reset. */
+enum hk_status hk_model_insert(struct hk_model *m, int at, const struct hk_layer_spec *spec,
+                               struct hk_model_change *chg, struct hk_error *err);
+
+/* Remove layer at, with the same checks and weight rules as insert. */
+enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_change *chg, struct hk_error *err);
+
+/* Replace the spec of layer at (keeping its name), with the same checks and rules as insert. */
+enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
+                                struct hk_model_change *chg, struct hk_error *err);
+
+/* Re-initialise every parameter from the seed (as a fresh model would be). */
+void hk_model_reinit(struct hk_model *m);
+
+/* Set the optimizer and loss. The loss must match the output: BCE needs 1 unit with sigmoid,
+ * CCE needs softmax. Resets the optimizer state. */
+enum hk_status hk_model_compile(struct hk_model *m, const struct hk_optim *opt, enum hk_loss loss,
+                                struct hk_error *err);
+
+/* 1 when compiled; then *opt and *loss (either may be NULL) receive the settings. */
+int hk_model_compiled(const struct hk_model *m, struct hk_optim *opt, enum hk_loss *loss);
+
+/* Optimizer state: the step count and the moment arenas (borrowed, param_count floats each). */
+uint64_t hk_model_optim_step(const struct hk_model *m);
+void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64_t **step);
+
+/* Forward a batch of n inputs (n x input size floats). training: dropout active. With
+ * training, sample0 is the position of the first sample within the global batch.
+ * Afterwards each layer's y holds its output and the returned pointer (borrowed) the model's
+ * output (n x output size). Fails only for memory. */
+enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0,
+                                const float **out, struct hk_error *err);
+
+/* Result of one step's loss. */
+struct hk_step_result {
+    double loss;  /* mean data loss + L2 penalty */
+    int correct;  /* samples classified right */
+};
+
+/* Forward (training) and backward for n samples; the gradient arena receives the gradient of the
+ * batch-mean loss (zeroed first). sample_weight may be NULL. Needs a compiled model. */
+enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int *labels,
+                                  const float *sample_weight, int n, uint64_t sample0,
+                                  struct hk_step_result *res, struct hk_error *err);
+
+/* The gradient arena (borrowed, param_count floats): for tests and for all-reduce. */
+float *hk_model_grads(struct hk_model *m);
+
+/* Apply one optimizer step from the gradient arena. */
+void hk_model_update(struct hk_model *m);
+
+/* hk_model_gradients then hk_model_update. */
+enum hk_status hk_model_train_step(struct hk_model *m, const float *x, const int *labels,
+                                   const float *sample_weight, int n, struct hk_step_result *res,
+                                   struct hk_error *err);
+
+/* Inference for n inputs in chunks of at most `batch`; probs receives n x output size values
+ * (the output after its activation). */
+enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int batch, float *probs,
+                                struct hk_error *err);
+
+/* Loss and accuracy of n inputs (inference mode). */
+enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
+                                 struct hk_step_result *res, struct hk_error *err);
+
+/* Bytes of memory that training at batch n would use for activations and scratch. */
+size_t hk_model_workspace_bytes(const struct hk_model *m, int n);
+
+#endif

@@ -1,0 +1,61 @@
+/* rng.c: xoroshiro128+ seeded through splitmix64, with derivation of independent streams. */
+#include "rng.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void hk_rng_seed(struct hk_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    r->s[0] = splitmix64(&x);
+    r->s[1] = splitmix64(&x);
+    if (!r->s[0] && !r->s[1])
+        r->s[1] = 1;
+}
+
+void hk_rng_derive(struct hk_rng *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t x = seed;
+    uint64_t h = splitmix64(&x);
+    x = h ^ a;
+    h = splitmix64(&x);
+    x = h ^ b;
+    h = splitmix64(&x);
+    x = h ^ c;
+    hk_rng_seed(r, splitmix64(&x));
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t hk_rng_u64(struct hk_rng *r)
+{
+    uint64_t s0 = r->s[0], s1 = r->s[1];
+    uint64_t result = s0 + s1;
+    s1 ^= s0;
+    r->s[0] = rotl(s0, 24) ^ s1 ^ (s1 << 16);
+    r->s[1] = rotl(s1, 37);
+    return result;
+}
+
+float hk_rng_float(struct hk_rng *r)
+{
+    return (float)(hk_rng_u64(r) >> 40) * (1.0f / 16777216.0f);
+}
+
+float hk_rng_uniform(struct hk_rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * hk_rng_float(r);
+}
+
+uint32_t hk_rng_below(struct hk_rng *r, uint32_t n)
+{
+    return (uint32_t)(((hk_rng_u64(r) >> 32) * (uint64_t)n) >> 32);
+}

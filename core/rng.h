@@ -1,0 +1,25 @@
+/* rng.h: small seeded random generators (splitmix64 / xoshiro128+ style); never rand(). */
+#ifndef HK_RNG_H
+#define HK_RNG_H
+
+#include <stdint.h>
+
+struct hk_rng {
+    uint64_t s[2];
+};
+
+/* Seed from a 64-bit value; the same seed gives the same stream. */
+void hk_rng_seed(struct hk_rng *r, uint64_t seed);
+
+/* A generator for one purpose derived from (seed, a, b, c): e.g. (seed, epoch, image, stream). */
+void hk_rng_derive(struct hk_rng *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
+
+uint64_t hk_rng_u64(struct hk_rng *r);
+/* Uniform in [0, 1). */
+float hk_rng_float(struct hk_rng *r);
+/* Uniform in [lo, hi). */
+float hk_rng_uniform(struct hk_rng *r, float lo, float hi);
+/* Uniform integer in [0, n), n > 0. */
+uint32_t hk_rng_below(struct hk_rng *r, uint32_t n);
+
+#endif

@@ -1,0 +1,170 @@
+/* test_gradients.c: numerical gradient checks (central differences) for every layer kind,
+ * activation and loss, through whole small models so that input gradients are checked too. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+
+#define BATCH 3
+
+struct net {
+    struct hk_model *m;
+    float *x;
+    int labels[BATCH];
+};
+
+static struct hk_layer_spec conv(int f, int k, int stride, int same, enum hk_act act)
+{
+    return (struct hk_layer_spec){.kind = HK_LAYER_CONV2D, .units = f, .kh = k, .kw = k, .sh = stride,
+                                  .sw = stride, .same = same, .act = act};
+}
+
+static struct hk_layer_spec simple(enum hk_layer_kind kind)
+{
+    return (struct hk_layer_spec){.kind = kind};
+}
+
+static struct hk_layer_spec dense(int units, enum hk_act act)
+{
+    return (struct hk_layer_spec){.kind = HK_LAYER_DENSE, .units = units, .act = act};
+}
+
+/* Build input -> conv 1x1 (so the tested layer's input gradient matters) -> specs -> head. */
+static int build(struct net *n, struct hk_shape in, const struct hk_layer_spec *specs, int count, int classes)
+{
+    struct hk_error err;
+    n->m = hk_model_new(in, 7, &err);
+    if (!n->m)
+        return 0;
+    struct hk_layer_spec first = conv(in.c, 1, 1, 0, HK_ACT_TANH);
+    if (hk_model_insert(n->m, 0, &first, NULL, &err) != HK_OK)
+        return 0;
+    for (int i = 0; i < count; i++)
+        if (hk_model_insert(n->m, hk_model_count(n->m), &specs[i], NULL, &err) != HK_OK) {
+            fprintf(stderr, "insert: %s\n", err.msg);
+            return 0;
+        }
+    if (hk_model_output(n->m).h != 1 || hk_model_output(n->m).w != 1) {
+        struct hk_layer_spec f = simple(HK_LAYER_FLATTEN);
+        hk_model_insert(n->m, hk_model_count(n->m), &f, NULL, &err);
+    }
+    struct hk_layer_spec head = dense(classes == 2 ? 1 : classes, classes == 2 ? HK_ACT_SIGMOID : HK_ACT_SOFTMAX);
+    if (hk_model_insert(n->m, hk_model_count(n->m), &head, NULL, &err) != HK_OK)
+        return 0;
+    struct hk_optim o = hk_optim_default(HK_OPTIM_SGD);
+    if (hk_model_compile(n->m, &o, classes == 2 ? HK_LOSS_BCE : HK_LOSS_CCE, &err) != HK_OK)
+        return 0;
+    size_t size = hk_shape_size(in) * BATCH;
+    n->x = malloc(size * sizeof *n->x);
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 99);
+    for (size_t i = 0; i < size; i++)
+        n->x[i] = hk_rng_uniform(&rng, -1, 1);
+    for (int i = 0; i < BATCH; i++)
+        n->labels[i] = i % classes;
+    return 1;
+}
+
+static double loss_at(struct net *n)
+{
+    struct hk_step_result r;
+    struct hk_error err;
+    hk_model_gradients(n->m, n->x, n->labels, NULL, BATCH, 0, &r, &err);
+    return r.loss;
+}
+
+/* Compare the analytic gradient with central differences on every parameter (or a stride of
+ * them for large layers). */
+static void check_net(const char *what, struct net *n)
+{
+    size_t np = hk_model_param_count(n->m);
+    float *params = hk_model_params(n->m);
+    float *analytic = malloc(np * sizeof *analytic);
+    loss_at(n);
+    memcpy(analytic, hk_model_grads(n->m), np * sizeof *analytic);
+    double num2 = 0, diff2 = 0, ana2 = 0, worst = 0;
+    size_t stride = np > 400 ? np / 400 : 1, worst_at = 0;
+    for (size_t i = 0; i < np; i += stride) {
+        float keep = params[i];
+        double h = 1e-3;
+        params[i] = keep + (float)h;
+        double up = loss_at(n);
+        params[i] = keep - (float)h;
+        double down = loss_at(n);
+        params[i] = keep;
+        double num = (up - down) / (2 * h);
+        double d = fabs(num - analytic[i]);
+        num2 += num * num;
+        ana2 += (double)analytic[i] * analytic[i];
+        diff2 += d * d;
+        if (d > worst) {
+            worst = d;
+            worst_at = i;
+        }
+    }
+    double rel = sqrt(diff2) / (sqrt(num2) + sqrt(ana2) + 1e-12);
+    CHECK(rel < 2e-3 && ana2 > 0, "%s: relative gradient error %.2e (worst %.2e at param %zu)", what, rel, worst,
+          worst_at);
+    free(analytic);
+    free(n->x);
+    hk_model_free(n->m);
+}
+
+static void check_specs(const char *what, struct hk_shape in, const struct hk_layer_spec *specs, int count,
+                        int classes)
+{
+    struct net n = {0};
+    if (!build(&n, in, specs, count, classes)) {
+        CHECK(0, "%s: could not build the model", what);
+        return;
+    }
+    check_net(what, &n);
+}
+
+int main(void)
+{
+    struct hk_shape img = {2, 7, 6};
+    struct hk_layer_spec c1[] = {conv(3, 3, 1, 0, HK_ACT_LINEAR)};
+    check_specs("conv2d valid", img, c1, 1, 2);
+    struct hk_layer_spec c2[] = {conv(3, 3, 2, 1, HK_ACT_LINEAR)};
+    check_specs("conv2d same stride 2", img, c2, 1, 2);
+    struct hk_layer_spec c3[] = {{.kind = HK_LAYER_CONV2D, .units = 2, .kh = 2, .kw = 3, .sh = 1, .sw = 2, .same = 1}};
+    check_specs("conv2d 2x3 same, strides 1x2", img, c3, 1, 2);
+    struct hk_layer_spec p1[] = {conv(3, 3, 1, 1, HK_ACT_LINEAR),
+                                 {.kind = HK_LAYER_MAXPOOL2D, .kh = 2, .kw = 2}};
+    check_specs("maxpool 2x2", img, p1, 2, 2);
+    struct hk_layer_spec p2[] = {{.kind = HK_LAYER_MAXPOOL2D, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1}};
+    check_specs("maxpool 3x3 stride 2 same", img, p2, 1, 2);
+    struct hk_layer_spec d1[] = {{.kind = HK_LAYER_DROPOUT, .rate = 0.4f}};
+    check_specs("dropout 0.4 (training mask)", img, d1, 1, 2);
+    struct hk_layer_spec f1[] = {simple(HK_LAYER_FLATTEN), dense(5, HK_ACT_LINEAR)};
+    check_specs("flatten + dense", img, f1, 2, 2);
+    const enum hk_act acts[] = {HK_ACT_RELU, HK_ACT_SIGMOID, HK_ACT_TANH, HK_ACT_SOFTMAX, HK_ACT_LINEAR};
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        char what[64];
+        struct hk_layer_spec s[] = {simple(HK_LAYER_FLATTEN), dense(4, acts[a])};
+        snprintf(what, sizeof what, "dense activation=%s", hk_act_name(acts[a]));
+        check_specs(what, img, s, 2, 2);
+        struct hk_layer_spec t[] = {conv(2, 3, 1, 0, HK_ACT_LINEAR),
+                                    {.kind = HK_LAYER_ACTIVATION, .act = acts[a] == HK_ACT_SOFTMAX ? HK_ACT_TANH
+                                                                                                  : acts[a]}};
+        snprintf(what, sizeof what, "activation layer %s", hk_act_name(t[1].act));
+        check_specs(what, img, t, 2, 2);
+    }
+    struct hk_layer_spec cc[] = {simple(HK_LAYER_FLATTEN), dense(6, HK_ACT_RELU)};
+    check_specs("categorical cross-entropy, 3 classes", img, cc, 2, 3);
+    struct hk_layer_spec l2[] = {{.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .l2 = 0.01f}};
+    check_specs("conv2d with l2=0.01", img, l2, 1, 2);
+
+    /* binary cross-entropy stays finite and exact for large logits */
+    float z[4] = {100.0f, -100.0f, 30.0f, 0.0f}, dz[4];
+    int y[4] = {0, 1, 1, 1};
+    double l = hk_loss_eval(HK_LOSS_BCE, z, y, NULL, 4, 1, dz);
+    double want = (100.0 + 100.0 + log1p(exp(-30.0)) + log(2.0)) / 4;
+    CHECK(fabs(l - want) < 1e-9, "bce of large logits: %.10f, want %.10f", l, want);
+    CHECK(fabs(dz[0] - 0.25f) < 1e-6 && fabs(dz[1] + 0.25f) < 1e-6, "bce gradient saturates to +-1/n");
+    return check_summary();
+}
