@@ -69,6 +69,7 @@ struct hk_layer {
 struct hk_layer_ops {
     const char *word;       /* command word: "conv2d" */
     const char *keras_name; /* name prefix as Keras prints it: "max_pooling2d" */
+    const char *keras_class; /* layer type as Keras prints it: "MaxPooling2D" */
     /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount. */
     enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
     /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */

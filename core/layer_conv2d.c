@@ -161,6 +161,7 @@ static void conv_backward(struct hk_layer *l, const float *x, const float *dy, f
 const struct hk_layer_ops hk_conv2d_ops = {
     .word = "conv2d",
     .keras_name = "conv2d",
+    .keras_class = "Conv2D",
     .infer = conv_infer,
     .scratch_floats = conv_scratch,
     .init = conv_init,

@@ -51,6 +51,7 @@ static void dense_backward(struct hk_layer *l, const float *x, const float *dy, 
 const struct hk_layer_ops hk_dense_ops = {
     .word = "dense",
     .keras_name = "dense",
+    .keras_class = "Dense",
     .infer = dense_infer,
     .init = dense_init,
     .forward = dense_forward,

@@ -61,6 +61,7 @@ static void dropout_backward(struct hk_layer *l, const float *x, const float *dy
 const struct hk_layer_ops hk_dropout_ops = {
     .word = "dropout",
     .keras_name = "dropout",
+    .keras_class = "Dropout",
     .infer = dropout_infer,
     .aux_bytes = dropout_aux,
     .forward = dropout_forward,

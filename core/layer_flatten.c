@@ -39,6 +39,7 @@ static void copy_backward(struct hk_layer *l, const float *x, const float *dy, f
 const struct hk_layer_ops hk_flatten_ops = {
     .word = "flatten",
     .keras_name = "flatten",
+    .keras_class = "Flatten",
     .infer = flatten_infer,
     .forward = copy_forward,
     .backward = copy_backward,
@@ -47,6 +48,7 @@ const struct hk_layer_ops hk_flatten_ops = {
 const struct hk_layer_ops hk_activation_ops = {
     .word = "activation",
     .keras_name = "activation",
+    .keras_class = "Activation",
     .infer = identity_infer,
     .forward = copy_forward,
     .backward = copy_backward,

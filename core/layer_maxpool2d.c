@@ -92,6 +92,7 @@ static void pool_backward(struct hk_layer *l, const float *x, const float *dy, f
 const struct hk_layer_ops hk_maxpool2d_ops = {
     .word = "maxpool",
     .keras_name = "max_pooling2d",
+    .keras_class = "MaxPooling2D",
     .infer = pool_infer,
     .aux_bytes = pool_aux,
     .forward = pool_forward,

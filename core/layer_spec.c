@@ -1,0 +1,217 @@
+/* layer_spec.c: parsing and formatting of layer commands. */
+#include "layer_spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const conv_opts[] = {"strides", "padding", "activation", "l2", NULL};
+static const char *const pool_opts[] = {"strides", "padding", NULL};
+static const char *const dense_opts[] = {"activation", "l2", NULL};
+static const char *const no_opts[] = {NULL};
+
+static const struct {
+    const char *usage;
+    const char *const *options;
+    int positional; /* how many positional arguments (max) */
+    int required;   /* how many of them are required */
+} kinds[HK_LAYER_KIND_COUNT] = {
+    [HK_LAYER_CONV2D] = {"conv2d FILTERS KxK [strides=SxS] [padding=valid|same] [activation=NAME] [l2=X]",
+                         conv_opts, 2, 2},
+    [HK_LAYER_MAXPOOL2D] = {"maxpool [KxK] [strides=SxS] [padding=valid|same]", pool_opts, 1, 0},
+    [HK_LAYER_DROPOUT] = {"dropout RATE", no_opts, 1, 1},
+    [HK_LAYER_FLATTEN] = {"flatten", no_opts, 0, 0},
+    [HK_LAYER_DENSE] = {"dense UNITS [activation=NAME] [l2=X]", dense_opts, 1, 1},
+    [HK_LAYER_ACTIVATION] = {"activation NAME", no_opts, 1, 1},
+};
+
+enum hk_layer_kind hk_layer_kind_find(const char *word)
+{
+    for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
+        if (strcmp(hk_layer_ops_of((enum hk_layer_kind)k)->word, word) == 0)
+            return (enum hk_layer_kind)k;
+    if (strcmp(word, "maxpool2d") == 0)
+        return HK_LAYER_MAXPOOL2D;
+    return HK_LAYER_KIND_COUNT;
+}
+
+const char *const *hk_layer_spec_options(enum hk_layer_kind kind)
+{
+    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].options : no_opts;
+}
+
+const char *hk_layer_spec_usage(enum hk_layer_kind kind)
+{
+    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].usage : "";
+}
+
+static enum hk_status parse_act(const char *text, enum hk_act *act, struct hk_error *err)
+{
+    *act = hk_act_find(text);
+    if (*act != HK_ACT_COUNT)
+        return HK_OK;
+    static const char *const names[] = {"linear", "relu", "sigmoid", "tanh", "softmax", NULL};
+    const char *near = hk_closest(text, names);
+    return hk_fail(err, HK_EINVAL, "unknown activation '%s'%s%s%s (one of linear, relu, sigmoid, tanh, softmax)",
+                   text, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const char *text, struct hk_error *err)
+{
+    int dims[3];
+    double v;
+    switch (s->kind) {
+    case HK_LAYER_CONV2D:
+        if (pos == 0) {
+            if (!hk_parse_int(text, &s->units) || s->units < 1 || s->units > 65536)
+                return hk_fail(err, HK_EINVAL, "filters must be a whole number from 1 to 65536, got '%s'", text);
+        } else if (hk_parse_dims(text, dims) != 2 && hk_parse_dims(text, dims) != 1) {
+            return hk_fail(err, HK_EINVAL, "kernel size must look like 3x3, got '%s'", text);
+        } else {
+            s->kh = dims[0];
+            s->kw = dims[1];
+        }
+        return HK_OK;
+    case HK_LAYER_MAXPOOL2D:
+        if (hk_parse_dims(text, dims) != 2 && hk_parse_dims(text, dims) != 1)
+            return hk_fail(err, HK_EINVAL, "pool size must look like 2x2, got '%s'", text);
+        s->kh = dims[0];
+        s->kw = dims[1];
+        return HK_OK;
+    case HK_LAYER_DROPOUT:
+        if (!hk_parse_float(text, &v) || v < 0 || v >= 1)
+            return hk_fail(err, HK_EINVAL, "dropout rate must be a number in [0, 1), got '%s'", text);
+        s->rate = (float)v;
+        return HK_OK;
+    case HK_LAYER_DENSE:
+        if (!hk_parse_int(text, &s->units) || s->units < 1 || s->units > 100000000)
+            return hk_fail(err, HK_EINVAL, "units must be a whole number from 1 up, got '%s'", text);
+        return HK_OK;
+    case HK_LAYER_ACTIVATION:
+        return parse_act(text, &s->act, err);
+    case HK_LAYER_FLATTEN:
+    case HK_LAYER_KIND_COUNT:
+        break;
+    }
+    return hk_fail(err, HK_EINVAL, "unexpected argument '%s'", text);
+}
+
+static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, const char *value,
+                                   struct hk_error *err)
+{
+    int dims[3];
+    double v;
+    if (strcmp(key, "activation") == 0)
+        return parse_act(value, &s->act, err);
+    if (strcmp(key, "strides") == 0) {
+        int n = hk_parse_dims(value, dims);
+        if (n != 1 && n != 2)
+            return hk_fail(err, HK_EINVAL, "strides must look like 2 or 2x2, got '%s'", value);
+        s->sh = dims[0];
+        s->sw = dims[1];
+        return HK_OK;
+    }
+    if (strcmp(key, "padding") == 0) {
+        if (strcmp(value, "same") && strcmp(value, "valid"))
+            return hk_fail(err, HK_EINVAL, "padding must be valid or same, got '%s'", value);
+        s->same = strcmp(value, "same") == 0;
+        return HK_OK;
+    }
+    if (strcmp(key, "l2") == 0) {
+        if (!hk_parse_float(value, &v) || v < 0)
+            return hk_fail(err, HK_EINVAL, "l2 must be a number >= 0, got '%s'", value);
+        s->l2 = (float)v;
+        return HK_OK;
+    }
+    return hk_fail(err, HK_EINVAL, "unknown option '%s'", key);
+}
+
+enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first, int update,
+                                        struct hk_layer_spec *spec, int *bad, struct hk_error *err)
+{
+    enum hk_layer_kind kind = spec->kind;
+    int pos = 0;
+    *bad = first;
+    for (int i = first; i < words->count; i++) {
+        const struct hk_word *w = &words->w[i];
+        enum hk_status st;
+        *bad = i;
+        if (w->key) {
+            const char *const *opts = kinds[kind].options;
+            int known = 0;
+            for (int k = 0; opts[k]; k++)
+                known |= strcmp(opts[k], w->key) == 0;
+            if (!known) {
+                const char *near = hk_closest(w->key, opts);
+                if (near)
+                    return hk_fail(err, HK_EINVAL, "unknown option '%s'; did you mean '%s'?", w->key, near);
+                return hk_fail(err, HK_EINVAL, "unknown option '%s'; usage: %s", w->key, kinds[kind].usage);
+            }
+            st = parse_option(spec, w->key, w->value, err);
+        } else if (pos >= kinds[kind].positional) {
+            st = hk_fail(err, HK_EINVAL, "unexpected argument '%s'; usage: %s", w->text, kinds[kind].usage);
+        } else {
+            st = parse_positional(spec, pos++, w->text, err);
+        }
+        if (st != HK_OK)
+            return st;
+    }
+    if (!update && pos < kinds[kind].required) {
+        *bad = words->count;
+        return hk_fail(err, HK_EINVAL, "missing argument; usage: %s", kinds[kind].usage);
+    }
+    return HK_OK;
+}
+
+enum hk_status hk_layer_spec_parse(const struct hk_words *words, int first, struct hk_layer_spec *spec, int *bad,
+                                   struct hk_error *err)
+{
+    *bad = first;
+    enum hk_layer_kind kind = hk_layer_kind_find(words->w[first].text);
+    if (kind == HK_LAYER_KIND_COUNT)
+        return hk_fail(err, HK_EINVAL, "'%s' is not a layer", words->w[first].text);
+    memset(spec, 0, sizeof *spec);
+    spec->kind = kind;
+    if (kind == HK_LAYER_MAXPOOL2D)
+        spec->kh = spec->kw = 2;
+    return hk_layer_spec_parse_args(words, first + 1, 0, spec, bad, err);
+}
+
+void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
+{
+    const char *word = hk_layer_ops_of(s->kind)->word;
+    int n = 0;
+    switch (s->kind) {
+    case HK_LAYER_CONV2D:
+        n = snprintf(buf, cap, "%s %d %dx%d", word, s->units, s->kh, s->kw);
+        break;
+    case HK_LAYER_MAXPOOL2D:
+        n = snprintf(buf, cap, "%s %dx%d", word, s->kh, s->kw);
+        break;
+    case HK_LAYER_DROPOUT:
+        n = snprintf(buf, cap, "%s ", word);
+        n += hk_format_float(buf + n, cap - (size_t)n, s->rate);
+        break;
+    case HK_LAYER_DENSE:
+        n = snprintf(buf, cap, "%s %d", word, s->units);
+        break;
+    case HK_LAYER_ACTIVATION:
+        n = snprintf(buf, cap, "%s %s", word, hk_act_name(s->act));
+        break;
+    case HK_LAYER_FLATTEN:
+    case HK_LAYER_KIND_COUNT:
+        n = snprintf(buf, cap, "%s", word);
+        break;
+    }
+    int strided = s->kind == HK_LAYER_CONV2D ? (s->sh > 1 || s->sw > 1)
+                                              : s->kind == HK_LAYER_MAXPOOL2D && (s->sh != s->kh || s->sw != s->kw);
+    if (strided && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " strides=%dx%d", s->sh, s->sw);
+    if ((s->kind == HK_LAYER_CONV2D || s->kind == HK_LAYER_MAXPOOL2D) && s->same && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " padding=same");
+    if ((s->kind == HK_LAYER_CONV2D || s->kind == HK_LAYER_DENSE) && s->act != HK_ACT_LINEAR && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " activation=%s", hk_act_name(s->act));
+    if (s->l2 > 0 && (size_t)n + 4 < cap) {
+        n += snprintf(buf + n, cap - (size_t)n, " l2=");
+        hk_format_float(buf + n, cap - (size_t)n, s->l2);
+    }
+}

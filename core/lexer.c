@@ -1,0 +1,185 @@
+/* lexer.c: words, quotes, comments and number parsing of the command language. */
+#include "lexer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum hk_status hk_lex(const char *line, struct hk_words *out, int *bad_col, struct hk_error *err)
+{
+    out->count = 0;
+    out->rest = -1;
+    *bad_col = 0;
+    size_t len = strlen(line);
+    if (len > HK_LEX_MAX_LINE) {
+        *bad_col = HK_LEX_MAX_LINE;
+        return hk_fail(err, HK_EINVAL, "line is %zu bytes long; the limit is %d", len, HK_LEX_MAX_LINE);
+    }
+    char *o = out->buf;
+    int i = 0;
+    for (;;) {
+        while (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')
+            i++;
+        if (!line[i] || line[i] == '#')
+            break;
+        if (line[i] == ';') {
+            out->rest = i + 1;
+            break;
+        }
+        if (out->count == HK_LEX_MAX_WORDS) {
+            *bad_col = i;
+            return hk_fail(err, HK_EINVAL, "more than %d words in one command", HK_LEX_MAX_WORDS);
+        }
+        struct hk_word *w = &out->w[out->count++];
+        w->col = i;
+        w->text = o;
+        w->key = w->value = NULL;
+        char *eq = NULL;
+        while (line[i] && line[i] != ' ' && line[i] != '\t' && line[i] != ';' && line[i] != '\r' &&
+               line[i] != '\n') {
+            char q = line[i];
+            if (q == '"' || q == '\'') {
+                int start = i++;
+                while (line[i] && line[i] != q)
+                    *o++ = line[i++];
+                if (!line[i]) {
+                    *bad_col = start;
+                    return hk_fail(err, HK_EINVAL, "unterminated %s quote", q == '"' ? "double" : "single");
+                }
+                i++;
+                continue;
+            }
+            if (q == '=' && !eq && o > w->text)
+                eq = o;
+            *o++ = line[i++];
+        }
+        *o++ = '\0';
+        if (eq) {
+            /* text stays whole ("key=value"); the key gets its own copy */
+            w->value = eq + 1;
+            size_t klen = (size_t)(eq - w->text);
+            char *key = o;
+            memcpy(key, w->text, klen);
+            key[klen] = '\0';
+            o += klen + 1;
+            w->key = key;
+        }
+    }
+    return HK_OK;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    int row[33];
+    for (int j = 0; j <= lb; j++)
+        row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            best = row[j] + 1 < best ? row[j] + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *hk_closest(const char *word, const char *const *candidates)
+{
+    const char *best = NULL;
+    int best_d = 99;
+    for (; *candidates; candidates++) {
+        int d = edit_distance(word, *candidates);
+        if (strncmp(word, *candidates, strlen(word)) == 0 && strlen(word) >= 2)
+            d = 1;
+        if (d < best_d) {
+            best_d = d;
+            best = *candidates;
+        }
+    }
+    int len = (int)strlen(word);
+    return best_d <= (len <= 4 ? 1 : len <= 8 ? 2 : 3) ? best : NULL;
+}
+
+int hk_parse_int(const char *text, int *out)
+{
+    if (!*text || *text == '-' || *text == '+')
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (*end || errno || v > 2147483647L)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int hk_parse_dims(const char *text, int dims[3])
+{
+    int n = 0;
+    const char *p = text;
+    while (n < 3) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || v < 1 || v > 1000000)
+            return 0;
+        dims[n++] = (int)v;
+        if (!*end)
+            break;
+        if (*end != 'x' && *end != 'X')
+            return 0;
+        p = end + 1;
+        if (n == 3)
+            return 0;
+    }
+    if (n == 1)
+        dims[1] = dims[0];
+    return n;
+}
+
+int hk_parse_float(const char *text, double *out)
+{
+    if (!*text)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno)
+        return 0;
+    if (*end == '/') {
+        char *end2;
+        double d = strtod(end + 1, &end2);
+        if (end2 == end + 1 || *end2 || d == 0)
+            return 0;
+        v /= d;
+    } else if (*end) {
+        return 0;
+    }
+    if (!isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int hk_format_float(char *buf, size_t cap, float v)
+{
+    char tmp[64];
+    for (int prec = 1; prec < 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        if (strtof(tmp, NULL) == v)
+            return snprintf(buf, cap, "%s", tmp);
+    }
+    return snprintf(buf, cap, "%.9g", (double)v);
+}

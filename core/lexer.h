@@ -1,0 +1,49 @@
+/* lexer.h: splits one line of the husky command language into words. Words are separated by
+ * blanks; "double" or 'single' quotes keep blanks inside a word; # starts a comment outside
+ * quotes; ; ends a command. A word of the form key=value is an option. */
+#ifndef HK_LEXER_H
+#define HK_LEXER_H
+
+#include <stddef.h>
+
+#include "status.h"
+
+#define HK_LEX_MAX_WORDS 64
+#define HK_LEX_MAX_LINE 65536
+
+struct hk_word {
+    const char *text;  /* the whole word, quotes removed */
+    const char *key;   /* for key=value: the key, else NULL */
+    const char *value; /* for key=value: the value, else NULL */
+    int col;           /* byte offset of the word in the line */
+};
+
+struct hk_words {
+    int count;
+    struct hk_word w[HK_LEX_MAX_WORDS];
+    int rest;          /* offset just after a ';' that ended the command, or -1 */
+    char buf[2 * HK_LEX_MAX_LINE + HK_LEX_MAX_WORDS * 2]; /* words and copies of keys */
+};
+
+/* Split line (up to ';', a comment or the end) into out. Errors (unterminated quote, too many
+ * words, line too long) set *bad_col to the column of the problem. */
+enum hk_status hk_lex(const char *line, struct hk_words *out, int *bad_col, struct hk_error *err);
+
+/* The candidate closest to word by edit distance if it is close enough to be a likely typo,
+ * else NULL. candidates is NULL-terminated. */
+const char *hk_closest(const char *word, const char *const *candidates);
+
+/* Parse "HxW" or "HxWxC" or a single "N" (meaning NxN). Returns the number of parts read
+ * (1, 2 or 3) or 0 on a malformed value; values must be 1..1000000. */
+int hk_parse_dims(const char *text, int dims[3]);
+
+/* Parse a float ("0.4", "1e-3", or a fraction "1/255"); returns 0 on malformed text. */
+int hk_parse_float(const char *text, double *out);
+
+/* Write v in the shortest %g form that reads back as exactly v; returns the length written. */
+int hk_format_float(char *buf, size_t cap, float v);
+
+/* Parse a non-negative integer that fits in an int; returns 0 on malformed text. */
+int hk_parse_int(const char *text, int *out);
+
+#endif

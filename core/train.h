@@ -1,0 +1,74 @@
+/* train.h: one training run on the compute worker: shuffled batches from the cached pictures,
+ * optional augmentation and class weights, validation after each epoch, a stop-at-target
+ * condition, cooperative stop, non-finite loss guard, progress events for the front end. */
+#ifndef HK_TRAIN_H
+#define HK_TRAIN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "augment.h"
+#include "dataset.h"
+#include "history.h"
+#include "model.h"
+#include "worker.h"
+
+enum hk_compare { HK_CMP_GE, HK_CMP_GT, HK_CMP_LE, HK_CMP_LT };
+
+struct hk_train_config {
+    int epochs;                 /* >= 1 */
+    int batch;                  /* >= 1 */
+    uint64_t seed;              /* shuffling and augmentation draws */
+    float rescale;              /* pixel * rescale is the network input */
+    struct hk_augment augment;  /* applied to training pictures only */
+    enum hk_metric until;       /* stop when this metric meets the target; HK_METRIC_COUNT: never */
+    enum hk_compare until_cmp;
+    double until_value;
+    float class_weight[64];     /* per class loss weight (all 1 for none) */
+};
+
+enum hk_train_event_kind { HK_TRAIN_EPOCH_END, HK_TRAIN_FINISHED };
+
+struct hk_train_event {
+    enum hk_train_event_kind kind;
+    int epoch, epochs;           /* epoch of this run (1-based) */
+    struct hk_epoch_record rec;  /* with HK_TRAIN_EPOCH_END */
+    enum hk_status status;       /* with HK_TRAIN_FINISHED: ok, cancelled or an error */
+    char message[512];           /* with HK_TRAIN_FINISHED: why it ended */
+};
+
+/* Called on the worker thread; must not block for long. */
+typedef void (*hk_train_progress_fn)(void *user, const struct hk_train_event *ev);
+
+/* Everything one run needs. The caller owns it and keeps it (and what it points to) alive and
+ * unchanged until the run has ended (hk_worker_wait). */
+struct hk_train_run {
+    struct hk_model *model;
+    const struct hk_dataset *train;
+    const struct hk_dataset *val;   /* may be NULL */
+    struct hk_train_config config;
+    struct hk_history *history;
+    struct hk_worker *worker;       /* for servicing queued calls between batches */
+    hk_train_progress_fn progress;  /* may be NULL */
+    void *progress_user;
+    atomic_int stop;                /* set to 1 to stop after the current batch */
+    enum hk_status status;          /* result when finished */
+    struct hk_error err;
+};
+
+/* Check a configuration against the model and data before a run; err says what does not fit. */
+enum hk_status hk_train_check(const struct hk_model *m, const struct hk_dataset *train,
+                              const struct hk_dataset *val, const struct hk_train_config *c,
+                              struct hk_error *err);
+
+/* The job to pass to hk_worker_start with a struct hk_train_run *. */
+void hk_train_job(void *run);
+
+/* Balanced class weights, as Keras/scikit-learn compute them: n / (classes * n_c). */
+void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights);
+
+/* Loss and accuracy of a whole set in inference mode, batch by batch. */
+enum hk_status hk_train_evaluate(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                 double *loss, double *accuracy, struct hk_error *err);
+
+#endif

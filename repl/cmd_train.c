@@ -1,0 +1,191 @@
+/* cmd_train.c: starting, watching and stopping a training run; the history table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+/* On the worker: format the event as one line and send it to the main thread. */
+static void on_progress(void *user, const struct hk_train_event *ev)
+{
+    struct shell *sh = user;
+    char line[1024];
+    int n;
+    if (ev->kind == HK_TRAIN_EPOCH_END) {
+        const double *v = ev->rec.v;
+        n = snprintf(line, sizeof line, "epoch %d/%d  loss %.4f  accuracy %.4f", ev->epoch, ev->epochs,
+                     v[HK_METRIC_LOSS], v[HK_METRIC_ACCURACY]);
+        if (!isnan(v[HK_METRIC_VAL_LOSS]))
+            n += snprintf(line + n, sizeof line - (size_t)n, "  val_loss %.4f  val_accuracy %.4f",
+                          v[HK_METRIC_VAL_LOSS], v[HK_METRIC_VAL_ACCURACY]);
+        n += snprintf(line + n, sizeof line - (size_t)n, "  %.1fs  %.1f img/s\n", v[HK_METRIC_SECONDS],
+                      v[HK_METRIC_IMAGES_PER_S]);
+    } else {
+        n = snprintf(line, sizeof line, "%s%s\n", ev->status == HK_OK || ev->status == HK_ECANCELLED ? "training "
+                                                                                                     : "training failed: ",
+                     ev->message);
+    }
+    if (write(sh->progress_pipe[1], line, (size_t)n) < 0) {
+        /* the main thread is gone; nothing to tell */
+    }
+}
+
+static int parse_until(struct shell *sh, const struct hk_words *w, int i, struct hk_train_config *c)
+{
+    const char *v = w->w[i].value;
+    const char *ops[] = {">=", "<=", ">", "<"};
+    const enum hk_compare cmp[] = {HK_CMP_GE, HK_CMP_LE, HK_CMP_GT, HK_CMP_LT};
+    for (int k = 0; k < 4; k++) {
+        const char *at = strstr(v, ops[k]);
+        if (!at)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(at - v), v);
+        c->until = hk_metric_find(name);
+        if (c->until == HK_METRIC_COUNT || c->until == HK_METRIC_SECONDS || c->until == HK_METRIC_IMAGES_PER_S)
+            return shell_error(sh, w, i, "until needs loss, accuracy, val_loss or val_accuracy, got '%s'", name);
+        c->until_cmp = cmp[k];
+        if (!hk_parse_float(at + strlen(ops[k]), &c->until_value))
+            return shell_error(sh, w, i, "until needs a number after %s, got '%s'", ops[k], at + strlen(ops[k]));
+        return 0;
+    }
+    return shell_error(sh, w, i, "until must look like val_accuracy>=0.99, got '%s'", v);
+}
+
+static int parse_class_weight(struct shell *sh, const struct hk_words *w, int i, struct hk_train_config *c)
+{
+    const char *v = w->w[i].value;
+    if (!strcmp(v, "balanced")) {
+        hk_train_balanced_weights(sh->train, c->class_weight);
+        return 0;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", v);
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","), n++) {
+        double x;
+        if (n >= sh->train->class_count || !hk_parse_float(tok, &x) || x < 0)
+            return shell_error(sh, w, i, "class_weight must be balanced or %d non-negative numbers W0,W1,...",
+                               sh->train->class_count);
+        c->class_weight[n] = (float)x;
+    }
+    if (n != sh->train->class_count)
+        return shell_error(sh, w, i, "class_weight needs %d weights (one per class), got %d",
+                           sh->train->class_count, n);
+    return 0;
+}
+
+int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0, "train epochs=N batch=B ...") || shell_busy(sh, w))
+        return -1;
+    if (!sh->model)
+        return shell_error(sh, w, 0, "no model yet; start one with: model new input=128x128x3");
+    struct hk_train_config c = {.epochs = 10, .batch = 32, .seed = sh->seed, .rescale = sh->rescale,
+                                .augment = sh->augment, .until = HK_METRIC_COUNT};
+    for (int k = 0; k < 64; k++)
+        c.class_weight[k] = 1.0f;
+    for (int i = arg; i < w->count; i++) {
+        const char *k = w->w[i].key;
+        int rc = 0;
+        if (!strcmp(k, "epochs"))
+            rc = arg_int(sh, w, i, 1, 1000000, &c.epochs);
+        else if (!strcmp(k, "batch"))
+            rc = arg_int(sh, w, i, 1, 65536, &c.batch);
+        else if (!strcmp(k, "until"))
+            rc = parse_until(sh, w, i, &c);
+        else if (!strcmp(k, "class_weight"))
+            rc = sh->train ? parse_class_weight(sh, w, i, &c) : 0;
+        if (rc)
+            return -1;
+    }
+    struct hk_error err;
+    if (hk_train_check(sh->model, sh->train, sh->val, &c, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    size_t ws = hk_model_workspace_bytes(sh->model, c.batch);
+    if (ws > ((size_t)16 << 30))
+        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d needs %.1f GB of activations; use a "
+                           "smaller batch", c.batch, (double)ws / 1e9);
+    if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run)))
+        return shell_error(sh, w, 0, "out of memory");
+    struct hk_train_run *run = sh->run;
+    run->model = sh->model;
+    run->train = sh->train;
+    run->val = sh->val;
+    run->config = c;
+    run->history = sh->history;
+    run->worker = sh->worker;
+    run->progress = on_progress;
+    run->progress_user = sh;
+    atomic_store(&run->stop, 0);
+    if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    shell_print(sh, "training %d epochs on %zu pictures, batch %d%s%s (running in the background: status, stop, "
+                "wait)\n", c.epochs, sh->train->count, c.batch, hk_augment_active(&c.augment) ? ", augmented" : "",
+                sh->val ? ", validating after each epoch" : "");
+    return 0;
+}
+
+int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0, "status"))
+        return -1;
+    struct hk_progress p = hk_history_progress(sh->history);
+    if (!p.running || !hk_worker_busy(sh->worker)) {
+        size_t n = hk_history_epoch_count(sh->history);
+        shell_print(sh, "idle; %zu epoch%s trained so far\n", n, n == 1 ? "" : "s");
+        return 0;
+    }
+    shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs, p.batch,
+                p.batches, p.loss, p.accuracy);
+    return 0;
+}
+
+int cmd_stop(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0, "stop"))
+        return -1;
+    if (!sh->run || !hk_worker_busy(sh->worker)) {
+        shell_print(sh, "nothing is running\n");
+        return 0;
+    }
+    atomic_store(&sh->run->stop, 1);
+    shell_wait(sh);
+    return 0;
+}
+
+int cmd_wait(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0, "wait"))
+        return -1;
+    shell_wait(sh);
+    if (sh->run && sh->run->status != HK_OK && sh->run->status != HK_ECANCELLED) {
+        sh->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_history(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0, "history"))
+        return -1;
+    size_t n;
+    struct hk_epoch_record *r = hk_history_epochs(sh->history, &n);
+    if (!r)
+        return shell_error(sh, w, 0, "out of memory");
+    shell_print(sh, "%5s", "epoch");
+    for (int m = 0; m < HK_METRIC_COUNT; m++)
+        shell_print(sh, " %13s", hk_metric_name((enum hk_metric)m));
+    shell_print(sh, "\n");
+    for (size_t i = 0; i < n; i++) {
+        shell_print(sh, "%5d", r[i].epoch);
+        for (int m = 0; m < HK_METRIC_COUNT; m++)
+            shell_print(sh, " %13.4f", r[i].v[m]);
+        shell_print(sh, "\n");
+    }
+    free(r);
+    return 0;
+}

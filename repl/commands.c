@@ -1,0 +1,278 @@
+/* commands.c: the command table, dispatch with option checking, help, and argument helpers. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "layer_spec.h"
+
+static const char *const o_model_new[] = {"input", NULL};
+static const char *const o_model_save[] = {"optimizer", NULL};
+static const char *const o_model_load[] = {"sha256", NULL};
+static const char *const o_data[] = {"size", NULL};
+static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
+                                        "zoom", "flip", "brightness", "fill", "cval", NULL};
+static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
+static const char *const o_evaluate[] = {"batch", NULL};
+
+const struct command commands[] = {
+    {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
+    {"seed", "seed N", "Seed every random draw (initialisation, shuffling, dropout, augmentation).", NULL,
+     cmd_seed, ARG_NONE},
+    {"threads", "threads N", "Use N compute threads for BLAS (0 = all cores).", NULL, cmd_threads, ARG_NONE},
+    {"set", "set NAME VALUE", "Set a variable; ${NAME} (or ${NAME:-default}) in later lines expands to it.",
+     NULL, cmd_set, ARG_NONE},
+    {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE},
+    {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH},
+    {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE},
+    {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE},
+    {"model new", "model new input=HxWxC",
+     "Start a new empty model for pictures of H x W pixels with C channels (3 for RGB).", o_model_new,
+     cmd_model_new, ARG_NONE},
+    {"model summary", "model summary", "Keras-style table of layers, output shapes and parameter counts.", NULL,
+     cmd_model_summary, ARG_NONE},
+    {"model remove", "model remove LAYER", "Remove a layer (by index or name); the shapes are checked again.",
+     NULL, cmd_model_remove, ARG_LAYER},
+    {"model insert", "model insert INDEX LAYER-COMMAND",
+     "Insert a layer before position INDEX, e.g. model insert 3 dropout 0.2.", NULL, cmd_model_insert, ARG_NONE},
+    {"model set", "model set LAYER ARGS...",
+     "Change a layer's settings, e.g. model set dense 64 or model set conv2d_1 activation=tanh.", NULL,
+     cmd_model_set, ARG_LAYER},
+    {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
+     cmd_model_reset, ARG_NONE},
+    {"model save", "model save FILE [optimizer=yes]",
+     "Save the model (architecture, classes, preprocessing, weights; with optimizer=yes also the optimizer "
+     "state), atomically.",
+     o_model_save, cmd_model_save, ARG_PATH},
+    {"model load", "model load FILE [sha256=HEX]",
+     "Load a model file; with sha256= the file must have exactly that hash.", o_model_load, cmd_model_load,
+     ARG_PATH},
+    {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
+     ARG_NONE},
+    {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
+     "Choose the optimizer (Keras defaults for anything not given: momentum, nesterov, rho, beta1, beta2, "
+     "epsilon) and the loss.",
+     NULL, cmd_compile, ARG_NONE},
+    {"data train", "data train FOLDER [size=HxW]",
+     "Load the training pictures: FOLDER/CLASS/IMAGE, classes sorted by name. Pictures are resized to "
+     "the model input (or size=) once and cached.",
+     o_data, cmd_data_train, ARG_PATH},
+    {"data val", "data val FOLDER [size=HxW]", "Load the validation pictures, like data train.", o_data,
+     cmd_data_val, ARG_PATH},
+    {"data info", "data info", "Classes, counts per class, class ratio and the files that were skipped.", NULL,
+     cmd_data_info, ARG_NONE},
+    {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
+     "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
+     "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
+     "  rotation=DEG       rotate by up to +-DEG degrees\n"
+     "  width_shift=F      shift left/right by up to F (< 1: fraction of the width, else pixels)\n"
+     "  height_shift=F     the same up/down; shift=F sets both\n"
+     "  shear=DEG          shear by up to +-DEG degrees\n"
+     "  zoom=F or LO,HI    zoom by a factor in [1-F, 1+F] (or [LO, HI]), each axis drawn on its own\n"
+     "  flip=horizontal|vertical|both|none   mirror with probability 0.5\n"
+     "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
+     "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
+     o_augment, cmd_augment, ARG_NONE},
+    {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...]",
+     "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
+     "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.",
+     o_train, cmd_train, ARG_NONE},
+    {"status", "status", "Where the run is: epoch, batch and running loss.", NULL, cmd_status, ARG_NONE},
+    {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE},
+    {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE},
+    {"history", "history", "The per-epoch metrics of the runs so far.", NULL, cmd_history, ARG_NONE},
+    {"predict", "predict FILE...", "Class and probability for each picture.", NULL, cmd_predict, ARG_PATH},
+    {"evaluate", "evaluate train|val", "Loss, accuracy and the confusion matrix of a loaded set.", o_evaluate,
+     cmd_evaluate, ARG_SET},
+    {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
+};
+
+static int name_matches(const char *name, const struct hk_words *w, int *used)
+{
+    const char *space = strchr(name, ' ');
+    if (!space) {
+        *used = 1;
+        return w->count >= 1 && strcmp(w->w[0].text, name) == 0;
+    }
+    size_t first = (size_t)(space - name);
+    *used = 2;
+    return w->count >= 2 && !w->w[0].key && !w->w[1].key && strlen(w->w[0].text) == first &&
+           strncmp(w->w[0].text, name, first) == 0 && strcmp(w->w[1].text, space + 1) == 0;
+}
+
+const struct command *commands_find(const struct hk_words *w, int *arg)
+{
+    for (int pass = 2; pass >= 1; pass--)
+        for (const struct command *c = commands; c->name; c++) {
+            int used;
+            if (name_matches(c->name, w, &used) && used == pass) {
+                *arg = used;
+                return c;
+            }
+        }
+    return NULL;
+}
+
+static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)
+{
+    static const char *const none[] = {NULL};
+    const char *const *opts = c->options ? c->options : none;
+    if (c->run == cmd_compile || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
+        c->run == cmd_echo)
+        return 0; /* these parse their own options */
+    for (int i = arg; i < w->count; i++) {
+        if (!w->w[i].key)
+            continue;
+        int known = 0;
+        for (int k = 0; opts[k]; k++)
+            known |= strcmp(opts[k], w->w[i].key) == 0;
+        if (known)
+            continue;
+        const char *near = hk_closest(w->w[i].key, opts);
+        if (near)
+            return shell_error(sh, w, i, "unknown option '%s'; did you mean '%s'?", w->w[i].key, near);
+        return shell_error(sh, w, i, "unknown option '%s'; usage: %s", w->w[i].key, c->usage);
+    }
+    return 0;
+}
+
+static const char *const *all_command_words(void)
+{
+    static const char *words[128];
+    if (words[0])
+        return words;
+    int n = 0;
+    for (const struct command *c = commands; c->name && n < 100; c++) {
+        static char firsts[64][32];
+        const char *space = strchr(c->name, ' ');
+        if (!space) {
+            words[n++] = c->name;
+            continue;
+        }
+        snprintf(firsts[n % 64], sizeof firsts[0], "%.*s", (int)(space - c->name), c->name);
+        words[n] = firsts[n % 64];
+        n++;
+    }
+    for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
+        words[n++] = hk_layer_ops_of((enum hk_layer_kind)k)->word;
+    words[n] = NULL;
+    return words;
+}
+
+int commands_run(struct shell *sh, const struct hk_words *w)
+{
+    if (!w->count)
+        return 0;
+    int arg;
+    const struct command *c = commands_find(w, &arg);
+    if (c) {
+        sh->command = c->name;
+        int rc = check_options(sh, c, w, arg);
+        if (rc == 0)
+            rc = c->run(sh, w, arg);
+        sh->command = NULL;
+        return rc;
+    }
+    if (hk_layer_kind_find(w->w[0].text) != HK_LAYER_KIND_COUNT) {
+        sh->command = w->w[0].text;
+        int rc = cmd_layer(sh, w, 1);
+        sh->command = NULL;
+        return rc;
+    }
+    sh->command = w->w[0].text;
+    int rc;
+    const char *near = hk_closest(w->w[0].text, all_command_words());
+    if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0)
+        rc = shell_error(sh, w, 1, "unknown sub-command '%s'; try: help %s", w->count > 1 ? w->w[1].text : "",
+                         w->w[0].text);
+    else if (near)
+        rc = shell_error(sh, w, 0, "unknown command; did you mean '%s'? (help lists them)", near);
+    else
+        rc = shell_error(sh, w, 0, "unknown command (help lists them)");
+    sh->command = NULL;
+    return rc;
+}
+
+int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg < w->count) {
+        const char *topic = w->w[arg].text;
+        int found = 0;
+        for (const struct command *c = commands; c->name; c++) {
+            size_t len = strlen(topic);
+            if (strcmp(c->name, topic) == 0 || (strncmp(c->name, topic, len) == 0 && c->name[len] == ' ')) {
+                shell_print(sh, "%s\n    %s\n", c->usage, c->help);
+                found = 1;
+            }
+        }
+        enum hk_layer_kind k = hk_layer_kind_find(topic);
+        if (k != HK_LAYER_KIND_COUNT) {
+            shell_print(sh, "%s\n    Append a layer to the model; the shapes are checked at once.\n",
+                        hk_layer_spec_usage(k));
+            found = 1;
+        }
+        if (!found)
+            return shell_error(sh, w, arg, "no command '%s' (help lists them)", topic);
+        return 0;
+    }
+    shell_print(sh, "Commands (help COMMAND for more):\n");
+    for (const struct command *c = commands; c->name; c++)
+        shell_print(sh, "  %-44s %.*s\n", c->usage, (int)strcspn(c->help, ".\n"), c->help);
+    shell_print(sh, "Layers (appended to the model):\n");
+    for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
+        shell_print(sh, "  %s\n", hk_layer_spec_usage((enum hk_layer_kind)k));
+    return 0;
+}
+
+int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max, const char *usage)
+{
+    int n = 0;
+    for (int i = arg; i < w->count; i++) {
+        if (w->w[i].key)
+            continue;
+        if (++n > max)
+            return shell_error(sh, w, i, "unexpected argument '%s'; usage: %s", w->w[i].text, usage);
+    }
+    if (n < min)
+        return shell_error(sh, w, w->count, "missing argument; usage: %s", usage);
+    return 0;
+}
+
+int arg_option(const struct hk_words *w, const char *key)
+{
+    for (int i = 0; i < w->count; i++)
+        if (w->w[i].key && strcmp(w->w[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+static const char *arg_text(const struct hk_words *w, int i)
+{
+    return w->w[i].key ? w->w[i].value : w->w[i].text;
+}
+
+int arg_int(struct shell *sh, const struct hk_words *w, int i, int lo, int hi, int *out)
+{
+    if (!hk_parse_int(arg_text(w, i), out) || *out < lo || *out > hi)
+        return shell_error(sh, w, i, "expected a whole number from %d to %d, got '%s'", lo, hi, arg_text(w, i));
+    return 0;
+}
+
+int arg_float(struct shell *sh, const struct hk_words *w, int i, double lo, double hi, double *out)
+{
+    if (!hk_parse_float(arg_text(w, i), out) || *out < lo || *out > hi)
+        return shell_error(sh, w, i, "expected a number from %g to %g, got '%s'", lo, hi, arg_text(w, i));
+    return 0;
+}
+
+int arg_bool(struct shell *sh, const struct hk_words *w, int i, int *out)
+{
+    const char *t = arg_text(w, i);
+    if (!strcmp(t, "yes") || !strcmp(t, "true") || !strcmp(t, "on") || !strcmp(t, "1"))
+        *out = 1;
+    else if (!strcmp(t, "no") || !strcmp(t, "false") || !strcmp(t, "off") || !strcmp(t, "0"))
+        *out = 0;
+    else
+        return shell_error(sh, w, i, "expected yes or no, got '%s'", t);
+    return 0;
+}

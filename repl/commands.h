@@ -1,0 +1,76 @@
+/* commands.h: the one command table behind dispatch, help and completion, and the handlers. */
+#ifndef HUSKY_COMMANDS_H
+#define HUSKY_COMMANDS_H
+
+#include "shell.h"
+
+enum arg_kind { ARG_NONE, ARG_PATH, ARG_LAYER, ARG_SET };
+
+/* A handler gets the words and the index of its first argument; returns 0 or -1 (after
+ * shell_error). */
+typedef int (*command_fn)(struct shell *sh, const struct hk_words *w, int arg);
+
+struct command {
+    const char *name;            /* one or two words: "train", "model new" */
+    const char *usage;
+    const char *help;
+    const char *const *options;  /* the key=value keys it takes (NULL-terminated); NULL: none */
+    command_fn run;
+    enum arg_kind args;          /* what its positional arguments are, for completion */
+};
+
+/* The table, ending with a zeroed entry. */
+extern const struct command commands[];
+
+/* Find the command the words start with (two-word names first); *arg receives the index of the
+ * first argument. NULL when none. */
+const struct command *commands_find(const struct hk_words *w, int *arg);
+
+/* Run one lexed command line. Returns 0 or -1. */
+int commands_run(struct shell *sh, const struct hk_words *w);
+
+/* Shared argument helpers: each reports its own error and returns -1 on a bad value. */
+int arg_int(struct shell *sh, const struct hk_words *w, int i, int lo, int hi, int *out);
+int arg_float(struct shell *sh, const struct hk_words *w, int i, double lo, double hi, double *out);
+int arg_bool(struct shell *sh, const struct hk_words *w, int i, int *out);
+/* Require at least min and at most max positional words from arg on (options excluded). */
+int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max, const char *usage);
+/* Index of option key among the words, or -1. */
+int arg_option(const struct hk_words *w, const char *key);
+
+/* Handlers (cmd_*.c). */
+int cmd_help(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_seed(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_threads(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_set(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_echo(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_source(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_quit(struct shell *sh, const struct hk_words *w, int arg);
+
+int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_layer(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_compile(struct shell *sh, const struct hk_words *w, int arg);
+
+int cmd_data_train(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_val(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_info(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_augment(struct shell *sh, const struct hk_words *w, int arg);
+
+int cmd_train(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_status(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_stop(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_wait(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_history(struct shell *sh, const struct hk_words *w, int arg);
+
+int cmd_predict(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg);
+
+#endif

@@ -1,0 +1,184 @@
+/* shell.c: session set-up and tear-down, output above the prompt, located error messages,
+ * progress lines from the worker, waiting for a run, and script variables. */
+#include "shell.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <readline/readline.h>
+
+volatile int shell_interrupted;
+
+int shell_init(struct shell *sh, int interactive)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->interactive = interactive;
+    sh->augment = hk_augment_default();
+    sh->rescale = 1.0f / 255.0f;
+    sh->seed = 1337;
+    sh->threads = 0;
+    sh->limits = hk_image_limits_default();
+    struct hk_error err;
+    sh->history = hk_history_new();
+    sh->worker = hk_worker_new(&err);
+    if (!sh->history || !sh->worker || pipe(sh->progress_pipe) != 0) {
+        fprintf(stderr, "husky: cannot start: %s\n", sh->worker ? strerror(errno) : err.msg);
+        return -1;
+    }
+    fcntl(sh->progress_pipe[0], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+void shell_free(struct shell *sh)
+{
+    if (sh->run) {
+        atomic_store(&sh->run->stop, 1);
+        hk_worker_wait(sh->worker);
+    }
+    hk_worker_free(sh->worker);
+    free(sh->run);
+    hk_model_free(sh->model);
+    hk_dataset_free(sh->train);
+    hk_dataset_free(sh->val);
+    hk_history_free(sh->history);
+    if (sh->progress_pipe[0] > 0) {
+        close(sh->progress_pipe[0]);
+        close(sh->progress_pipe[1]);
+    }
+    for (int i = 0; i < sh->nvars; i++) {
+        free(sh->vars[i].name);
+        free(sh->vars[i].value);
+    }
+}
+
+/* Text printed while readline shows a prompt goes above it, and the prompt and the typed text
+ * are drawn again below. */
+static void vprint_to(struct shell *sh, FILE *f, const char *fmt, va_list ap)
+{
+    int prompt_up = sh->interactive && rl_line_buffer != NULL && !sh->command;
+    if (prompt_up) {
+        rl_clear_visible_line();
+    }
+    vfprintf(f, fmt, ap);
+    fflush(f);
+    if (prompt_up) {
+        rl_on_new_line();
+        rl_redisplay();
+    }
+}
+
+void shell_print(struct shell *sh, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint_to(sh, stdout, fmt, ap);
+    va_end(ap);
+}
+
+void shell_warn(struct shell *sh, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sh->file)
+        fprintf(stderr, "%s:%d: warning: %s\n", sh->file, sh->line, msg);
+    else
+        fprintf(stderr, "warning: %s\n", msg);
+}
+
+int shell_error(struct shell *sh, const struct hk_words *w, int word, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *cmd = sh->command ? sh->command : "husky";
+    sh->failed = 1;
+    fflush(stdout);
+    if (sh->file) {
+        fprintf(stderr, "%s:%d: %s: %s\n", sh->file, sh->line, cmd, msg);
+        return -1;
+    }
+    if (sh->interactive && w && sh->line_text && word >= 0) {
+        int col = word < w->count ? w->w[word].col : (int)strlen(sh->line_text);
+        fprintf(stderr, "  %s\n  %*s^\n", sh->line_text, col, "");
+    }
+    fprintf(stderr, "%s: %s\n", cmd, msg);
+    return -1;
+}
+
+int shell_busy(struct shell *sh, const struct hk_words *w)
+{
+    if (!hk_worker_busy(sh->worker))
+        return 0;
+    shell_error(sh, w, 0, "a training run is going; use 'stop' or 'wait' first");
+    return 1;
+}
+
+int shell_drain_progress(struct shell *sh)
+{
+    char buf[4096];
+    int total = 0;
+    for (;;) {
+        ssize_t n = read(sh->progress_pipe[0], buf, sizeof buf - 1);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        shell_print(sh, "%s", buf);
+        total += (int)n;
+    }
+    return total;
+}
+
+void shell_wait(struct shell *sh)
+{
+    int stop_sent = 0;
+    while (hk_worker_busy(sh->worker)) {
+        struct pollfd p = {sh->progress_pipe[0], POLLIN, 0};
+        poll(&p, 1, 100);
+        shell_drain_progress(sh);
+        if (shell_interrupted && !stop_sent && sh->run) {
+            shell_interrupted = 0;
+            stop_sent = 1;
+            atomic_store(&sh->run->stop, 1);
+            shell_print(sh, "stopping after the current batch...\n");
+        }
+    }
+    shell_drain_progress(sh);
+}
+
+const char *shell_var(const struct shell *sh, const char *name)
+{
+    for (int i = 0; i < sh->nvars; i++)
+        if (strcmp(sh->vars[i].name, name) == 0)
+            return sh->vars[i].value;
+    return NULL;
+}
+
+int shell_set_var(struct shell *sh, const char *name, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    for (int i = 0; i < sh->nvars; i++)
+        if (strcmp(sh->vars[i].name, name) == 0) {
+            free(sh->vars[i].value);
+            sh->vars[i].value = copy;
+            return 0;
+        }
+    if (sh->nvars == SHELL_MAX_VARS || !(sh->vars[sh->nvars].name = strdup(name))) {
+        free(copy);
+        return -1;
+    }
+    sh->vars[sh->nvars++].value = copy;
+    return 0;
+}

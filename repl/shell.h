@@ -1,0 +1,88 @@
+/* shell.h: the state of one husky session (the engine objects it drives and where input comes
+ * from) and the helpers every command uses to speak to the user. */
+#ifndef HUSKY_SHELL_H
+#define HUSKY_SHELL_H
+
+#include <stdint.h>
+
+#include "augment.h"
+#include "dataset.h"
+#include "history.h"
+#include "image.h"
+#include "lexer.h"
+#include "model.h"
+#include "train.h"
+#include "worker.h"
+
+#define SHELL_MAX_DEPTH 16   /* nesting of source / script files */
+#define SHELL_MAX_VARS 64
+
+struct shell_var {
+    char *name, *value;
+};
+
+struct shell {
+    /* the engine */
+    struct hk_model *model;
+    struct hk_dataset *train, *val;
+    struct hk_augment augment;
+    float rescale;
+    uint64_t seed;
+    int threads;
+    struct hk_image_limits limits;
+    struct hk_history *history;
+    struct hk_worker *worker;
+    struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
+    int progress_pipe[2];          /* progress lines from the worker to the main thread */
+    char **classes;                /* class names of a loaded model file (owned) */
+    int nclasses;
+
+    /* where input comes from */
+    int interactive;               /* a terminal with readline */
+    const char *file;              /* current script file, NULL for the prompt or -e */
+    int line;                      /* its line number */
+    const char *line_text;         /* the current command line */
+    const char *command;           /* the current command's name, for messages */
+    int depth;                     /* nesting of scripts */
+    int keep_going;                /* scripts continue after an error */
+    int quit;                      /* quit requested */
+    int failed;                    /* a command failed (exit status) */
+    int nvars;
+    struct shell_var vars[SHELL_MAX_VARS];
+};
+
+/* Set up a session; returns 0, or -1 after printing why. */
+int shell_init(struct shell *sh, int interactive);
+
+/* Wait for a run, free everything. */
+void shell_free(struct shell *sh);
+
+/* Print to stdout, above the prompt when a prompt is showing. */
+void shell_print(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report an error in the current command about word `word` (-1: the whole command):
+ * in a script "file:line: command: message", at the prompt a caret under the word.
+ * Always returns -1 so handlers can `return shell_error(...)`. */
+int shell_error(struct shell *sh, const struct hk_words *w, int word, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A warning line (never fails the command). */
+void shell_warn(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* 1 while a training run is going; the command that needs the model idle reports it. */
+int shell_busy(struct shell *sh, const struct hk_words *w);
+
+/* Print queued progress lines from the worker; returns how many bytes were read. */
+int shell_drain_progress(struct shell *sh);
+
+/* Block until the current run ends, printing its progress; SIGINT stops the run. */
+void shell_wait(struct shell *sh);
+
+/* Variables for ${name} in scripts. NULL when unset. */
+const char *shell_var(const struct shell *sh, const char *name);
+int shell_set_var(struct shell *sh, const char *name, const char *value);
+
+/* Set by the SIGINT handler; consumed by the input loop and by shell_wait. */
+extern volatile int shell_interrupted;
+
+#endif

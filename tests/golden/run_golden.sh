@@ -1,0 +1,26 @@
+#!/bin/sh
+# run_golden.sh: run one golden script through the husky binary and compare its whole transcript
+# (stdout and stderr, then the exit status) with the expected one.
+# usage: run_golden.sh HUSKY SOURCE_ROOT NAME        (UPDATE=1 rewrites the expected file)
+# Scripts run from SOURCE_ROOT with -k (keep going after errors), so one script can show several
+# error cases. Timings vary from run to run and are masked: "12.3s  85.2 img/s" -> "Ts N img/s".
+set -u
+husky=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") root=$2 name=$3
+dir="$root/tests/golden"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$root" || exit 2
+HUSKY_TMP="$work" "$husky" -k "tests/golden/$name.husky" tmp="$work" > "$work/out" 2>&1
+echo "exit $?" >> "$work/out"
+sed -E -e 's/[0-9]+\.[0-9]+s  [0-9]+\.[0-9]+ img\/s/Ts N img\/s/g' -e "s#$work#TMP#g" "$work/out" > "$work/actual"
+if [ "${UPDATE:-0}" = 1 ]; then
+    cp "$work/actual" "$dir/$name.out"
+    echo "updated $dir/$name.out"
+    exit 0
+fi
+if diff -u "$dir/$name.out" "$work/actual"; then
+    echo "1 passed, 0 failed"
+    exit 0
+fi
+echo "0 passed, 1 failed"
+exit 1
