@@ -28,8 +28,8 @@ static struct conv_geom geom(const struct hk_layer *l)
 static enum hk_status conv_infer(struct hk_layer *l, struct hk_error *err)
 {
     struct hk_layer_spec *s = &l->spec;
-    if (s->units < 1 || s->kh < 1 || s->kw < 1)
-        return hk_fail(err, HK_EINVAL, "%s: needs at least 1 filter and a kernel of at least 1x1", l->name);
+    if (s->units < 1 || s->kh < 1 || s->kw < 1 || s->kh > 1024 || s->kw > 1024)
+        return hk_fail(err, HK_EINVAL, "%s: needs at least 1 filter and a kernel from 1x1 to 1024x1024", l->name);
     if (s->sh < 1)
         s->sh = 1;
     if (s->sw < 1)

@@ -137,17 +137,6 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
         buf_add(b, tmp, (size_t)n);
 }
 
-/* The shortest %g text of v that reads back as exactly v. */
-static void format_float(char *buf, size_t cap, float v)
-{
-    for (int prec = 1; prec < 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v)
-            return;
-    }
-    snprintf(buf, cap, "%.9g", (double)v);
-}
-
 /* 1 when s[0..n) is well-formed UTF-8; else 0 and *bad is the offset of the first bad byte. */
 static int utf8_valid(const unsigned char *s, size_t n, size_t *bad)
 {
@@ -493,7 +482,7 @@ static enum hk_status check_save_meta(const struct hk_model_meta *meta, struct h
         if (st != HK_OK)
             return st;
     }
-    if (!isfinite(meta->rescale) || !(meta->rescale > 0))
+    if (!isfinite(meta->rescale) || meta->rescale < 0)
         return hk_fail(err, HK_EINVAL, "rescale must be a positive number, got %g", (double)meta->rescale);
     if (meta->script && !str_utf8(meta->script))
         return hk_fail(err, HK_EINVAL, "the script is not valid UTF-8");
@@ -554,7 +543,7 @@ static void build_header(struct buf *h, struct hk_model *m, const struct hk_mode
         if (i % CLASSES_PER_LINE == CLASSES_PER_LINE - 1 || i == meta->class_count - 1)
             buf_str(h, "\n");
     }
-    format_float(line, sizeof line, meta->rescale);
+    hk_format_float(line, sizeof line, meta->rescale > 0 ? meta->rescale : 1.0f); /* 0: zeroed meta, none */
     buf_printf(h, "rescale %s\n", line);
     if (meta->data_sha256) {
         buf_str(h, "meta data_sha256 ");
@@ -787,10 +776,13 @@ struct plan {
     int model_line;
     struct hk_shape input;
     uint64_t seed;
+    size_t model_off;
     int nlayers;
     struct hk_layer_spec specs[HK_MODEL_MAX_LAYERS];
     int spec_line[HK_MODEL_MAX_LAYERS];
+    size_t spec_off[HK_MODEL_MAX_LAYERS]; /* file offsets of the lines, for messages */
     int compile_line;
+    size_t compile_off;
     struct hk_optim optim;
     enum hk_loss loss;
     int step_line;
@@ -871,6 +863,7 @@ static enum hk_status line_model(struct plan *p, const struct hk_words *ws, cons
         }
     }
     p->model_line = w->line;
+    p->model_off = w->offset;
     return HK_OK;
 }
 
@@ -948,6 +941,7 @@ static enum hk_status line_lexed(struct plan *p, const char *line, const struct 
             return fail_line(err, HK_EFORMAT, w, "more than %d layers", HK_MODEL_MAX_LAYERS);
         if (hk_layer_spec_parse(ws, 0, &p->specs[p->nlayers], &bad, &e) != HK_OK)
             return fail_line(err, HK_EFORMAT, w, "%s: %s", cmd, e.msg);
+        p->spec_off[p->nlayers] = w->offset;
         p->spec_line[p->nlayers++] = w->line;
         return HK_OK;
     }
@@ -959,6 +953,7 @@ static enum hk_status line_lexed(struct plan *p, const char *line, const struct 
         if (hk_compile_parse(ws, 0, &p->optim, &p->loss, &bad, &e) != HK_OK)
             return fail_line(err, HK_EFORMAT, w, "compile: %s", e.msg);
         p->compile_line = w->line;
+        p->compile_off = w->offset;
         return HK_OK;
     }
     if (strcmp(cmd, "classes") == 0)
@@ -1061,12 +1056,12 @@ static enum hk_status parse_header(const char *path, const unsigned char *text, 
 /* Check the plan's architecture without allocating it: shapes, limits and the list of tensors
  * the file must hold (t has room for MAX_TENSORS_WANTED). */
 static enum hk_status dry_run(const char *path, const struct plan *p, struct tensor *t, int *nt, size_t *nparams,
-                              struct hk_error *err)
+                              struct hk_shape *output, struct hk_error *err)
 {
-    struct where w = {path, p->model_line, 0};
+    struct where w = {path, p->model_line, p->model_off};
     struct hk_shape in = p->input;
     if (hk_shape_size(in) > MAX_OUTPUT_VALUES)
-        return fail_line(err, HK_EFORMAT, &w, "input shape %dx%dx%d has more than 64 M values", in.h, in.w, in.c);
+        return fail_line(err, HK_ENOMEM, &w, "input shape %dx%dx%d has more than 64 M values", in.h, in.w, in.c);
     int serial[HK_LAYER_KIND_COUNT] = {0};
     size_t total = 0;
     *nt = 0;
@@ -1081,17 +1076,20 @@ static enum hk_status dry_run(const char *path, const struct plan *p, struct ten
         l.in = in;
         canon_name(l.name, l.spec.kind, serial);
         w.line = p->spec_line[i];
+        w.offset = p->spec_off[i];
         if (l.ops->infer(&l, &e) != HK_OK)
             return fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
         if (hk_shape_size(l.out) > MAX_OUTPUT_VALUES)
-            return fail_line(err, HK_EFORMAT, &w, "%s: output (%d,%d,%d) has more than 64 M values", l.name,
+            return fail_line(err, HK_ENOMEM, &w, "%s: output (%d,%d,%d) has more than 64 M values", l.name,
                              l.out.h, l.out.w, l.out.c);
         if (layer_tensors(&l, i, l.name, t, nt, &e) != HK_OK)
             return fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
-        if (l.wcount > HK_MODEL_MAX_PARAMS || l.bcount > HK_MODEL_MAX_PARAMS ||
-            (total += l.wcount + l.bcount) > HK_MODEL_MAX_PARAMS)
-            return fail_line(err, HK_ENOMEM, &w, "%s: the model would have over %zu parameters; the limit is %zu",
-                             l.name, HK_MODEL_MAX_PARAMS, HK_MODEL_MAX_PARAMS);
+        uint64_t sum = (uint64_t)total + l.wcount;
+        sum = sum < l.wcount || sum + l.bcount < sum ? UINT64_MAX : sum + l.bcount;
+        if (sum > HK_MODEL_MAX_PARAMS)
+            return fail_line(err, HK_ENOMEM, &w, "%s: the model would have %llu parameters; the limit is %zu", l.name,
+                             (unsigned long long)sum, HK_MODEL_MAX_PARAMS);
+        total = (size_t)sum;
         in = l.out;
     }
     if (p->step_line) {
@@ -1100,6 +1098,7 @@ static enum hk_status dry_run(const char *path, const struct plan *p, struct ten
             return fail_file(err, HK_EFORMAT, path, "%s", e.msg);
     }
     *nparams = total;
+    *output = in;
     return HK_OK;
 }
 
@@ -1259,20 +1258,30 @@ static enum hk_status read_table(const char *path, const unsigned char *file, si
 
 /* ---- whole-file reading and hashing ----------------------------------------------------- */
 
-/* Open path for reading and check that it is a regular file of a plausible size. */
+/* Open path for reading and check that it is a regular file of a plausible size. Opened without
+ * blocking, so that a FIFO or device in its place is refused instead of waited on. */
 static enum hk_status open_model(const char *path, FILE **f, uint64_t *size, struct hk_error *err)
 {
-    *f = fopen(path, "rb");
-    if (!*f)
+    *f = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return hk_fail(err, HK_EIO, "cannot open model file '%s': %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(*f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        fclose(*f);
-        *f = NULL;
-        return S_ISDIR(st.st_mode) ? hk_fail(err, HK_EIO, "model file '%s' is a directory", path)
-               : e                 ? hk_fail(err, HK_EIO, "cannot read model file '%s': %s", path, strerror(e))
-                                   : hk_fail(err, HK_EIO, "model file '%s' is not a regular file", path);
+        close(fd);
+        return hk_fail(err, HK_EIO, "cannot read model file '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return hk_fail(err, HK_EIO, "model file '%s' is %s", path,
+                       S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 || !(*f = fdopen(fd, "rb"))) {
+        int e = errno;
+        close(fd);
+        return hk_fail(err, HK_EIO, "cannot read model file '%s': %s", path, strerror(e));
     }
     *size = (uint64_t)st.st_size;
     enum hk_status s = HK_OK;
@@ -1479,23 +1488,11 @@ enum hk_status hk_modelfile_info(const char *path, struct hk_model_meta *meta, c
     int nt = 0;
     if (st == HK_OK && !(t = malloc(MAX_TENSORS_WANTED * sizeof *t)))
         st = hk_fail(err, HK_ENOMEM, "out of memory");
+    struct hk_shape output;
     if (st == HK_OK)
-        st = dry_run(path, p, t, &nt, &nparams, err);
-    if (st == HK_OK && p->nlayers) {
-        /* the output shape: replay shapes once more from the last tensor-free inference */
-        struct hk_shape in = p->input;
-        for (int i = 0; i < p->nlayers; i++) {
-            struct hk_layer l;
-            struct hk_error e;
-            memset(&l, 0, sizeof l);
-            l.spec = p->specs[i];
-            l.ops = hk_layer_ops_of(l.spec.kind);
-            l.in = in;
-            l.ops->infer(&l, &e);
-            in = l.out;
-        }
-        st = check_classes(path, p, in, err);
-    }
+        st = dry_run(path, p, t, &nt, &nparams, &output, err);
+    if (st == HK_OK)
+        st = check_classes(path, p, output, err);
     if (st == HK_OK) {
         plan_to_meta(p, nparams, meta);
         if (header_text) {
@@ -1515,12 +1512,13 @@ static enum hk_status build_model(const char *path, const struct plan *p, const 
                                   struct hk_model **out, struct hk_error *err)
 {
     struct hk_error e;
-    struct where w = {path, p->model_line, 0};
+    struct where w = {path, p->model_line, p->model_off};
     struct hk_model *m = hk_model_new(p->input, p->seed, &e);
     if (!m)
         return fail_line(err, e.status == HK_ENOMEM ? HK_ENOMEM : HK_EFORMAT, &w, "%s", e.msg);
     for (int i = 0; i < p->nlayers; i++) {
         w.line = p->spec_line[i];
+        w.offset = p->spec_off[i];
         if (hk_model_insert(m, i, &p->specs[i], NULL, &e) != HK_OK) {
             hk_model_free(m);
             return fail_line(err, e.status == HK_ENOMEM ? HK_ENOMEM : HK_EFORMAT, &w, "%s", e.msg);
@@ -1546,6 +1544,7 @@ static enum hk_status build_model(const char *path, const struct plan *p, const 
     }
     if (p->compile_line) {
         w.line = p->compile_line;
+        w.offset = p->compile_off;
         if (hk_model_compile(m, &p->optim, p->loss, &e) != HK_OK) {
             hk_model_free(m);
             return fail_line(err, HK_EFORMAT, &w, "compile: %s", e.msg);
@@ -1596,15 +1595,16 @@ enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex
         st = parse_header(path, file + PREFIX_BYTES, hlen, &p, err);
     if (st == HK_OK && !(want = malloc(MAX_TENSORS_WANTED * sizeof *want)))
         st = hk_fail(err, HK_ENOMEM, "out of memory");
+    struct hk_shape output;
     if (st == HK_OK)
-        st = dry_run(path, p, want, &nwant, &nparams, err);
+        st = dry_run(path, p, want, &nwant, &nparams, &output, err);
+    if (st == HK_OK)
+        st = check_classes(path, p, output, err);
     if (st == HK_OK)
         st = read_table(path, file, PREFIX_BYTES + hlen, body, want, nwant, &data_at, err);
     /* only now, with every tensor known to be in the file, is the model allocated */
     if (st == HK_OK)
         st = build_model(path, p, want, nwant, &m, err);
-    if (st == HK_OK)
-        st = check_classes(path, p, hk_model_output(m), err);
     if (st == HK_OK) {
         const unsigned char *src = file + data_at;
         for (int i = 0; i < nwant; i++) {

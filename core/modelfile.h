@@ -64,7 +64,7 @@ struct hk_model_meta {
     /* written by save, read back by load */
     char **class_names;  /* class_count names in label order; UTF-8, no quotes or newlines */
     int class_count;     /* 0 = not recorded; else 2 for a 1-unit output, or the output size */
-    float rescale;       /* factor applied to pixel values before the network; 1 = none */
+    float rescale;       /* factor applied to pixel values before the network; 1 (or 0 on save) = none */
     char *script;        /* the commands that built the model, '\n'-separated, or NULL */
     char *data_sha256;   /* hash of the data (manifest) the model was trained on, or NULL */
     struct hk_model_meta_entry *extra; /* other provenance, in file order */
@@ -83,7 +83,8 @@ struct hk_model_meta {
     uint64_t optimizer_step;  /* with HK_MODELFILE_STATE_OPTIMIZER */
 };
 
-/* Empty metadata: no classes, rescale 1, no strings. */
+/* Empty metadata: no classes, rescale 1, no strings. A zeroed struct is as good as an initialised
+ * one everywhere (its rescale 0 is saved as 1). */
 void hk_model_meta_init(struct hk_model_meta *meta);
 
 /* Free everything meta owns and make it empty again (as hk_model_meta_init); NULL is a no-op. */
@@ -117,8 +118,8 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
  * parameters), the tensor table (bounds, order, coverage, names and shapes against the replayed
  * architecture, all before the model is allocated), then the weights are copied in, bit for bit.
  * With optimizer state in the file, the moments and step are restored too.
- * On success *out is a new model (owned: hk_model_free) and meta (may be NULL; must have been
- * initialised, its old contents are freed) is filled. On failure *out is NULL, meta is empty and
+ * On success *out is a new model (owned: hk_model_free) and meta (may be NULL; initialised or
+ * zeroed, its old contents are freed) is filled. On failure *out is NULL, meta is empty and
  * err names the file, the byte offset or header line, and what was expected: HK_EIO (cannot
  * read), HK_EFORMAT (damaged or not a model file), HK_ENOMEM (over a limit or out of memory),
  * HK_EINVAL (malformed expect_sha256_hex). */
@@ -131,9 +132,9 @@ enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex
  * whenever the file could be read, even when the check fails. */
 enum hk_status hk_modelfile_verify(const char *path, char sha256_hex[65], struct hk_error *err);
 
-/* Read only the header of a model file: fill meta (must have been initialised; old contents
- * freed) including layer_count and param_count, and if header_text is not NULL set it to a copy
- * of the header text (owned: free). Does not read the weights or check the hash (see verify),
+/* Read only the header of a model file: fill meta (initialised or zeroed; old contents freed)
+ * including layer_count and param_count, and if header_text is not NULL set it to a copy of the
+ * header text (owned: free). Does not read the weights or check the hash (see verify),
  * but everything it reads is checked as load does. */
 enum hk_status hk_modelfile_info(const char *path, struct hk_model_meta *meta, char **header_text,
                                  struct hk_error *err);

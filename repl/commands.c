@@ -14,6 +14,7 @@ static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "h
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
 static const char *const o_evaluate[] = {"batch", NULL};
+static const char *const o_out[] = {"out", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -81,9 +82,26 @@ const struct command commands[] = {
     {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE},
     {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE},
     {"history", "history", "The per-epoch metrics of the runs so far.", NULL, cmd_history, ARG_NONE},
+    {"history save", "history save FILE.csv",
+     "Write the per-epoch metrics as CSV (epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s; "
+     "a missing value is empty), atomically.",
+     NULL, cmd_history_save, ARG_PATH},
+    {"plot", "plot loss|accuracy|METRIC [out=FILE.png|FILE.svg]",
+     "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
+     "terminal, or into a PNG or SVG file.",
+     o_out, cmd_plot, ARG_NONE},
     {"predict", "predict FILE...", "Class and probability for each picture.", NULL, cmd_predict, ARG_PATH},
     {"evaluate", "evaluate train|val", "Loss, accuracy and the confusion matrix of a loaded set.", o_evaluate,
      cmd_evaluate, ARG_SET},
+    {"inspect filters", "inspect filters LAYER [out=FILE.png]",
+     "Draw the kernels of a conv2d layer as a grid (colour for the first layer, else the channels averaged "
+     "in grey); written to inspect-filters-LAYER.png unless out= is given.",
+     o_out, cmd_inspect_filters, ARG_LAYER},
+    {"inspect", "inspect LAYER IMAGE [out=FILE.png]",
+     "Draw what a layer (name or index) outputs for one picture: the picture, then one tile per channel, "
+     "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
+     "in the terminal.",
+     o_out, cmd_inspect, ARG_LAYER},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
 };
 

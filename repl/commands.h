@@ -73,4 +73,9 @@ int cmd_history(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_predict(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg);
 
+int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_plot(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg);
+
 #endif

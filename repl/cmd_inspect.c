@@ -1,0 +1,247 @@
+/* cmd_inspect.c: `inspect LAYER IMAGE` (a layer's activation maps for one picture) and
+ * `inspect filters LAYER` (a conv layer's kernels) as PNG grids, with a coarse colour preview in
+ * the terminal. The forward pass and the copies of activations and weights run on the compute
+ * worker, so they are consistent even while a run is going. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "commands.h"
+#include "inspect.h"
+
+#define PREVIEW_COLS 64
+
+/* Index of the layer named or numbered by word i, or -1 after reporting (with a suggestion). */
+static int find_layer(struct shell *sh, const struct hk_words *w, int i)
+{
+    const char *t = w->w[i].text;
+    int n = hk_model_count(sh->model), idx;
+    if (n == 0)
+        return shell_error(sh, w, i, "the model has no layers yet");
+    if (hk_parse_int(t, &idx)) {
+        if (idx >= 0 && idx < n)
+            return idx;
+        return shell_error(sh, w, i, "no layer %d; the model has layers 0 to %d", idx, n - 1);
+    }
+    idx = hk_model_find(sh->model, t);
+    if (idx >= 0)
+        return idx;
+    const char *names[HK_MODEL_MAX_LAYERS + 1];
+    char list[256] = "";
+    size_t len = 0;
+    for (int k = 0; k < n; k++) {
+        names[k] = hk_model_layer(sh->model, k)->name;
+        if (len < sizeof list - 40)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", names[k]);
+        else if (len < sizeof list - 4) {
+            len += (size_t)snprintf(list + len, sizeof list - len, ", ...");
+            len = sizeof list;
+        }
+    }
+    names[n] = NULL;
+    const char *near = hk_closest(t, names);
+    if (near)
+        return shell_error(sh, w, i, "no layer named '%s'; did you mean '%s'?", t, near);
+    return shell_error(sh, w, i, "no layer named '%s'; the layers are: %s", t, list);
+}
+
+/* Coarse preview: two picture rows per text row with upper-half blocks, box-averaged to at most
+ * PREVIEW_COLS columns. Only for a terminal. */
+static void preview(struct shell *sh, const unsigned char *img, int width, int height)
+{
+    int cols = width < PREVIEW_COLS ? width : PREVIEW_COLS;
+    double step = (double)width / cols;
+    int rows = (int)(height / step + 0.5);
+    if (rows < 2)
+        rows = 2;
+    rows += rows & 1;
+    double ystep = (double)height / rows;
+    char *line = malloc((size_t)cols * 48 + 16);
+    if (!line)
+        return;
+    for (int r = 0; r < rows; r += 2) {
+        size_t o = 0;
+        for (int c = 0; c < cols; c++) {
+            int rgb[2][3];
+            for (int half = 0; half < 2; half++) {
+                int y0 = (int)((r + half) * ystep), y1 = (int)((r + half + 1) * ystep);
+                int x0 = (int)(c * step), x1 = (int)((c + 1) * step);
+                y1 = y1 > y0 ? y1 : y0 + 1;
+                x1 = x1 > x0 ? x1 : x0 + 1;
+                y1 = y1 < height ? y1 : height;
+                x1 = x1 < width ? x1 : width;
+                long sum[3] = {0, 0, 0}, cnt = 0;
+                for (int y = y0; y < y1; y++)
+                    for (int x = x0; x < x1; x++, cnt++)
+                        for (int k = 0; k < 3; k++)
+                            sum[k] += img[((size_t)y * width + x) * 3 + k];
+                for (int k = 0; k < 3; k++)
+                    rgb[half][k] = cnt ? (int)(sum[k] / cnt) : 0;
+            }
+            o += (size_t)sprintf(line + o, "\033[38;2;%d;%d;%dm\033[48;2;%d;%d;%dm\xe2\x96\x80", rgb[0][0],
+                                 rgb[0][1], rgb[0][2], rgb[1][0], rgb[1][1], rgb[1][2]);
+        }
+        sprintf(line + o, "\033[0m\n");
+        shell_print(sh, "%s", line);
+    }
+    free(line);
+}
+
+/* Write the grid, show it, report. */
+static int finish(struct shell *sh, const struct hk_words *w, const unsigned char *img,
+                  const struct hk_inspect_size *s, const char *path, int explicit_out)
+{
+    struct hk_error err;
+    if (hk_png_write(path, img, s->width, s->height, 3, &err) != HK_OK)
+        return shell_error(sh, w, explicit_out ? arg_option(w, "out") : -1, "%s: %s", path, err.msg);
+    if (!explicit_out && isatty(STDOUT_FILENO))
+        preview(sh, img, s->width, s->height);
+    shell_print(sh, "wrote %s (%dx%d, %d tiles)\n", path, s->width, s->height, s->tiles);
+    return 0;
+}
+
+/* The output path: out=, or the default name for the layer. */
+static const char *out_path(const struct hk_words *w, const char *prefix, const char *layer, char *buf,
+                            size_t cap, int *explicit_out)
+{
+    int at = arg_option(w, "out");
+    *explicit_out = at >= 0;
+    if (at >= 0)
+        return w->w[at].value;
+    snprintf(buf, cap, "%s%s.png", prefix, layer);
+    return buf;
+}
+
+struct activation_call {
+    struct hk_model *model;
+    const float *x;
+    int layer;
+    float *act;   /* size of the layer's output for one sample */
+    size_t size;
+    enum hk_status st;
+    struct hk_error err;
+};
+
+static void activation_on_worker(void *arg)
+{
+    struct activation_call *c = arg;
+    c->st = hk_model_forward(c->model, c->x, 1, 0, 0, NULL, &c->err);
+    if (c->st == HK_OK)
+        memcpy(c->act, hk_model_layer(c->model, c->layer)->y, c->size * sizeof *c->act);
+}
+
+int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 2, 2, "inspect LAYER IMAGE [out=FILE.png]"))
+        return -1;
+    if (!sh->model)
+        return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
+    int idx = find_layer(sh, w, arg);
+    if (idx < 0)
+        return -1;
+    const struct hk_layer *l = hk_model_layer(sh->model, idx);
+    struct hk_shape in = hk_model_input(sh->model), out = l->out;
+    if (in.c != 3)
+        return shell_error(sh, w, 0, "inspect needs a model with 3 input channels");
+    struct hk_inspect_size s = hk_inspect_grid_size(out.c, out.h, out.w);
+    if (!s.tiles)
+        return shell_error(sh, w, arg, "layer '%s' has output %dx%dx%d: too large to draw", l->name, out.h,
+                           out.w, out.c);
+    char name[64];
+    int explicit_out;
+    const char *path = out_path(w, "inspect-", l->name, name, sizeof name, &explicit_out);
+    const char *image = w->w[arg + 1].text;
+    unsigned char *pix = malloc((size_t)in.h * in.w * 3), *img = malloc((size_t)s.width * s.height * 3);
+    float *x = malloc(hk_shape_size(in) * sizeof *x);
+    struct activation_call c = {sh->model, x, idx, malloc(hk_shape_size(out) * sizeof(float)), hk_shape_size(out),
+                                HK_OK, {0}};
+    int rc = 0;
+    struct hk_error err;
+    if (!pix || !img || !x || !c.act) {
+        rc = shell_error(sh, w, 0, "out of memory");
+        goto out;
+    }
+    if (hk_image_load_resized(image, &sh->limits, pix, in.w, in.h, &err) != HK_OK) {
+        rc = shell_error(sh, w, arg + 1, "%s: %s", image, err.msg);
+        goto out;
+    }
+    hk_batch_from_pixels(x, pix, in.h, in.w, sh->rescale);
+    hk_worker_call(sh->worker, activation_on_worker, &c);
+    if (c.st != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", c.err.msg);
+        goto out;
+    }
+    if (hk_inspect_grid(img, c.act, out.c, out.h, out.w, pix, in.w, in.h, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
+        goto out;
+    }
+    rc = finish(sh, w, img, &s, path, explicit_out);
+out:
+    free(pix);
+    free(img);
+    free(x);
+    free(c.act);
+    return rc;
+}
+
+struct kernel_call {
+    struct hk_model *model;
+    int layer;
+    float *kernel;
+    size_t count;
+};
+
+static void kernel_on_worker(void *arg)
+{
+    struct kernel_call *c = arg;
+    memcpy(c->kernel, hk_model_layer(c->model, c->layer)->w, c->count * sizeof *c->kernel);
+}
+
+int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "inspect filters LAYER [out=FILE.png]"))
+        return -1;
+    if (!sh->model)
+        return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
+    int idx = find_layer(sh, w, arg);
+    if (idx < 0)
+        return -1;
+    const struct hk_layer *l = hk_model_layer(sh->model, idx);
+    if (l->spec.kind != HK_LAYER_CONV2D) {
+        char list[256] = "";
+        size_t len = 0;
+        for (int k = 0; k < hk_model_count(sh->model) && len < sizeof list - 40; k++)
+            if (hk_model_layer(sh->model, k)->spec.kind == HK_LAYER_CONV2D)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "",
+                                        hk_model_layer(sh->model, k)->name);
+        if (len)
+            return shell_error(sh, w, arg, "layer '%s' has no spatial filters; conv2d layers: %s", l->name, list);
+        return shell_error(sh, w, arg, "layer '%s' has no spatial filters, and the model has no conv2d layer",
+                           l->name);
+    }
+    int f = l->out.c, c = l->in.c, kh = l->spec.kh, kw = l->spec.kw;
+    struct hk_inspect_size s = hk_inspect_filters_size(f, c, kh, kw);
+    if (!s.tiles)
+        return shell_error(sh, w, arg, "layer '%s': too many filters to draw", l->name);
+    char name[64];
+    int explicit_out;
+    const char *path = out_path(w, "inspect-filters-", l->name, name, sizeof name, &explicit_out);
+    struct kernel_call call = {sh->model, idx, malloc(l->wcount * sizeof(float)), l->wcount};
+    unsigned char *img = malloc((size_t)s.width * s.height * 3);
+    int rc;
+    struct hk_error err;
+    if (!call.kernel || !img) {
+        rc = shell_error(sh, w, 0, "out of memory");
+    } else {
+        hk_worker_call(sh->worker, kernel_on_worker, &call);
+        if (hk_inspect_filters(img, call.kernel, f, c, kh, kw, &err) != HK_OK)
+            rc = shell_error(sh, w, 0, "%s", err.msg);
+        else
+            rc = finish(sh, w, img, &s, path, explicit_out);
+    }
+    free(call.kernel);
+    free(img);
+    return rc;
+}
