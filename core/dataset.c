@@ -48,27 +48,6 @@ struct work {
     atomic_int out_of_memory;
 };
 
-/* The text of OS error e in buf, thread-safely (strerror is not). */
-static const char *os_error(int e, char *buf, size_t n)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-    return strerror_r(e, buf, n);
-#else
-    if (strerror_r(e, buf, n) != 0)
-        snprintf(buf, n, "error %d", e);
-    return buf;
-#endif
-}
-
-static char *dup_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* a + "/" + b, owned; NULL when memory runs out. */
 static char *join_path(const char *a, size_t alen, const char *b)
 {
@@ -131,7 +110,7 @@ static int items_push(struct items *l, char *path, int label, const char *reason
 {
     if (!path)
         return 0;
-    char *r = reason ? dup_string(reason) : NULL;
+    char *r = reason ? strdup(reason) : NULL;
     if (reason && !r) {
         free(path);
         return 0;
@@ -169,7 +148,7 @@ static int list_folder(DIR *dir, struct names *out)
         }
         if (de->d_name[0] == '.')
             continue;
-        if (!names_push(out, dup_string(de->d_name))) {
+        if (!names_push(out, strdup(de->d_name))) {
             rc = 0;
             break;
         }
@@ -189,10 +168,10 @@ static enum hk_status scan_class(const char *dir_path, int label, struct items *
     struct names entries = { 0 };
     DIR *dir = opendir(dir_path);
     if (!dir) {
-        const char *why = os_error(errno, ebuf, sizeof ebuf);
+        const char *why = hk_os_error(errno, ebuf, sizeof ebuf);
         char reason[200];
         snprintf(reason, sizeof reason, "cannot open folder: %s", why);
-        char *p = dup_string(dir_path);
+        char *p = strdup(dir_path);
         if (!items_push(items, p, label, reason))
             return hk_fail(err, HK_ENOMEM, "out of memory scanning '%s'", dir_path);
         return HK_OK;
@@ -204,9 +183,9 @@ static enum hk_status scan_class(const char *dir_path, int label, struct items *
     }
     if (rc < 0) {
         char reason[200];
-        snprintf(reason, sizeof reason, "cannot read folder: %s", os_error(errno, ebuf, sizeof ebuf));
+        snprintf(reason, sizeof reason, "cannot read folder: %s", hk_os_error(errno, ebuf, sizeof ebuf));
         names_free(&entries);
-        if (!items_push(items, dup_string(dir_path), label, reason))
+        if (!items_push(items, strdup(dir_path), label, reason))
             return hk_fail(err, HK_ENOMEM, "out of memory scanning '%s'", dir_path);
         return HK_OK;
     }
@@ -221,7 +200,7 @@ static enum hk_status scan_class(const char *dir_path, int label, struct items *
         struct stat st;
         const char *reason = NULL;
         if (stat(path, &st) != 0)
-            reason = os_error(errno, ebuf, sizeof ebuf);
+            reason = hk_os_error(errno, ebuf, sizeof ebuf);
         else if (S_ISDIR(st.st_mode))
             reason = "is a directory";
         else if (!S_ISREG(st.st_mode))
@@ -248,7 +227,7 @@ static void *decode_worker(void *arg)
         struct hk_error e;
         hk_error_clear(&e);
         if (hk_image_load_resized(it->path, w->lim, w->pixels + i * w->stride, w->width, w->height, &e) != HK_OK) {
-            it->reason = dup_string(e.msg[0] ? e.msg : hk_status_name(e.status));
+            it->reason = strdup(e.msg[0] ? e.msg : hk_status_name(e.status));
             if (!it->reason)
                 atomic_store(&w->out_of_memory, 1);
         }
@@ -382,7 +361,7 @@ enum hk_status hk_dataset_load(const char *root, int width, int height, const st
 
     DIR *dir = opendir(root);
     if (!dir)
-        return hk_fail(err, HK_EIO, "cannot open data folder '%s': %s", root, os_error(errno, ebuf, sizeof ebuf));
+        return hk_fail(err, HK_EIO, "cannot open data folder '%s': %s", root, hk_os_error(errno, ebuf, sizeof ebuf));
     struct names entries = { 0 }, classes = { 0 };
     struct items items = { 0 };
     struct hk_dataset *ds = NULL;
@@ -395,7 +374,7 @@ enum hk_status hk_dataset_load(const char *root, int width, int height, const st
         goto fail;
     }
     if (rc < 0) {
-        st = hk_fail(err, HK_EIO, "cannot read data folder '%s': %s", root, os_error(errno, ebuf, sizeof ebuf));
+        st = hk_fail(err, HK_EIO, "cannot read data folder '%s': %s", root, hk_os_error(errno, ebuf, sizeof ebuf));
         goto fail;
     }
     for (size_t i = 0; i < entries.n; i++) {
@@ -463,7 +442,7 @@ enum hk_status hk_dataset_load(const char *root, int width, int height, const st
     }
 
     ds = calloc(1, sizeof *ds);
-    if (!ds || !(ds->root = dup_string(root)) || !(ds->class_counts = calloc(classes.n, sizeof *ds->class_counts))) {
+    if (!ds || !(ds->root = strdup(root)) || !(ds->class_counts = calloc(classes.n, sizeof *ds->class_counts))) {
         st = hk_fail(err, HK_ENOMEM, "out of memory loading '%s'", root);
         goto fail;
     }

@@ -56,18 +56,6 @@ enum image_format { FMT_NONE, FMT_JPEG, FMT_PNG, FMT_BMP, FMT_GIF };
 
 static const char *const format_names[] = { "image", "JPEG", "PNG", "BMP", "GIF" };
 
-/* The text of OS error e in buf, thread-safely (strerror is not). */
-static const char *os_error(int e, char *buf, size_t n)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-    return strerror_r(e, buf, n);
-#else
-    if (strerror_r(e, buf, n) != 0)
-        snprintf(buf, n, "error %d", e);
-    return buf;
-#endif
-}
-
 struct hk_image_limits hk_image_limits_default(void)
 {
     struct hk_image_limits lim;
@@ -245,12 +233,12 @@ enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim
     /* O_NONBLOCK so that a FIFO cannot block the open; fstat then rejects it. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return hk_fail(err, HK_EIO, "cannot open: %s", os_error(errno, ebuf, sizeof ebuf));
+        return hk_fail(err, HK_EIO, "cannot open: %s", hk_os_error(errno, ebuf, sizeof ebuf));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return hk_fail(err, HK_EIO, "cannot stat: %s", os_error(e, ebuf, sizeof ebuf));
+        return hk_fail(err, HK_EIO, "cannot stat: %s", hk_os_error(e, ebuf, sizeof ebuf));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
@@ -284,7 +272,7 @@ enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim
             int e = errno;
             free(bytes);
             close(fd);
-            return hk_fail(err, HK_EIO, "cannot read: %s", os_error(e, ebuf, sizeof ebuf));
+            return hk_fail(err, HK_EIO, "cannot read: %s", hk_os_error(e, ebuf, sizeof ebuf));
         }
         if (r == 0)
             break;
@@ -649,7 +637,7 @@ enum hk_status hk_png_write(const char *path, const unsigned char *pixels, int w
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, os_error(e, ebuf, sizeof ebuf));
+        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
     }
     FILE *fp = fdopen(fd, "wb");
     if (!fp) {
@@ -657,20 +645,20 @@ enum hk_status hk_png_write(const char *path, const unsigned char *pixels, int w
         close(fd);
         unlink(tmp);
         free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, os_error(e, ebuf, sizeof ebuf));
+        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
     }
 
     struct png_report rep = { "", 0 };
     const char *what = NULL;
     errno = 0;
     if (!png_encode(fp, pixels, w, h, channels, &rep))
-        what = ferror(fp) && rep.os_errno ? os_error(rep.os_errno, ebuf, sizeof ebuf) : rep.msg;
+        what = ferror(fp) && rep.os_errno ? hk_os_error(rep.os_errno, ebuf, sizeof ebuf) : rep.msg;
     else if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-        what = os_error(errno, ebuf, sizeof ebuf);
+        what = hk_os_error(errno, ebuf, sizeof ebuf);
     if (fclose(fp) != 0 && !what)
-        what = os_error(errno, ebuf, sizeof ebuf);
+        what = hk_os_error(errno, ebuf, sizeof ebuf);
     if (!what && rename(tmp, path) != 0)
-        what = os_error(errno, ebuf, sizeof ebuf);
+        what = hk_os_error(errno, ebuf, sizeof ebuf);
     if (what) {
         unlink(tmp);
         free(tmp);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 enum hk_status hk_fail(struct hk_error *err, enum hk_status status, const char *fmt, ...)
 {
@@ -37,4 +38,15 @@ const char *hk_status_name(enum hk_status status)
     case HK_ECANCELLED: return "cancelled";
     }
     return "unknown status";
+}
+
+const char *hk_os_error(int e, char *buf, size_t n)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(e, buf, n);
+#else
+    if (strerror_r(e, buf, n) != 0)
+        snprintf(buf, n, "error %d", e);
+    return buf;
+#endif
 }

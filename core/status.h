@@ -2,6 +2,8 @@
 #ifndef HK_STATUS_H
 #define HK_STATUS_H
 
+#include <stddef.h>
+
 enum hk_status {
     HK_OK = 0,
     HK_EINVAL,     /* invalid argument or option */
@@ -28,5 +30,8 @@ void hk_error_clear(struct hk_error *err);
 
 /* A short fixed name for a status ("bad format"); never NULL. */
 const char *hk_status_name(enum hk_status status);
+
+/* The text of OS error e (an errno value) in buf of n bytes, thread-safely; returns the text. */
+const char *hk_os_error(int e, char *buf, size_t n);
 
 #endif
