@@ -13,40 +13,6 @@
 
 #define PREVIEW_COLS 64
 
-/* Index of the layer named or numbered by word i, or -1 after reporting (with a suggestion). */
-static int find_layer(struct shell *sh, const struct hk_words *w, int i)
-{
-    const char *t = w->w[i].text;
-    int n = hk_model_count(sh->model), idx;
-    if (n == 0)
-        return shell_error(sh, w, i, "the model has no layers yet");
-    if (hk_parse_int(t, &idx)) {
-        if (idx >= 0 && idx < n)
-            return idx;
-        return shell_error(sh, w, i, "no layer %d; the model has layers 0 to %d", idx, n - 1);
-    }
-    idx = hk_model_find(sh->model, t);
-    if (idx >= 0)
-        return idx;
-    const char *names[HK_MODEL_MAX_LAYERS + 1];
-    char list[256] = "";
-    size_t len = 0;
-    for (int k = 0; k < n; k++) {
-        names[k] = hk_model_layer(sh->model, k)->name;
-        if (len < sizeof list - 40)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", names[k]);
-        else if (len < sizeof list - 4) {
-            len += (size_t)snprintf(list + len, sizeof list - len, ", ...");
-            len = sizeof list;
-        }
-    }
-    names[n] = NULL;
-    const char *near = hk_closest(t, names);
-    if (near)
-        return shell_error(sh, w, i, "no layer named '%s'; did you mean '%s'?", t, near);
-    return shell_error(sh, w, i, "no layer named '%s'; the layers are: %s", t, list);
-}
-
 /* Coarse preview: two picture rows per text row with upper-half blocks, box-averaged to at most
  * PREVIEW_COLS columns. Only for a terminal. */
 static void preview(struct shell *sh, const unsigned char *img, int width, int height)
@@ -138,7 +104,7 @@ int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
-    int idx = find_layer(sh, w, arg);
+    int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
     const struct hk_layer *l = hk_model_layer(sh->model, idx);
@@ -205,7 +171,7 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
-    int idx = find_layer(sh, w, arg);
+    int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
     const struct hk_layer *l = hk_model_layer(sh->model, idx);

@@ -17,22 +17,6 @@ static int need_model(struct shell *sh, const struct hk_words *w)
     return shell_error(sh, w, 0, "no model yet; start one with: model new input=128x128x3");
 }
 
-/* Index of the layer named or numbered by word i, or -1 after reporting. */
-static int layer_index(struct shell *sh, const struct hk_words *w, int i)
-{
-    const char *t = w->w[i].text;
-    int idx;
-    if (hk_parse_int(t, &idx)) {
-        if (idx < hk_model_count(sh->model))
-            return idx;
-        return shell_error(sh, w, i, "no layer %d; the model has layers 0 to %d", idx, hk_model_count(sh->model) - 1);
-    }
-    idx = hk_model_find(sh->model, t);
-    if (idx < 0)
-        return shell_error(sh, w, i, "no layer named '%s' (model lists them)", t);
-    return idx;
-}
-
 static void format_shape(char *buf, size_t cap, struct hk_shape s)
 {
     if (s.h == 1 && s.w == 1)
@@ -152,7 +136,7 @@ int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1, "model remove LAYER") || need_model(sh, w) || shell_busy(sh, w))
         return -1;
-    int idx = layer_index(sh, w, arg);
+    int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
     struct hk_model_change chg;
@@ -194,7 +178,7 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if (w->count < arg + 2)
         return shell_error(sh, w, w->count, "usage: model set LAYER ARGS...");
-    int idx = layer_index(sh, w, arg);
+    int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
     const struct hk_layer *l = hk_model_layer(sh->model, idx);

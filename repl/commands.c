@@ -154,21 +154,23 @@ static int check_options(struct shell *sh, const struct command *c, const struct
     return 0;
 }
 
-static const char *const *all_command_words(void)
+const char *const *commands_words(void)
 {
-    static const char *words[128];
+    enum { MAX = 128 };
+    static const char *words[MAX];
+    static char firsts[MAX][32];
     if (words[0])
         return words;
     int n = 0;
-    for (const struct command *c = commands; c->name && n < 100; c++) {
-        static char firsts[64][32];
-        const char *space = strchr(c->name, ' ');
-        if (!space) {
-            words[n++] = c->name;
+    for (const struct command *c = commands; c->name && n < MAX - HK_LAYER_KIND_COUNT - 1; c++) {
+        int len = (int)strcspn(c->name, " ");
+        int seen = 0;
+        for (int k = 0; k < n; k++)
+            seen |= (int)strlen(words[k]) == len && !strncmp(words[k], c->name, (size_t)len);
+        if (seen)
             continue;
-        }
-        snprintf(firsts[n % 64], sizeof firsts[0], "%.*s", (int)(space - c->name), c->name);
-        words[n] = firsts[n % 64];
+        snprintf(firsts[n], sizeof firsts[n], "%.*s", len, c->name);
+        words[n] = firsts[n];
         n++;
     }
     for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
@@ -199,7 +201,7 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     }
     sh->command = w->w[0].text;
     int rc;
-    const char *near = hk_closest(w->w[0].text, all_command_words());
+    const char *near = hk_closest(w->w[0].text, commands_words());
     if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0)
         rc = shell_error(sh, w, 1, "unknown sub-command '%s'; try: help %s", w->count > 1 ? w->w[1].text : "",
                          w->w[0].text);
@@ -293,4 +295,37 @@ int arg_bool(struct shell *sh, const struct hk_words *w, int i, int *out)
     else
         return shell_error(sh, w, i, "expected yes or no, got '%s'", t);
     return 0;
+}
+
+int arg_layer(struct shell *sh, const struct hk_words *w, int i)
+{
+    const char *t = w->w[i].text;
+    int n = hk_model_count(sh->model), idx;
+    if (n == 0)
+        return shell_error(sh, w, i, "the model has no layers yet");
+    if (hk_parse_int(t, &idx)) {
+        if (idx >= 0 && idx < n)
+            return idx;
+        return shell_error(sh, w, i, "no layer %d; the model has layers 0 to %d", idx, n - 1);
+    }
+    idx = hk_model_find(sh->model, t);
+    if (idx >= 0)
+        return idx;
+    const char *names[HK_MODEL_MAX_LAYERS + 1];
+    char list[256] = "";
+    size_t len = 0;
+    for (int k = 0; k < n; k++) {
+        names[k] = hk_model_layer(sh->model, k)->name;
+        if (len < sizeof list - 40)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", names[k]);
+        else if (len < sizeof list - 4) {
+            len += (size_t)snprintf(list + len, sizeof list - len, ", ...");
+            len = sizeof list;
+        }
+    }
+    names[n] = NULL;
+    const char *near = hk_closest(t, names);
+    if (near)
+        return shell_error(sh, w, i, "no layer named '%s'; did you mean '%s'?", t, near);
+    return shell_error(sh, w, i, "no layer named '%s'; the layers are: %s", t, list);
 }

@@ -26,6 +26,9 @@ extern const struct command commands[];
  * first argument. NULL when none. */
 const struct command *commands_find(const struct hk_words *w, int *arg);
 
+/* Every first word a command line can start with (command names, layer words), NULL-terminated. */
+const char *const *commands_words(void);
+
 /* Run one lexed command line. Returns 0 or -1. */
 int commands_run(struct shell *sh, const struct hk_words *w);
 
@@ -35,6 +38,9 @@ int arg_float(struct shell *sh, const struct hk_words *w, int i, double lo, doub
 int arg_bool(struct shell *sh, const struct hk_words *w, int i, int *out);
 /* Require at least min and at most max positional words from arg on (options excluded). */
 int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max, const char *usage);
+/* Index of the model layer named or numbered by word i, or -1 after reporting (with the closest
+ * name or the list of layers). The model must exist. */
+int arg_layer(struct shell *sh, const struct hk_words *w, int i);
 /* Index of option key among the words, or -1. */
 int arg_option(const struct hk_words *w, const char *key);
 

@@ -106,16 +106,8 @@ static char **complete(const char *text, int start, int end)
     rl_attempted_completion_over = 1;
     const char *eq = strchr(text, '=');
     if (w->count == 0) {
-        for (const struct command *c = commands; c->name; c++) {
-            static char first[64][32];
-            const char *space = strchr(c->name, ' ');
-            int k = (int)(c - commands) % 64;
-            snprintf(first[k], sizeof first[0], "%.*s", space ? (int)(space - c->name) : (int)strlen(c->name),
-                     c->name);
-            add(first[k]);
-        }
-        for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
-            add(hk_layer_ops_of((enum hk_layer_kind)k)->word);
+        for (const char *const *c = commands_words(); *c; c++)
+            add(*c);
     } else if (w->count == 1 && (!strcmp(w->w[0].text, "model") || !strcmp(w->w[0].text, "data"))) {
         size_t len = strlen(w->w[0].text);
         for (const struct command *c = commands; c->name; c++)
