@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "csv.h"
 
 #define GNUPLOT_MISSING "gnuplot is not installed; install it with: apt-get install gnuplot-nox"
 
@@ -312,52 +313,29 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
         free(r);
         return shell_error(sh, w, 0, "no epochs trained yet");
     }
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp) {
-        free(r);
-        return shell_error(sh, w, 0, "out of memory");
-    }
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
+    struct csv c;
+    int e = csv_open(&c, path);
+    if (e) {
         free(r);
         return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
     }
-    fchmod(fd, 0644);
-    fprintf(f, "epoch");
+    csv_field(&c, "epoch");
     for (int m = 0; m < HK_METRIC_COUNT; m++)
-        fprintf(f, ",%s", hk_metric_name((enum hk_metric)m));
-    fprintf(f, "\n");
+        csv_field(&c, hk_metric_name((enum hk_metric)m));
+    csv_end_row(&c);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%d", r[i].epoch);
+        csv_fieldf(&c, "%d", r[i].epoch);
         for (int m = 0; m < HK_METRIC_COUNT; m++) {
             if (isfinite(r[i].v[m]))
-                fprintf(f, ",%.6g", r[i].v[m]);
+                csv_fieldf(&c, "%.6g", r[i].v[m]);
             else
-                fprintf(f, ",");
+                csv_field(&c, "");
         }
-        fprintf(f, "\n");
+        csv_end_row(&c);
     }
-    int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-    int e = errno;
-    ok &= fclose(f) == 0;
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
     free(r);
-    if (!ok)
+    e = csv_commit(&c);
+    if (e)
         return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
     shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
     return 0;

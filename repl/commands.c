@@ -13,7 +13,8 @@ static const char *const o_data[] = {"size", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
-static const char *const o_evaluate[] = {"batch", NULL};
+static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
+static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 
 const struct command commands[] = {
@@ -90,9 +91,22 @@ const struct command commands[] = {
      "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
      "terminal, or into a PNG or SVG file.",
      o_out, cmd_plot, ARG_NONE},
-    {"predict", "predict FILE...", "Class and probability for each picture.", NULL, cmd_predict, ARG_PATH},
-    {"evaluate", "evaluate train|val", "Loss, accuracy and the confusion matrix of a loaded set.", o_evaluate,
-     cmd_evaluate, ARG_SET},
+    {"predict", "predict FILE|FOLDER... [out=FILE.csv]",
+     "Class and probability (of that class) for each picture; a FOLDER is searched recursively, its files in "
+     "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
+     "file (path,class,probability,error), written atomically.",
+     o_predict, cmd_predict, ARG_PATH},
+    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N]",
+     "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
+     "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
+     "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
+     "                  output the default is class 1, whose probability the sigmoid gives (Keras' order:\n"
+     "                  for husky-v1 that is not_husky; positive=husky asks how good it is at huskies).\n"
+     "                  Softmax models have no default: the class against all the others.\n"
+     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
+     "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
+     "Runs on the compute worker, between two batches when training runs.",
+     o_evaluate, cmd_evaluate, ARG_SET},
     {"inspect filters", "inspect filters LAYER [out=FILE.png]",
      "Draw the kernels of a conv2d layer as a grid (colour for the first layer, else the channels averaged "
      "in grey); written to inspect-filters-LAYER.png unless out= is given.",
