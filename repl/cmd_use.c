@@ -265,9 +265,13 @@ static int arg_class(struct shell *sh, const struct hk_words *w, int i, const st
         if (!strcmp(ds->class_names[k], t))
             return k;
     char list[256] = "";
-    for (int k = 0, len = 0; k < ds->class_count && len < (int)sizeof list - 40; k++)
-        len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", ds->class_names[k]);
-    const char *near = hk_closest(t, (const char *const *)ds->class_names);
+    const char *names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
+    for (int k = 0, len = 0; k < ds->class_count && k < 64; k++) {
+        names[k] = ds->class_names[k];
+        if (len < (int)sizeof list - 40)
+            len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);
+    }
+    const char *near = hk_closest(t, names);
     if (near)
         return shell_error(sh, w, i, "no class '%s'; did you mean '%s'?", t, near);
     return shell_error(sh, w, i, "no class '%s'; the classes are: %s", t, list);
