@@ -144,12 +144,13 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     /* the pictures: named files as they are, each folder's files (recursively) in its place */
     struct folder_list files = {0};
     size_t first[HK_LEX_MAX_WORDS + 1] = {0}, nwords = 0;
+    char folder[HK_LEX_MAX_WORDS] = {0};
     int rc = 0, folders = 0;
     for (int i = arg; i < w->count && !rc; i++) {
         first[i] = files.count;
         if (w->w[i].key)
             continue;
-        if (!is_folder(w->w[i].text)) {
+        if (!(folder[i] = (char)is_folder(w->w[i].text))) {
             nwords++;
             continue;
         }
@@ -170,7 +171,7 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     for (int i = arg; i < w->count && !rc; i++) {
         if (w->w[i].key)
             continue;
-        if (first[i + 1] == first[i] && !is_folder(w->w[i].text))
+        if (!folder[i])
             items[n++] = (struct predict_item){w->w[i].text, i, 0, ""};
         for (size_t f = first[i]; f < first[i + 1]; f++)
             items[n++] = (struct predict_item){files.paths[f], i, 1, ""};

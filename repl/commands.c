@@ -87,9 +87,10 @@ const struct command commands[] = {
      "Write the per-epoch metrics as CSV (epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s; "
      "a missing value is empty), atomically.",
      NULL, cmd_history_save, ARG_PATH},
-    {"plot", "plot loss|accuracy|METRIC [out=FILE.png|FILE.svg]",
+    {"plot", "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off",
      "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
-     "terminal, or into a PNG or SVG file.",
+     "terminal, or into a PNG or SVG file. With live, the text plot is redrawn after every epoch of the "
+     "current run (or the next one), in place above the prompt, until the run ends or plot off.",
      o_out, cmd_plot, ARG_NONE},
     {"predict", "predict FILE|FOLDER... [out=FILE.csv]",
      "Class and probability (of that class) for each picture; a FOLDER is searched recursively, its files in "
