@@ -14,7 +14,7 @@
 #define MF_PREFIX_BYTES 16u                           /* magic, version, header length */
 #define MF_MIN_FILE_BYTES (MF_PREFIX_BYTES + 4 + 32)  /* empty header, no tensors */
 #define MF_MAX_OUTPUT_VALUES ((size_t)1 << 26)        /* per-layer output limit, as hk_model_insert's */
-#define MF_MAX_TENSORS_WANTED (2 * HK_MODEL_MAX_LAYERS + 2)
+#define MF_MAX_TENSORS_WANTED (2 * HK_MODEL_MAX_LAYERS + 3) /* layers, optimizer, batch losses */
 #define MF_CLASSES_PER_LINE 32                        /* the lexer takes 64 words per line */
 
 /* ---- helpers (modelfile_util.c) ---- */
@@ -79,7 +79,7 @@ int mf_classes_for_output(struct hk_shape out, int layers);
 
 /* ---- tensors (modelfile_tensors.c) ---- */
 
-enum mf_part { MF_PART_KERNEL, MF_PART_BIAS, MF_PART_OPT_M, MF_PART_OPT_V };
+enum mf_part { MF_PART_KERNEL, MF_PART_BIAS, MF_PART_OPT_M, MF_PART_OPT_V, MF_PART_BATCH_LOSS };
 
 /* One tensor the file holds (or must hold). */
 struct mf_tensor {
@@ -98,8 +98,10 @@ enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char 
                                 int *nt, struct hk_error *err);
 /* Append the optimizer-state tensors of a model with nparams parameters to t. */
 enum hk_status mf_optim_tensors(size_t nparams, struct mf_tensor *t, int *nt, struct hk_error *err);
-/* Where tensor x lives in model m (borrowed). */
-float *mf_tensor_data(struct hk_model *m, const struct mf_tensor *x);
+/* Append the per-batch loss tensor of a history of nbatches batches (none when 0) to t. */
+enum hk_status mf_history_tensors(size_t nbatches, struct mf_tensor *t, int *nt, struct hk_error *err);
+/* Where tensor x lives: in model m, or batch_losses for the history's (borrowed). */
+float *mf_tensor_data(struct hk_model *m, float *batch_losses, const struct mf_tensor *x);
 
 /* ---- the parsed header (modelfile_header.c) ---- */
 
@@ -123,6 +125,8 @@ struct mf_plan {
     int script_lines;
     struct mf_buf script;
     struct hk_model_meta meta;
+    struct hk_train_state *train;  /* the training-state lines (owned), or NULL */
+    int train_lines[4];            /* lines of train_run, _augment, _position, _checkpoint */
     struct hk_words words;
 };
 
@@ -134,6 +138,16 @@ enum hk_status mf_parse_header(const char *path, const unsigned char *text, size
  * file must hold (t has room for MF_MAX_TENSORS_WANTED). */
 enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt, size_t *nparams,
                           struct hk_shape *output, struct hk_error *err);
+
+/* ---- the training state (modelfile_train.c) ---- */
+
+/* Append the training-state lines of s to header h. */
+void mf_train_header(struct mf_buf *h, const struct hk_train_state *s);
+/* One train_* header line into p->train. */
+enum hk_status mf_train_line(struct mf_plan *p, const struct hk_words *ws, const struct mf_where *w,
+                             struct hk_error *err);
+/* After the whole header: the training state's lines are complete and agree with each other. */
+enum hk_status mf_train_finish(const char *path, struct mf_plan *p, struct hk_error *err);
 
 /* ---- the tensor table (modelfile_table.c) ---- */
 

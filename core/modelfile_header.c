@@ -16,6 +16,7 @@ void mf_plan_free(struct mf_plan *p)
     if (!p)
         return;
     hk_model_meta_free(&p->meta);
+    hk_train_state_free(p->train);
     free(p->script.p);
     free(p);
 }
@@ -141,6 +142,8 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
     }
     if (strcmp(cmd, "classes") == 0)
         return line_classes(p, ws, w, err);
+    if (strncmp(cmd, "train_", 6) == 0)
+        return mf_train_line(p, ws, w, err);
     if (strcmp(cmd, "rescale") == 0) {
         double v;
         if (p->rescale_line)
@@ -161,8 +164,8 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
     }
     return mf_fail_line(err, HK_EFORMAT, w,
                      "unknown command '%s'; a model file header holds only model new, layers (conv2d, maxpool, "
-                     "dropout, flatten, dense, activation), compile, classes, rescale, meta, script and "
-                     "optimizer_step",
+                     "dropout, flatten, dense, activation), compile, classes, rescale, meta, script, "
+                     "optimizer_step and train_* lines",
                      mf_excerpt(cmd, strlen(cmd), ex, sizeof ex));
 }
 
@@ -226,6 +229,8 @@ enum hk_status mf_parse_header(const char *path, const unsigned char *text, size
                        MF_PREFIX_BYTES);
     if (st == HK_OK && p->step_line && !p->compile_line)
         st = mf_fail_file(err, HK_EFORMAT, path, "header line %d: optimizer_step without a compile line", p->step_line);
+    if (st == HK_OK)
+        st = mf_train_finish(path, p, err);
     if (st == HK_OK && p->script_lines && !(p->meta.script = mf_dup_str((const char *)p->script.p)))
         st = hk_fail(err, HK_ENOMEM, "out of memory reading the header of '%s'", path);
     if (st != HK_OK) {
@@ -278,6 +283,11 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
     if (p->step_line) {
         struct hk_error e;
         if (mf_optim_tensors(total, t, nt, &e) != HK_OK)
+            return mf_fail_file(err, HK_EFORMAT, path, "%s", e.msg);
+    }
+    if (p->train) {
+        struct hk_error e;
+        if (mf_history_tensors(p->train->nbatches, t, nt, &e) != HK_OK)
             return mf_fail_file(err, HK_EFORMAT, path, "%s", e.msg);
     }
     *nparams = total;

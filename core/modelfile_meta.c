@@ -29,6 +29,7 @@ void hk_model_meta_free(struct hk_model_meta *meta)
     free(meta->script);
     free(meta->data_sha256);
     free(meta->husky_version);
+    hk_train_state_free(meta->training);
     hk_model_meta_init(meta);
 }
 

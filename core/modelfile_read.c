@@ -198,6 +198,10 @@ static void plan_to_meta(struct mf_plan *p, size_t nparams, struct hk_model_meta
     }
     meta->state = p->step_line ? HK_MODELFILE_STATE_OPTIMIZER : 0;
     meta->optimizer_step = p->step;
+    if (p->train)
+        meta->state |= HK_MODELFILE_STATE_TRAINING;
+    meta->training = p->train;
+    p->train = NULL;
 }
 
 /* Classes in the header must fit the model's output. */
@@ -281,6 +285,8 @@ static enum hk_status build_model(const char *path, const struct mf_plan *p, con
     /* the model must agree with the dry run that the table was checked against */
     size_t total = 0;
     for (int i = 0; i < nwant; i++) {
+        if (want[i].part == MF_PART_BATCH_LOSS)
+            continue;
         const struct hk_layer *l = want[i].layer >= 0 ? hk_model_layer(m, want[i].layer) : NULL;
         size_t have = !l ? hk_model_param_count(m) : want[i].part == MF_PART_KERNEL ? l->wcount : l->bcount;
         if (want[i].layer >= 0)
@@ -308,62 +314,91 @@ static enum hk_status build_model(const char *path, const struct mf_plan *p, con
     return HK_OK;
 }
 
+/* A model file read into memory and checked from its hash to its tensor table. */
+struct checked {
+    unsigned char *file;     /* the whole file (owned) */
+    uint64_t size;
+    char sha256_hex[65];     /* of the whole file */
+    struct mf_plan *plan;    /* the header (owned) */
+    struct mf_tensor *want;  /* the tensors, in file order (owned) */
+    int nwant;
+    size_t nparams, data_at; /* parameters; file offset of the data section */
+};
+
+static void checked_free(struct checked *c)
+{
+    free(c->file);
+    mf_plan_free(c->plan);
+    free(c->want);
+    memset(c, 0, sizeof *c);
+}
+
+/* Read path and check everything but the model itself: the pin and the stored hash first (nothing
+ * else is looked at before they agree), the prefix, the header and its dry run, the classes and
+ * the table. On failure c is empty. */
+static enum hk_status read_checked(const char *path, const char *pin, struct checked *c, struct hk_error *err)
+{
+    memset(c, 0, sizeof *c);
+    FILE *f;
+    enum hk_status st = open_model(path, &f, &c->size, err);
+    if (st != HK_OK)
+        return st;
+    st = read_all(path, f, c->size, &c->file, err);
+    fclose(f);
+    if (st != HK_OK)
+        return st;
+    size_t body = (size_t)c->size - 32;
+    unsigned char computed[32], whole[32];
+    struct hk_sha256 sha, all;
+    hk_sha256_init(&sha);
+    hk_sha256_update(&sha, c->file, body);
+    all = sha;
+    hk_sha256_final(&sha, computed);
+    hk_sha256_update(&all, c->file + body, 32);
+    hk_sha256_final(&all, whole);
+    hk_sha256_hex(whole, c->sha256_hex);
+    st = check_hashes(path, c->file, c->file + body, computed, whole, pin, err);
+    uint32_t hlen = 0;
+    if (st == HK_OK)
+        st = check_prefix(path, c->file, c->size, &hlen, err);
+    if (st == HK_OK)
+        st = mf_parse_header(path, c->file + MF_PREFIX_BYTES, hlen, &c->plan, err);
+    if (st == HK_OK && !(c->want = malloc(MF_MAX_TENSORS_WANTED * sizeof *c->want)))
+        st = hk_fail(err, HK_ENOMEM, "out of memory");
+    struct hk_shape output;
+    if (st == HK_OK)
+        st = mf_dry_run(path, c->plan, c->want, &c->nwant, &c->nparams, &output, err);
+    if (st == HK_OK)
+        st = check_classes(path, c->plan, output, err);
+    if (st == HK_OK)
+        st = mf_read_table(path, c->file, MF_PREFIX_BYTES + hlen, body, c->want, c->nwant, &c->data_at, err);
+    if (st != HK_OK)
+        checked_free(c);
+    return st;
+}
+
 enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex, struct hk_model **out,
                                  struct hk_model_meta *meta, struct hk_error *err)
 {
     *out = NULL;
     if (meta)
         hk_model_meta_free(meta);
-    FILE *f;
-    uint64_t size;
-    enum hk_status st = open_model(path, &f, &size, err);
+    struct checked c;
+    enum hk_status st = read_checked(path, expect_sha256_hex, &c, err);
     if (st != HK_OK)
         return st;
-    unsigned char *file;
-    st = read_all(path, f, size, &file, err);
-    fclose(f);
-    if (st != HK_OK)
-        return st;
-
-    /* integrity first: nothing else is looked at before the hashes agree */
-    size_t body = (size_t)size - 32;
-    unsigned char computed[32], whole[32];
-    struct hk_sha256 sha, all;
-    hk_sha256_init(&sha);
-    hk_sha256_update(&sha, file, body);
-    all = sha;
-    hk_sha256_final(&sha, computed);
-    hk_sha256_update(&all, file + body, 32);
-    hk_sha256_final(&all, whole);
-    st = check_hashes(path, file, file + body, computed, whole, expect_sha256_hex, err);
-
-    uint32_t hlen = 0;
-    struct mf_plan *p = NULL;
-    struct mf_tensor *want = NULL;
+    struct mf_plan *p = c.plan;
     struct hk_model *m = NULL;
-    int nwant = 0;
-    size_t nparams = 0, data_at = 0;
-    if (st == HK_OK)
-        st = check_prefix(path, file, size, &hlen, err);
-    if (st == HK_OK)
-        st = mf_parse_header(path, file + MF_PREFIX_BYTES, hlen, &p, err);
-    if (st == HK_OK && !(want = malloc(MF_MAX_TENSORS_WANTED * sizeof *want)))
-        st = hk_fail(err, HK_ENOMEM, "out of memory");
-    struct hk_shape output;
-    if (st == HK_OK)
-        st = mf_dry_run(path, p, want, &nwant, &nparams, &output, err);
-    if (st == HK_OK)
-        st = check_classes(path, p, output, err);
-    if (st == HK_OK)
-        st = mf_read_table(path, file, MF_PREFIX_BYTES + hlen, body, want, nwant, &data_at, err);
     /* only now, with every tensor known to be in the file, is the model allocated */
-    if (st == HK_OK)
-        st = build_model(path, p, want, nwant, &m, err);
+    st = build_model(path, p, c.want, c.nwant, &m, err);
+    if (st == HK_OK && p->train && p->train->nbatches &&
+        !(p->train->batch_losses = malloc(p->train->nbatches * sizeof *p->train->batch_losses)))
+        st = hk_fail(err, HK_ENOMEM, "out of memory for the history of '%s'", path);
     if (st == HK_OK) {
-        const unsigned char *src = file + data_at;
-        for (int i = 0; i < nwant; i++) {
-            float *dst = mf_tensor_data(m, &want[i]);
-            for (uint64_t k = 0; k < want[i].count; k++, src += 4) {
+        const unsigned char *src = c.file + c.data_at;
+        for (int i = 0; i < c.nwant; i++) {
+            float *dst = mf_tensor_data(m, p->train ? p->train->batch_losses : NULL, &c.want[i]);
+            for (uint64_t k = 0; k < c.want[i].count; k++, src += 4) {
                 uint32_t u = mf_get_u32(src);
                 memcpy(&dst[k], &u, 4);
             }
@@ -374,13 +409,41 @@ enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex
             *step = p->step;
         }
         if (meta)
-            plan_to_meta(p, nparams, meta);
+            plan_to_meta(p, c.nparams, meta);
         *out = m;
         m = NULL;
     }
     hk_model_free(m);
-    free(want);
-    mf_plan_free(p);
-    free(file);
+    checked_free(&c);
     return st;
+}
+
+enum hk_status hk_modelfile_check(const char *path, struct hk_modelfile_report *report, struct hk_error *err)
+{
+    memset(report, 0, sizeof *report);
+    struct checked c;
+    enum hk_status st = read_checked(path, NULL, &c, err);
+    if (st != HK_OK)
+        return st;
+    struct hk_sha256 sha;
+    hk_sha256_init(&sha);
+    const unsigned char *src = c.file + c.data_at;
+    for (int i = 0; i < c.nwant; i++) {
+        size_t bytes = (size_t)c.want[i].count * 4;
+        if (c.want[i].part == MF_PART_KERNEL || c.want[i].part == MF_PART_BIAS)
+            hk_sha256_update(&sha, src, bytes);
+        src += bytes;
+    }
+    unsigned char digest[HK_SHA256_BYTES];
+    hk_sha256_final(&sha, digest);
+    hk_sha256_hex(digest, report->weights_sha256);
+    memcpy(report->file_sha256, c.sha256_hex, sizeof report->file_sha256);
+    report->bytes = c.size;
+    report->tensors = c.nwant;
+    report->param_count = c.nparams;
+    report->layer_count = c.plan->nlayers;
+    report->state = (c.plan->step_line ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
+                    (c.plan->train ? HK_MODELFILE_STATE_TRAINING : 0u);
+    checked_free(&c);
+    return HK_OK;
 }

@@ -77,7 +77,15 @@ enum hk_status mf_optim_tensors(size_t nparams, struct mf_tensor *t, int *nt, st
 }
 
 /* Where tensor x lives in model m (borrowed). */
-float *mf_tensor_data(struct hk_model *m, const struct mf_tensor *x)
+enum hk_status mf_history_tensors(size_t nbatches, struct mf_tensor *t, int *nt, struct hk_error *err)
+{
+    if (!nbatches)
+        return HK_OK;
+    uint64_t dims[1] = {nbatches};
+    return add_tensor(t, nt, "history", "/batch_loss", -1, MF_PART_BATCH_LOSS, 1, dims, nbatches, err);
+}
+
+float *mf_tensor_data(struct hk_model *m, float *batch_losses, const struct mf_tensor *x)
 {
     float *m1, *m2;
     switch (x->part) {
@@ -91,6 +99,8 @@ float *mf_tensor_data(struct hk_model *m, const struct mf_tensor *x)
     case MF_PART_OPT_V:
         hk_model_optim_state(m, NULL, &m2, NULL);
         return m2;
+    case MF_PART_BATCH_LOSS:
+        return batch_losses;
     }
     return NULL;
 }

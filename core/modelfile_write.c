@@ -207,8 +207,16 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         hk_model_meta_init(&none);
         meta = &none;
     }
-    if (state & ~HK_MODELFILE_STATE_OPTIMIZER)
-        return hk_fail(err, HK_EINVAL, "unknown training-state sections 0x%x", state & ~HK_MODELFILE_STATE_OPTIMIZER);
+    const unsigned known = HK_MODELFILE_STATE_OPTIMIZER | HK_MODELFILE_STATE_TRAINING;
+    if (state & ~known)
+        return hk_fail(err, HK_EINVAL, "unknown training-state sections 0x%x", state & ~known);
+    if ((state & HK_MODELFILE_STATE_TRAINING) && (!(state & HK_MODELFILE_STATE_OPTIMIZER) || !meta->training))
+        return hk_fail(err, HK_EINVAL, "the training state needs the optimizer state and meta->training");
+    const struct hk_train_state *train = state & HK_MODELFILE_STATE_TRAINING ? meta->training : NULL;
+    if (train && (train->class_count < 2 || train->class_count > 64 || !train->images ||
+                  train->nepochs > HK_TRAIN_STATE_MAX_EPOCHS || train->nbatches > HK_TRAIN_STATE_MAX_BATCHES))
+        return hk_fail(err, HK_EINVAL, "the training state cannot be saved: %d classes, %zu pictures, %zu epochs, "
+                       "%zu batches", train->class_count, train->images, train->nepochs, train->nbatches);
     if ((state & HK_MODELFILE_STATE_OPTIMIZER) && !hk_model_compiled(m, NULL, NULL))
         return hk_fail(err, HK_EINVAL, "the model is not compiled, so it has no optimizer state to save");
     enum hk_status st = check_save_meta(meta, m, err);
@@ -228,6 +236,8 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     }
     if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))
         st = mf_optim_tensors(hk_model_param_count(m), t, &nt, err);
+    if (st == HK_OK && train)
+        st = mf_history_tensors(train->nbatches, t, &nt, err);
     if (st != HK_OK) {
         free(t);
         return st;
@@ -235,6 +245,8 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
 
     struct mf_buf head = {0}, table = {0};
     build_header(&head, m, meta, state);
+    if (train)
+        mf_train_header(&head, train);
     uint64_t offset = 0;
     mf_buf_int(&table, (uint64_t)nt, 4);
     for (int i = 0; i < nt; i++) {
@@ -290,7 +302,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         out_put(&o, head.p, head.n);
         out_put(&o, table.p, table.n);
         for (int i = 0; i < nt; i++)
-            out_floats(&o, mf_tensor_data(m, &t[i]), t[i].count);
+            out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
         unsigned char digest[HK_SHA256_BYTES];
         hk_sha256_final(&o.sha, digest);
         if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
