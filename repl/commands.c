@@ -7,12 +7,14 @@
 #include "layer_spec.h"
 
 static const char *const o_model_new[] = {"input", NULL};
-static const char *const o_model_save[] = {"optimizer", NULL};
+static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_data[] = {"size", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
-static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
+static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
+                                      NULL};
+static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
@@ -42,13 +44,23 @@ const struct command commands[] = {
      cmd_model_set, ARG_LAYER},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE},
-    {"model save", "model save FILE [optimizer=yes]",
+    {"model save", "model save FILE [optimizer=yes] [training=yes]",
      "Save the model (architecture, classes, preprocessing, weights; with optimizer=yes also the optimizer "
-     "state), atomically.",
+     "state; with training=yes the full training state: optimizer, position, run options and history, so "
+     "that train resume continues exactly), atomically.",
      o_model_save, cmd_model_save, ARG_PATH},
     {"model load", "model load FILE [sha256=HEX]",
-     "Load a model file; with sha256= the file must have exactly that hash.", o_model_load, cmd_model_load,
-     ARG_PATH},
+     "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
+     "also restores the history; train resume=yes then continues the run.",
+     o_model_load, cmd_model_load, ARG_PATH},
+    {"model verify", "model verify FILE",
+     "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
+     "file's hash and the hash of its weights alone.",
+     NULL, cmd_model_verify, ARG_PATH},
+    {"model info", "model info FILE",
+     "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
+     "seed, husky version, data hash, and whether it has a training state.",
+     NULL, cmd_model_info, ARG_PATH},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
@@ -75,10 +87,21 @@ const struct command commands[] = {
      "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
      "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
      o_augment, cmd_augment, ARG_NONE},
-    {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...]",
+    {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
+              "[monitor=METRIC] [resume=yes]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
-     "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.",
+     "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.\n"
+     "  checkpoint=DIR     after every epoch, and when the run is stopped, write DIR/last.hkm with the full\n"
+     "                     training state, and DIR/best.hkm when monitor= improves\n"
+     "  monitor=METRIC     what best means (default val_loss, or loss without a validation set); higher is\n"
+     "                     better for accuracy metrics, lower for losses\n"
+     "  resume=yes         continue the run of a model loaded with its training state (its options; epochs=\n"
+     "                     may extend it)",
      o_train, cmd_train, ARG_NONE},
+    {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
+     "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "
+     "continue its run exactly where it stopped, on the same training set (load it first with data train).",
+     o_train_resume, cmd_train_resume, ARG_PATH},
     {"status", "status", "Where the run is: epoch, batch and running loss.", NULL, cmd_status, ARG_NONE},
     {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE},
     {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE},

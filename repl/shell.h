@@ -12,6 +12,7 @@
 #include "lexer.h"
 #include "model.h"
 #include "train.h"
+#include "train_state.h"
 #include "worker.h"
 
 #define SHELL_MAX_DEPTH 16   /* nesting of source / script files */
@@ -45,6 +46,8 @@ struct shell {
     struct hk_worker *worker;
     struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
     int progress_pipe[2];          /* progress lines from the worker to the main thread */
+    struct hk_train_state *resume; /* training state of a loaded model file, for train resume=yes
+                                      (owned), NULL when none */
     char **classes;                /* class names of a loaded model file (owned) */
     int nclasses;
     struct live_plot live;
