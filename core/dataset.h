@@ -83,7 +83,8 @@ enum hk_status hk_dataset_duplicates(const struct hk_dataset *const *sets, int n
 /* Split ds in two, class by class (stratified): in each class of n pictures, round(fraction * n)
  * (at most n - 1) chosen by a shuffle seeded from (seed, class) go to *carved, the others to
  * *rest; both keep ds's order, class names and picture size; skipped files stay with *rest.
- * 0 < fraction < 1. ds is only read; on success both outputs are owned by the caller. */
+ * 0 < fraction < 1; HK_EINVAL when no picture would be carved. ds is only read; on success both
+ * outputs are owned by the caller. */
 enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, uint64_t seed,
                                 struct hk_dataset **rest, struct hk_dataset **carved, struct hk_error *err);
 

@@ -81,7 +81,7 @@ enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, ui
 {
     *rest = *carved = NULL;
     if (!(fraction > 0 && fraction < 1))
-        return hk_fail(err, HK_EINVAL, "split: the fraction must be between 0 and 1 (exclusive), got %g", fraction);
+        return hk_fail(err, HK_EINVAL, "the fraction must be between 0 and 1 (exclusive), got %g", fraction);
     if (ds->count > UINT32_MAX)
         return hk_fail(err, HK_EINVAL, "split: too many pictures");
     unsigned char *take = calloc(ds->count ? ds->count : 1, 1);
@@ -110,6 +110,14 @@ enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, ui
             take[members[i]] = 1;
     }
     free(members);
+    size_t carved_count = 0;
+    for (size_t i = 0; i < ds->count; i++)
+        carved_count += take[i];
+    if (!carved_count) {
+        free(take);
+        return hk_fail(err, HK_EINVAL, "%g of each class of '%s' rounds to no picture; use a larger fraction",
+                       fraction, ds->root);
+    }
     struct hk_dataset *a = subset(ds, take, 0, 1), *b = subset(ds, take, 1, 0);
     free(take);
     if (!a || !b) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment_show.h"
 #include "commands.h"
 #include "manifest.h"
 
@@ -62,11 +63,6 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
         return shell_error(sh, w, arg, "%s", err.msg);
     hk_dataset_free(*slot);
     *slot = ds;
-    if (slot == &sh->train && sh->val && sh->val->split_is_val) {
-        shell_print(sh, "(the validation set carved by data split is dropped; run data split again)\n");
-        hk_dataset_free(sh->val);
-        sh->val = NULL;
-    }
     shell_print(sh, "%s: %zu pictures in %d classes (", w->w[arg].text, ds->count, ds->class_count);
     for (int c = 0; c < ds->class_count; c++)
         shell_print(sh, "%s%s %zu", c ? ", " : "", ds->class_names[c], ds->class_counts[c]);
@@ -74,6 +70,11 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
     if (ds->skipped_count)
         shell_print(sh, "; %zu skipped (data info lists them)", ds->skipped_count);
     shell_print(sh, "\n");
+    if (slot == &sh->train && sh->val && sh->val->split_is_val) {
+        shell_print(sh, "(the validation set carved by data split is dropped; run data split again)\n");
+        hk_dataset_free(sh->val);
+        sh->val = NULL;
+    }
     warn_duplicates(sh);
     return 0;
 }
@@ -417,5 +418,28 @@ int cmd_augment(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "%s", err.msg);
     sh->augment = a;
     sh->rescale = rescale;
+    return 0;
+}
+
+int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg)
+{
+    int n;
+    if (arg_count(sh, w, arg, 1, 1, "augment show N [out=FILE.png]") ||
+        arg_int(sh, w, arg, 1, HK_AUGMENT_SHOW_MAX, &n))
+        return -1;
+    int at = arg_option(w, "out");
+    const char *path = at >= 0 ? w->w[at].value : "augment-show.png";
+    unsigned char *img;
+    int gw, gh;
+    struct hk_error err;
+    if (hk_augment_show(sh->train, &sh->augment, sh->seed, n, &img, &gw, &gh, &err) != HK_OK)
+        return shell_error(sh, w, arg, "%s", err.msg);
+    enum hk_status st = hk_png_write(path, img, gw, gh, 3, &err);
+    free(img);
+    if (st != HK_OK)
+        return shell_error(sh, w, at >= 0 ? at : -1, "%s", err.msg);
+    shell_print(sh, "wrote %s: %d augmented training pictures (seed %llu, %s), %dx%d\n", path, n,
+                (unsigned long long)sh->seed, hk_augment_active(&sh->augment) ? "augmentation on" : "augmentation off",
+                gw, gh);
     return 0;
 }

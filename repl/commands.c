@@ -92,6 +92,10 @@ const struct command commands[] = {
      "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
      "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
      o_augment, cmd_augment, ARG_NONE},
+    {"augment show", "augment show N [out=FILE.png]",
+     "Write a grid of N augmented training pictures (chosen and warped from the seed, as the first epoch "
+     "draws them) with their class labels; augment-show.png unless out= is given.",
+     o_out, cmd_augment_show, ARG_NONE},
     {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
      "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.",

@@ -73,6 +73,7 @@ int cmd_data_manifest(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_augment(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_status(struct shell *sh, const struct hk_words *w, int arg);
