@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "checkpoint.h"
+#include "prefetch.h"
 
 static double now_seconds(void)
 {
@@ -144,16 +145,17 @@ void hk_train_job(void *arg)
     struct hk_train_run *run = arg;
     const struct hk_train_config *c = &run->config;
     const struct hk_dataset *ds = run->train;
-    size_t size = (size_t)ds->height * ds->width * 3;
     int batch = c->batch < (int)ds->count ? c->batch : (int)ds->count;
     int batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
-    float *x = malloc((size_t)batch * size * sizeof *x), *weights = malloc((size_t)batch * sizeof *weights);
+    float *weights = malloc((size_t)batch * sizeof *weights);
     uint32_t *order = malloc(ds->count * sizeof *order);
     int *labels = malloc((size_t)batch * sizeof *labels);
-    unsigned char *tmp = malloc(size);
+    struct hk_prefetch *pf = NULL;
     hk_error_clear(&run->err);
-    if (!x || !weights || !order || !labels || !tmp) {
-        free(x), free(weights), free(order), free(labels), free(tmp);
+    run->data_wait_seconds = run->step_seconds = 0;
+    if (!weights || !order || !labels ||
+        hk_prefetch_new(ds, batch, c->rescale, &c->augment, c->seed, &pf, &run->err) != HK_OK) {
+        free(weights), free(order), free(labels);
         finish(run, 0, HK_ENOMEM, "out of memory for a training batch");
         return;
     }
@@ -184,6 +186,7 @@ void hk_train_job(void *arg)
             first_batch = start.batch;
             loss_sum = start.loss_sum, correct = start.correct, seen = start.seen;
         }
+        hk_prefetch_epoch(pf, order, global_epoch, first_batch);
         for (int b = first_batch; b < batches; b++) {
             if (atomic_load(&run->stop) || hk_worker_stopping(run->worker)) {
                 st = HK_ECANCELLED;
@@ -197,9 +200,11 @@ void hk_train_job(void *arg)
                 labels[i] = ds->labels[idx[i]];
                 weights[i] = c->class_weight[labels[i]];
             }
-            hk_batch_fill(x, ds, idx, n, c->rescale, &c->augment, c->seed, global_epoch, tmp);
+            double step0 = now_seconds();
+            const float *x = hk_prefetch_get(pf, b);
             struct hk_step_result r;
             st = hk_model_gradients(run->model, x, labels, weights, n, 0, &r, &run->err);
+            hk_prefetch_release(pf, b);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
@@ -212,6 +217,7 @@ void hk_train_job(void *arg)
                 break;
             }
             hk_model_update(run->model);
+            run->step_seconds += now_seconds() - step0;
             loss_sum += r.loss * n;
             correct += r.correct;
             seen += n;
@@ -262,6 +268,8 @@ void hk_train_job(void *arg)
     }
     if (st == HK_OK && !why[0])
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
+    run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
+    hk_prefetch_free(pf);
     finish(run, epoch, st, why);
-    free(x), free(weights), free(order), free(labels), free(tmp);
+    free(weights), free(order), free(labels);
 }

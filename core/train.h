@@ -71,6 +71,8 @@ struct hk_train_run {
     atomic_int stop;                /* set to 1 to stop after the current batch */
     enum hk_status status;          /* result when finished */
     struct hk_error err;
+    double step_seconds;            /* when finished: time of the training steps (wait included) */
+    double data_wait_seconds;       /* of which the worker waited for the next batch's pictures */
 };
 
 /* Check a configuration against the model and data before a run; err says what does not fit. */

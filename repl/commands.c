@@ -10,6 +10,7 @@ static const char *const o_model_new[] = {"input", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_data[] = {"size", NULL};
+static const char *const o_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
@@ -75,6 +76,23 @@ const struct command commands[] = {
      cmd_data_val, ARG_PATH},
     {"data info", "data info", "Classes, counts per class, class ratio and the files that were skipped.", NULL,
      cmd_data_info, ARG_NONE},
+    {"data split", "data split FRACTION",
+     "Carve a validation set out of the training set when there is no validation folder: in each class, "
+     "round(FRACTION x count) pictures chosen by the seed (stratified, reproducible). data info shows it.",
+     NULL, cmd_data_split, ARG_NONE},
+    {"data manifest", "data manifest FILE",
+     "Write one line per picture file of the loaded sets, atomically: split, label, state (ok or skipped), "
+     "SHA-256 of the file's bytes as loaded, path relative to the set's folder.",
+     NULL, cmd_data_manifest, ARG_PATH},
+    {"data verify", "data verify FILE",
+     "Compare the loaded sets with a manifest: files added, removed, changed, and moved (the same bytes under "
+     "another label, split or name), with counts. A difference is an error, so a script stops there.",
+     NULL, cmd_data_verify, ARG_PATH},
+    {"data limits", "data limits [file_size=10MB] [width=8192] [height=8192] [pixels=40M]",
+     "Show or change the limits checked before a picture is decoded (for the next data train, data val and "
+     "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
+     "pixels (width x height) takes K, M (x1000); sides up to 16384.",
+     o_limits, cmd_data_limits, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -87,6 +105,10 @@ const struct command commands[] = {
      "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
      "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
      o_augment, cmd_augment, ARG_NONE},
+    {"augment show", "augment show N [out=FILE.png]",
+     "Write a grid of N augmented training pictures (chosen and warped from the seed, as the first epoch "
+     "draws them) with their class labels; augment-show.png unless out= is given.",
+     o_out, cmd_augment_show, ARG_NONE},
     {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
               "[monitor=METRIC] [resume=yes]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "

@@ -73,7 +73,12 @@ int cmd_compile(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_train(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_val(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_info(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_split(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_manifest(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_augment(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg);
