@@ -15,6 +15,7 @@ static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "h
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
 static const char *const o_evaluate[] = {"batch", NULL};
 static const char *const o_out[] = {"out", NULL};
+static const char *const o_limits[] = {"memory", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -25,6 +26,11 @@ const struct command commands[] = {
      NULL, cmd_set, ARG_NONE},
     {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE},
     {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH},
+    {"limits", "limits [memory=SIZE]",
+     "Show the limits on what husky reads and allocates, or set memory=SIZE (e.g. 8G, 512M): the most one "
+     "model may use for its parameters with gradients and optimizer state and a batch's activations "
+     "(default 4 GB). A layer that would not fit is refused when it is added.",
+     o_limits, cmd_limits, ARG_NONE},
     {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE},
     {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE},
     {"model new", "model new input=HxWxC",
