@@ -5,13 +5,13 @@
 # New inputs the fuzzer keeps go to build-fuzz/corpus/TARGET (the committed seeds in
 # tests/fuzz/corpus/TARGET are only read); a crash, leak, timeout or out-of-memory is written to
 # build-fuzz/findings/ and makes the script fail. Ends with "N passed, M failed" (one per target).
-# Set FUZZ_PARALLEL=1 to run the targets at the same time.
+# Set FUZZ_PARALLEL=1 to run the targets at the same time, FUZZ_BUILD=DIR for another build folder.
 set -eu
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
 targets=${*:-language image modelfile}
-build=build-fuzz
+build=${FUZZ_BUILD:-build-fuzz}
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true -Dbuildtype=debugoptimized -Db_ndebug=false \
         -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all > "$build.log" ||
