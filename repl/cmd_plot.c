@@ -3,6 +3,7 @@
  * metrics. Nothing the user types reaches gnuplot unescaped: paths go into single-quoted gnuplot
  * strings with ' doubled, and paths with control characters are refused. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -187,6 +188,27 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
     snprintf(text, sizeof text, "%s/plot.txt", dir);
     snprintf(errf, sizeof errf, "%s/errors", dir);
     int rc = 0;
+    /* gnuplot writes a temporary file next to out, renamed over it once complete: a plot is never
+     * half written, and an out= gnuplot cannot open (a missing folder) is caught here, before
+     * gnuplot would fall back to printing the picture's bytes on the terminal */
+    char *part = out ? malloc(strlen(out) + 16) : NULL;
+    if (out) {
+        int fd = -1;
+        if (part) {
+            sprintf(part, "%s.tmp.XXXXXX", out);
+            fd = mkstemp(part);
+        }
+        if (fd < 0) {
+            rc = shell_error(sh, w, at, "cannot write '%s': %s", out, strerror(part ? errno : ENOMEM));
+            free(part);
+            part = NULL;
+            goto out;
+        }
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fd, 0666 & ~mask);
+        close(fd);
+    }
     FILE *f = fopen(data, "w");
     if (!f) {
         rc = shell_error(sh, w, 0, "%s: %s", data, strerror(errno));
@@ -234,7 +256,7 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,500 "
                     "noenhanced } else { set terminal png size 800,500 noenhanced }\n");
     fprintf(gp, "set output ");
-    gp_quote(gp, out ? out : text);
+    gp_quote(gp, out ? part : text);
     fprintf(gp, "\nset title ");
     gp_quote(gp, name);
     fprintf(gp, "\nset xlabel 'epoch'\nset key outside bottom center horizontal width 2\n");
@@ -285,11 +307,25 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         rc = shell_error(sh, w, out ? at : 0, "gnuplot failed%s%s", *msg ? ": " : "", msg);
         goto out;
     }
-    if (out)
+    if (out) {
+        int fd = open(part, O_RDONLY);
+        int synced = fd >= 0 && fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (!synced || rename(part, out) != 0) {
+            rc = shell_error(sh, w, at, "cannot write '%s': %s", out, strerror(errno));
+            goto out;
+        }
+        free(part);
+        part = NULL;
         shell_print(sh, "wrote %s\n", out);
-    else
+    } else {
         print_text_plot(sh, text);
+    }
 out:
+    if (part)
+        unlink(part);
+    free(part);
     unlink(data);
     unlink(text);
     unlink(errf);

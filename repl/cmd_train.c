@@ -106,13 +106,14 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_error err;
     if (hk_train_check(sh->model, sh->train, sh->val, &c, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
-    size_t need = hk_model_memory_bytes(sh->model, c.batch);
+    int batch = c.batch < (int)sh->train->count ? c.batch : (int)sh->train->count; /* as the run will */
+    size_t need = hk_model_memory_bytes(sh->model, batch);
     if (need > hk_model_memory_limit()) {
         char need_text[32], limit_text[32];
         hk_format_bytes(need_text, sizeof need_text, need);
         hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
         return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
-                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", c.batch,
+                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
                            need_text, limit_text);
     }
     if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run)))

@@ -1,5 +1,6 @@
 /* cmd_use.c: using a trained model: predict pictures and evaluate a loaded set. All model work
  * runs on the compute worker (between two batches when a run is going). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,14 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
         hk_worker_call(sh->worker, predict_on_worker, &c);
         if (c.st != HK_OK) {
             rc = shell_error(sh, w, i, "%s", c.err.msg);
+            continue;
+        }
+        size_t bad = 0;
+        while (bad < k && isfinite(probs[bad]))
+            bad++;
+        if (bad < k) {
+            rc = shell_error(sh, w, i, "%s: the model's output is %s: its weights have blown up (model reset, or "
+                             "model load a saved model)", w->w[i].text, isnan(probs[bad]) ? "nan" : "inf");
             continue;
         }
         int best = 0;

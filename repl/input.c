@@ -97,10 +97,11 @@ int input_run_line(struct shell *sh, const char *line)
             break;
         }
         int rest = words.rest; /* words is reused by a nested source */
-        rc = commands_run(sh, &words);
+        if (commands_run(sh, &words) != 0)
+            rc = -1;
         shell_drain_progress(sh);
-        if (rc || sh->quit || rest < 0)
-            break;
+        if ((rc && !sh->keep_going) || sh->quit || rest < 0)
+            break; /* with -k the commands after a failing one on the line run too */
         p += rest;
     }
     sh->line_text = NULL;
@@ -193,10 +194,18 @@ int input_run_file(struct shell *sh, const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return shell_error(sh, NULL, -1, "cannot open '%s': %s", path, strerror(errno));
+    /* path may point into the words of the line that sourced it, which the script's own lines
+     * overwrite: its messages need a copy */
+    char *name = strdup(path);
+    if (!name) {
+        fclose(f);
+        return shell_error(sh, NULL, -1, "out of memory");
+    }
     sh->depth++;
-    int rc = run_stream(sh, f, path);
+    int rc = run_stream(sh, f, name);
     sh->depth--;
     fclose(f);
+    free(name);
     return rc;
 }
 
