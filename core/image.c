@@ -151,6 +151,24 @@ static int jpeg_huffman_ok(const unsigned char *b, size_t n)
     }
 }
 
+/* Whether every PNG chunk up to IEND lies inside the n bytes. stb_image sizes its IDAT buffer
+ * from a chunk's claimed length before it reads the chunk, so a few bytes claiming a 2 GB chunk
+ * made it allocate 2 GB (found by tests/fuzz/fuzz_image). stb_image reads chunks the same way
+ * (length, type, data, CRC, in order) and fails on any chunk that runs past the end anyway. */
+static int png_chunks_ok(const unsigned char *b, size_t n)
+{
+    size_t i = 8;
+    while (i + 8 <= n) {
+        size_t len = (size_t)b[i] << 24 | (size_t)b[i + 1] << 16 | (size_t)b[i + 2] << 8 | b[i + 3];
+        if (len > n - i - 8 || n - i - 8 - len < 4)
+            return 0;
+        if (memcmp(b + i + 4, "IEND", 4) == 0)
+            return 1;
+        i += 12 + len;
+    }
+    return 0;
+}
+
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
@@ -207,6 +225,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
         return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", iw, ih, max_h);
     if ((size_t)iw * (size_t)ih > lim->max_pixels)
         return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", iw, ih, lim->max_pixels);
+
+    if (fmt == FMT_PNG && !png_chunks_ok(bytes, n))
+        return hk_fail(err, HK_EFORMAT, "corrupt or truncated PNG: a chunk runs past the end of the file");
 
     int dw = 0, dh = 0;
     unsigned char *pixels = stbi_load_from_memory(bytes, (int)n, &dw, &dh, &comp, 3);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,43 @@ int hk_parse_float(const char *text, double *out)
         return 0;
     *out = v;
     return 1;
+}
+
+int hk_parse_bytes(const char *text, size_t *out)
+{
+    static const char units[] = "kMGT";
+    if (*text < '0' || *text > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text)
+        return 0;
+    const char *u = *end ? strchr(units, *end) : NULL;
+    if (u) {
+        v *= pow(1000.0, (double)(u - units + 1));
+        end++;
+    }
+    if (*end == 'B')
+        end++;
+    if (*end || !(v >= 1) || v >= 18446744073709549568.0 || v > (double)SIZE_MAX)
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+int hk_format_bytes(char *buf, size_t cap, size_t bytes)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
+    if (bytes < 1000)
+        return snprintf(buf, cap, "%zu bytes", bytes);
+    double v = (double)bytes / 1000.0;
+    int u = 0;
+    while (v >= 1000.0 && u < 5) {
+        v /= 1000.0;
+        u++;
+    }
+    return snprintf(buf, cap, "%.1f %s", v, units[u]);
 }
 
 int hk_format_float(char *buf, size_t cap, float v)

@@ -43,6 +43,15 @@ int hk_parse_float(const char *text, double *out);
 /* Write v in the shortest %g form that reads back as exactly v; returns the length written. */
 int hk_format_float(char *buf, size_t cap, float v);
 
+/* Parse an amount of memory: digits with an optional fraction and an optional unit k, M, G or T
+ * (powers of 1000), optionally followed by B ("4000000000", "512M", "1.5GB"). Returns 0 on
+ * malformed text, a value under 1 byte or over SIZE_MAX. */
+int hk_parse_bytes(const char *text, size_t *out);
+
+/* Write an amount of memory for people: "900 bytes", "3.4 kB", "512.0 MB", "78.6 TB". Returns
+ * the length written. */
+int hk_format_bytes(char *buf, size_t cap, size_t bytes);
+
 /* Parse a non-negative integer that fits in an int; returns 0 on malformed text. */
 int hk_parse_int(const char *text, int *out);
 

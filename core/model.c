@@ -2,6 +2,9 @@
  * gradients, two optimizer moments), the per-batch workspace, and the passes over it. */
 #include "model.h"
 
+#include "lexer.h"
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,10 +112,38 @@ static void init_layer(const struct hk_model *m, struct hk_layer *l)
     l->ops->init(l, &rng);
 }
 
-/* Infer the shapes of layers[0..count) in order. On failure err names the layer. */
-static enum hk_status infer_all(const struct hk_model *m, struct hk_layer *layers, int count, struct hk_error *err)
+static size_t layout(struct hk_model *m, struct hk_layer *layers, int count, int n, char *base);
+
+static atomic_size_t memory_limit = HK_MODEL_DEFAULT_MEMORY;
+
+size_t hk_model_memory_limit(void)
 {
-    size_t total = 0;
+    return atomic_load(&memory_limit);
+}
+
+void hk_model_set_memory_limit(size_t bytes)
+{
+    atomic_store(&memory_limit, bytes);
+}
+
+/* Refuse layer l of a model over a limit, with what the model would need: need_at_least is
+ * set when the need could only be estimated from below (parameters and this layer's output). */
+static enum hk_status refuse(const struct hk_layer *l, size_t params, double need, int need_at_least,
+                             const char *why, struct hk_error *err)
+{
+    char need_text[32];
+    hk_format_bytes(need_text, sizeof need_text, need >= 1.8e19 ? SIZE_MAX : (size_t)need);
+    return hk_fail(err, HK_ENOMEM, "%s: the model would need %s%s (%zu parameters with gradients and optimizer "
+                   "state, and one picture's activations); %s",
+                   l->name, need_at_least ? "at least " : "", need_text, params, why);
+}
+
+/* Infer the shapes of layers[0..count) in order, and check that each prefix of the model fits
+ * the limits (parameters with gradients and optimizer moments, and one picture's activations)
+ * before anything is allocated. On failure err names the layer and the memory it would need. */
+static enum hk_status infer_all(struct hk_model *m, struct hk_layer *layers, int count, struct hk_error *err)
+{
+    size_t total = 0, limit = hk_model_memory_limit();
     for (int i = 0; i < count; i++) {
         struct hk_layer *l = &layers[i];
         l->index = i;
@@ -121,15 +152,26 @@ static enum hk_status infer_all(const struct hk_model *m, struct hk_layer *layer
         enum hk_status st = l->ops->infer(l, err);
         if (st != HK_OK)
             return st;
-        if (hk_shape_size(l->out) > ((size_t)1 << 26))
-            return hk_fail(err, HK_ENOMEM, "%s: output (%d,%d,%d) has more than 64 M values", l->name, l->out.h,
-                           l->out.w, l->out.c);
         total += l->wcount + l->bcount;
-        if (total > HK_MODEL_MAX_PARAMS)
-            return hk_fail(err, HK_ENOMEM,
-                           "%s: the model would have over %zu parameters (%.1f GB for weights, gradients and "
-                           "optimizer state); the limit is %zu",
-                           l->name, total, (double)total * 16 / 1e9, HK_MODEL_MAX_PARAMS);
+        /* the hard limits first: past them the exact layout could overflow */
+        double floor = (double)total * 4 * sizeof(float) + (double)hk_shape_size(l->out) * 3 * sizeof(float);
+        char why[160];
+        if (hk_shape_size(l->out) > ((size_t)1 << 26)) {
+            snprintf(why, sizeof why, "its output (%d,%d,%d) has %zu values per picture and husky's limit is 64 M",
+                     l->out.h, l->out.w, l->out.c, hk_shape_size(l->out));
+            return refuse(l, total, floor, 1, why, err);
+        }
+        if (total > HK_MODEL_MAX_PARAMS) {
+            snprintf(why, sizeof why, "husky's limit is %zu parameters", HK_MODEL_MAX_PARAMS);
+            return refuse(l, total, floor, 1, why, err);
+        }
+        size_t params = total * 4 * sizeof(float), acts = layout(m, layers, i + 1, 1, NULL);
+        if (params > limit || acts > limit - params) {
+            char lim[32];
+            hk_format_bytes(lim, sizeof lim, limit);
+            snprintf(why, sizeof why, "the memory limit is %s (raise it with: limits memory=SIZE)", lim);
+            return refuse(l, total, (double)params + (double)acts, 0, why, err);
+        }
     }
     return HK_OK;
 }
@@ -325,12 +367,13 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-/* Layout of the workspace for batch n; with base != NULL the views are set. */
-static size_t layout(struct hk_model *m, int n, char *base)
+/* Layout of the workspace of layers[0..count) for batch n; with base != NULL (only for the
+ * model's own layers) the views are set. */
+static size_t layout(struct hk_model *m, struct hk_layer *layers, int count, int n, char *base)
 {
     size_t off = 0, maxval = hk_shape_size(m->input), scratch = 0;
-    for (int i = 0; i < m->count; i++) {
-        struct hk_layer *l = &m->layers[i];
+    for (int i = 0; i < count; i++) {
+        struct hk_layer *l = &layers[i];
         size_t out = hk_shape_size(l->out);
         maxval = out > maxval ? out : maxval;
         if (base)
@@ -353,20 +396,33 @@ static size_t layout(struct hk_model *m, int n, char *base)
     off += align64(scratch * sizeof(float));
     if (base)
         m->logits = (float *)(base + off);
-    off += align64((size_t)n * hk_shape_size(hk_model_output(m)) * sizeof(float));
+    off += align64((size_t)n * hk_shape_size(count ? layers[count - 1].out : m->input) * sizeof(float));
     return off;
 }
 
 size_t hk_model_workspace_bytes(const struct hk_model *m, int n)
 {
-    return layout((struct hk_model *)m, n, NULL);
+    return layout((struct hk_model *)m, (struct hk_layer *)m->layers, m->count, n, NULL);
+}
+
+size_t hk_model_memory_bytes(const struct hk_model *m, int n)
+{
+    return m->nparams * 4 * sizeof(float) + hk_model_workspace_bytes(m, n);
 }
 
 static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
 {
     if (n <= m->ws_batch && m->workspace)
         return HK_OK;
-    size_t bytes = layout(m, n, NULL);
+    size_t bytes = layout(m, m->layers, m->count, n, NULL);
+    size_t limit = hk_model_memory_limit();
+    if (bytes > limit - m->nparams * 4 * sizeof(float)) {
+        char need[32], lim[32];
+        hk_format_bytes(need, sizeof need, m->nparams * 4 * sizeof(float) + bytes);
+        hk_format_bytes(lim, sizeof lim, limit);
+        return hk_fail(err, HK_ENOMEM, "a batch of %d would need %s with the parameters; the memory limit is %s "
+                       "(use a smaller batch, or raise it with: limits memory=SIZE)", n, need, lim);
+    }
     void *ws = aligned_alloc(64, bytes);
     if (!ws)
         return hk_fail(err, HK_ENOMEM, "out of memory for a batch of %d (%.1f MB of activations)", n,
@@ -374,7 +430,7 @@ static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
     free(m->workspace);
     m->workspace = ws;
     m->ws_batch = n;
-    layout(m, n, ws);
+    layout(m, m->layers, m->count, n, ws);
     return HK_OK;
 }
 

@@ -16,6 +16,15 @@ struct hk_model;
 /* Limits on what a model may allocate, checked before any allocation. */
 #define HK_MODEL_MAX_LAYERS 256
 #define HK_MODEL_MAX_PARAMS ((size_t)1 << 28) /* 268 M parameters, 1 GiB of float32 */
+#define HK_MODEL_DEFAULT_MEMORY ((size_t)4000000000u) /* 4 GB: see hk_model_memory_limit */
+
+/* The memory one model may use, process-wide: its parameters with their gradients and optimizer
+ * moments (16 bytes each) and its per-batch workspace. Adding or changing a layer is refused
+ * when the parameters and one picture's activations would not fit; a forward pass (training,
+ * prediction) is refused when its batch would not fit. Checked before anything is allocated.
+ * Default HK_MODEL_DEFAULT_MEMORY; the setter is for the shell's `limits memory=`. */
+size_t hk_model_memory_limit(void);
+void hk_model_set_memory_limit(size_t bytes);
 
 /* A new empty model for inputs of the given shape, with all randomness from seed.
  * Returns NULL when out of memory. Owned: free with hk_model_free. */
@@ -119,5 +128,8 @@ enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *
 
 /* Bytes of memory that training at batch n would use for activations and scratch. */
 size_t hk_model_workspace_bytes(const struct hk_model *m, int n);
+
+/* Bytes the model needs at batch n: parameters, gradients, optimizer moments and workspace. */
+size_t hk_model_memory_bytes(const struct hk_model *m, int n);
 
 #endif

@@ -2,6 +2,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,20 @@ static void finish(struct hk_train_run *run, int epoch, enum hk_status st, const
         run->progress(run->progress_user, &ev);
 }
 
+/* Send a warning event (the run goes on). */
+static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
+{
+    struct hk_train_event ev = {.kind = HK_TRAIN_WARNING, .epoch = epoch, .epochs = run->config.epochs};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.message, sizeof ev.message, fmt, ap);
+    va_end(ap);
+    if (run->progress)
+        run->progress(run->progress_user, &ev);
+}
+
 void hk_train_job(void *arg)
 {
     struct hk_train_run *run = arg;
@@ -167,7 +182,8 @@ void hk_train_job(void *arg)
     hk_history_set_progress(run->history, &prog);
     enum hk_status st = HK_OK;
     char why[512] = "";
-    int epoch;
+    int epoch, exploded = 0;
+    double first_loss = -1;
     for (epoch = start.epoch + 1; epoch <= c->epochs && st == HK_OK; epoch++) {
         uint64_t global_epoch = (uint64_t)(first_epoch + epoch - 1);
         struct hk_rng rng;
@@ -211,10 +227,22 @@ void hk_train_job(void *arg)
             }
             if (!isfinite(r.loss) || !all_finite(hk_model_grads(run->model), hk_model_param_count(run->model))) {
                 st = HK_EINVAL;
-                snprintf(why, sizeof why, "the loss became %s at epoch %d, batch %d; training stopped and the last "
-                         "good weights are kept (try a lower lr)", isfinite(r.loss) ? "finite but a gradient "
-                         "is not" : "not a number", epoch, b + 1);
+                if (isfinite(r.loss))
+                    snprintf(why, sizeof why, "a gradient became nan or inf at epoch %d, batch %d of %d (loss %.4g)",
+                             epoch, b + 1, batches, r.loss);
+                else
+                    snprintf(why, sizeof why, "the loss became %s at epoch %d, batch %d of %d",
+                             isnan(r.loss) ? "nan" : "inf", epoch, b + 1, batches);
+                snprintf(why + strlen(why), sizeof why - strlen(why), "; training stopped and the weights from "
+                         "before that batch are kept (try a lower lr)");
                 break;
+            }
+            if (first_loss < 0)
+                first_loss = r.loss;
+            else if (!exploded && r.loss > HK_TRAIN_EXPLODE_MIN && r.loss > HK_TRAIN_EXPLODE_FACTOR * first_loss) {
+                exploded = 1;
+                warn(run, epoch, "the loss is exploding: %.4g at epoch %d, batch %d, over %g times the first "
+                     "batch's %.4g (try a lower lr)", r.loss, epoch, b + 1, HK_TRAIN_EXPLODE_FACTOR, first_loss);
             }
             hk_model_update(run->model);
             run->step_seconds += now_seconds() - step0;

@@ -1,6 +1,8 @@
 /* train.h: one training run on the compute worker: shuffled batches from the cached pictures,
  * optional augmentation and class weights, validation after each epoch, a stop-at-target
- * condition, cooperative stop, non-finite loss guard, progress events for the front end. */
+ * condition, cooperative stop, guards against a non-finite loss or gradient (the run stops, the
+ * weights from before that batch are kept) and an exploding loss (reported), progress events for
+ * the front end. */
 #ifndef HK_TRAIN_H
 #define HK_TRAIN_H
 
@@ -41,14 +43,19 @@ struct hk_train_position {
 
 struct hk_checkpoint; /* checkpoint.h */
 
-enum hk_train_event_kind { HK_TRAIN_EPOCH_END, HK_TRAIN_FINISHED };
+enum hk_train_event_kind { HK_TRAIN_EPOCH_END, HK_TRAIN_FINISHED, HK_TRAIN_WARNING };
+
+/* A batch loss over this many times the run's first batch loss (and over HK_TRAIN_EXPLODE_MIN)
+ * is reported once per run as an exploding loss (HK_TRAIN_WARNING); training goes on. */
+#define HK_TRAIN_EXPLODE_FACTOR 100.0
+#define HK_TRAIN_EXPLODE_MIN 10.0
 
 struct hk_train_event {
     enum hk_train_event_kind kind;
     int epoch, epochs;           /* epoch of this run (1-based) */
     struct hk_epoch_record rec;  /* with HK_TRAIN_EPOCH_END */
     enum hk_status status;       /* with HK_TRAIN_FINISHED: ok, cancelled or an error */
-    char message[512];           /* with HK_TRAIN_FINISHED: why it ended */
+    char message[512];           /* with HK_TRAIN_FINISHED: why it ended; with HK_TRAIN_WARNING: what */
 };
 
 /* Called on the worker thread; must not block for long. */

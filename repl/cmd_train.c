@@ -24,6 +24,8 @@ static void on_progress(void *user, const struct hk_train_event *ev)
                           v[HK_METRIC_VAL_LOSS], v[HK_METRIC_VAL_ACCURACY]);
         n += snprintf(line + n, sizeof line - (size_t)n, "  %.1fs  %.1f img/s\n", v[HK_METRIC_SECONDS],
                       v[HK_METRIC_IMAGES_PER_S]);
+    } else if (ev->kind == HK_TRAIN_WARNING) {
+        n = snprintf(line, sizeof line, "warning: %s\n", ev->message);
     } else {
         n = snprintf(line, sizeof line, "%s%s\n", ev->status == HK_OK || ev->status == HK_ECANCELLED ? "training "
                                                                                                      : "training failed: ",
@@ -131,11 +133,16 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         hk_checkpoint_free(cp);
         return shell_error(sh, w, 0, "%s", err.msg);
     }
-    size_t ws = hk_model_workspace_bytes(sh->model, c->batch);
-    if (ws > ((size_t)16 << 30)) {
+    int batch = c->batch < (int)sh->train->count ? c->batch : (int)sh->train->count; /* as the run will */
+    size_t need = hk_model_memory_bytes(sh->model, batch);
+    if (need > hk_model_memory_limit()) {
+        char need_text[32], limit_text[32];
         hk_checkpoint_free(cp);
-        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d needs %.1f GB of activations; use a "
-                           "smaller batch", c->batch, (double)ws / 1e9);
+        hk_format_bytes(need_text, sizeof need_text, need);
+        hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
+        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
+                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
+                           need_text, limit_text);
     }
     if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run))) {
         hk_checkpoint_free(cp);

@@ -80,6 +80,15 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         *rc = shell_error(sh, w, 0, "%s", c.err.msg);
         return -1;
     }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; row[i] >= 0 && j < k; j++) {
+            float v = probs[(size_t)row[i] * k + j];
+            if (!isfinite(v)) {
+                *rc = shell_error(sh, w, items[i].word, "%s: the model's output is %s: its weights have blown up "
+                                  "(model reset, or model load a saved model)", items[i].path, isnan(v) ? "nan" : "inf");
+                return -1;
+            }
+        }
     for (int i = 0; i < n; i++) {
         const char *path = items[i].path;
         if (row[i] < 0) {

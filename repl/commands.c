@@ -10,7 +10,7 @@ static const char *const o_model_new[] = {"input", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_data[] = {"size", NULL};
-static const char *const o_limits[] = {"file_size", "width", "height", "pixels", NULL};
+static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
@@ -19,6 +19,7 @@ static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", 
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
+static const char *const o_limits[] = {"memory", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -29,6 +30,11 @@ const struct command commands[] = {
      NULL, cmd_set, ARG_NONE},
     {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE},
     {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH},
+    {"limits", "limits [memory=SIZE]",
+     "Show the limits on what husky reads and allocates, or set memory=SIZE (e.g. 8G, 512M): the most one "
+     "model may use for its parameters with gradients and optimizer state and a batch's activations "
+     "(default 4 GB). A layer that would not fit is refused when it is added.",
+     o_limits, cmd_limits, ARG_NONE},
     {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE},
     {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE},
     {"model new", "model new input=HxWxC",
@@ -92,7 +98,7 @@ const struct command commands[] = {
      "Show or change the limits checked before a picture is decoded (for the next data train, data val and "
      "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
      "pixels (width x height) takes K, M (x1000); sides up to 16384.",
-     o_limits, cmd_data_limits, ARG_NONE},
+     o_data_limits, cmd_data_limits, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"

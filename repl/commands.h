@@ -52,6 +52,7 @@ int cmd_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_echo(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_source(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_quit(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_limits(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg);

@@ -96,68 +96,88 @@ int input_run_line(struct shell *sh, const char *line)
             rc = shell_error(sh, &one, 0, "%s", err.msg);
             break;
         }
-        rc = commands_run(sh, &words);
+        int rest = words.rest; /* words is reused by a nested source */
+        if (commands_run(sh, &words) != 0)
+            rc = -1;
         shell_drain_progress(sh);
-        if (rc || sh->quit || words.rest < 0)
-            break;
-        p += words.rest;
+        if ((rc && !sh->keep_going) || sh->quit || rest < 0)
+            break; /* with -k the commands after a failing one on the line run too */
+        p += rest;
     }
     sh->line_text = NULL;
     free(copy);
     return rc;
 }
 
-/* Read one logical line (joining lines that end in a backslash). NULL at the end of input. */
-static char *read_logical_line(FILE *f, int *lineno, int *first_line)
+enum line_status { LINE_OK, LINE_END, LINE_TOO_LONG, LINE_NUL };
+
+/* Read one logical line (joining lines that end in a backslash) into buf (cap bytes, at least
+ * 2). Never reads more than cap bytes of a line: a longer one is LINE_TOO_LONG, and a NUL byte
+ * (a binary file) is LINE_NUL; the rest of the stream is then not for reading as a script.
+ * LINE_END at the end of input. */
+static enum line_status read_logical_line(FILE *f, char *buf, size_t cap, int *lineno, int *first_line)
 {
-    char *line = NULL, *part = NULL;
-    size_t cap = 0, len = 0, pcap = 0;
-    ssize_t n;
+    size_t len = 0;
+    int c, any = 0;
     *first_line = *lineno + 1;
-    while ((n = getline(&part, &pcap, f)) >= 0) {
-        (*lineno)++;
-        while (n > 0 && (part[n - 1] == '\n' || part[n - 1] == '\r'))
-            part[--n] = '\0';
-        int more = n > 0 && part[n - 1] == '\\';
-        if (more)
-            part[--n] = ' ';
-        if (len + (size_t)n + 1 > cap) {
-            cap = (len + (size_t)n + 1) * 2;
-            char *grown = realloc(line, cap);
-            if (!grown)
-                break;
-            line = grown;
+    for (;;) {
+        c = getc(f);
+        if (c == EOF && !any)
+            return LINE_END;
+        any = 1;
+        if (c == EOF || c == '\n') {
+            (*lineno)++;
+            while (len && buf[len - 1] == '\r')
+                len--;
+            if (len && buf[len - 1] == '\\') {
+                buf[len - 1] = ' ';
+                if (c != EOF)
+                    continue;
+            }
+            buf[len] = '\0';
+            return LINE_OK;
         }
-        memcpy(line + len, part, (size_t)n + 1);
-        len += (size_t)n;
-        if (!more)
-            break;
+        if (c == '\0') {
+            (*lineno)++;
+            return LINE_NUL;
+        }
+        if (len + 1 >= cap) {
+            (*lineno)++;
+            return LINE_TOO_LONG;
+        }
+        buf[len++] = (char)c;
     }
-    free(part);
-    if (n < 0 && !len) {
-        free(line);
-        return NULL;
-    }
-    return line;
 }
 
 static int run_stream(struct shell *sh, FILE *f, const char *name)
 {
     const char *saved_file = sh->file;
     int saved_line = sh->line, lineno = 0, first, rc = 0;
-    char *line;
+    char *line = malloc(HK_LEX_MAX_LINE + 1);
+    if (!line)
+        return shell_error(sh, NULL, -1, "out of memory reading '%s'", name);
     sh->file = name;
-    while (!sh->quit && (line = read_logical_line(f, &lineno, &first))) {
+    enum line_status got;
+    while (!sh->quit && (got = read_logical_line(f, line, HK_LEX_MAX_LINE + 1, &lineno, &first)) != LINE_END) {
         sh->line = first;
+        if (got != LINE_OK) {
+            sh->line = lineno;
+            if (got == LINE_TOO_LONG)
+                shell_error(sh, NULL, -1, "line is longer than %d bytes; the rest of '%s' is not read",
+                            HK_LEX_MAX_LINE, name);
+            else
+                shell_error(sh, NULL, -1, "line has a NUL byte ('%s' is not a text file); the rest is not read",
+                            name);
+            rc = -1;
+            break;
+        }
         if (input_run_line(sh, line) != 0) {
             rc = -1;
-            if (!sh->keep_going) {
-                free(line);
+            if (!sh->keep_going)
                 break;
-            }
         }
-        free(line);
     }
+    free(line);
     sh->file = saved_file;
     sh->line = saved_line;
     return rc;
@@ -174,10 +194,18 @@ int input_run_file(struct shell *sh, const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return shell_error(sh, NULL, -1, "cannot open '%s': %s", path, strerror(errno));
+    /* path may point into the words of the line that sourced it, which the script's own lines
+     * overwrite: its messages need a copy */
+    char *name = strdup(path);
+    if (!name) {
+        fclose(f);
+        return shell_error(sh, NULL, -1, "out of memory");
+    }
     sh->depth++;
-    int rc = run_stream(sh, f, path);
+    int rc = run_stream(sh, f, name);
     sh->depth--;
     fclose(f);
+    free(name);
     return rc;
 }
 

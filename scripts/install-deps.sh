@@ -1,5 +1,6 @@
 #!/bin/sh
-# install-deps.sh: install the Debian 12 packages husky builds and runs with (as root or via sudo).
+# install-deps.sh: install the Debian 12 packages husky builds, runs and is tested with (as root or
+# via sudo); clang and its runtime libraries are for the libFuzzer targets (tests/fuzz/run.sh).
 set -eu
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -7,4 +8,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential meson ninja-build pkg-config \
-    libreadline-dev libpng-dev libstb-dev libopenblas-dev gnuplot-nox
+    libreadline-dev libpng-dev libstb-dev libopenblas-dev gnuplot-nox \
+    clang libclang-rt-14-dev
