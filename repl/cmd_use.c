@@ -433,7 +433,11 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
     }
     print_metric(sh, "accuracy", accuracy, "");
     char note[600];
-    snprintf(note, sizeof note, "(mean recall over the %d classes)", classes);
+    int present = 0;
+    for (int t = 0; t < classes; t++)
+        present += ds->class_counts[t] > 0;
+    snprintf(note, sizeof note, "(mean recall over the %d class%s%s)", present,
+             present == 1 ? "" : "es", present == classes ? "" : " present");
     print_metric(sh, "balanced accuracy", balanced, note);
     if (positive >= 0) {
         struct hk_binary_metrics b;
@@ -443,17 +447,23 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
             rc = shell_error(sh, w, 0, "%s", err.msg);
             goto out;
         }
-        snprintf(note, sizeof note, "(of the %zu predicted %s, %zu are)", b.tp + b.fp, pos, b.tp);
-        print_metric(sh, "precision", b.precision, b.tp + b.fp ? note : "(nothing predicted positive)");
-        snprintf(note, sizeof note, "(of the %zu %s, %zu found)", b.tp + b.fn, pos, b.tp);
-        print_metric(sh, "recall", b.recall, b.tp + b.fn ? note : "(no positive pictures)");
+        if (b.tp + b.fp)
+            snprintf(note, sizeof note, "(of the %zu predicted %s, %zu are)", b.tp + b.fp, pos, b.tp);
+        else
+            snprintf(note, sizeof note, "(nothing predicted %s)", pos);
+        print_metric(sh, "precision", b.precision, note);
+        if (b.tp + b.fn)
+            snprintf(note, sizeof note, "(of the %zu %s, %zu found)", b.tp + b.fn, pos, b.tp);
+        else
+            snprintf(note, sizeof note, "(no %s pictures)", pos);
+        print_metric(sh, "recall", b.recall, note);
         print_metric(sh, "F1", b.f1, "");
         enum hk_status st = hk_metrics_roc_auc(auc_score, is_pos, n, &auc, &err);
         if (st != HK_OK && st != HK_EINVAL) {
             rc = shell_error(sh, w, 0, "%s", err.msg);
             goto out;
         }
-        snprintf(note, sizeof note, "(%s)", err.msg);
+        snprintf(note, sizeof note, "(needs both classes; the set has %s %s pictures)", b.tp + b.fn ? "only" : "no", pos);
         print_metric(sh, "ROC AUC", auc, st == HK_OK ? "" : note);
     }
     print_confusion(sh, ds, cm, recall);
