@@ -225,29 +225,39 @@ struct evaluate_call {
     const struct hk_dataset *ds;
     float rescale;
     int batch;
-    double loss, accuracy;
-    float *probs;   /* count x k */
+    double loss;    /* mean over the set, as training reports val_loss */
+    float *probs;   /* count x k outputs */
     enum hk_status st;
     struct hk_error err;
 };
 
-/* On the worker: the loss as training reports val_loss, then every picture's output. */
+/* On the worker: one inference pass over the set giving the loss and every picture's output.
+ * hk_model_evaluate forwards each batch in one piece, and a forward pass leaves each layer's
+ * output in its y (model.h), so the last layer's y holds the batch's outputs afterwards. */
 static void evaluate_on_worker(void *arg)
 {
     struct evaluate_call *c = arg;
-    c->st = hk_train_evaluate(c->model, c->ds, c->rescale, c->batch, &c->loss, &c->accuracy, &c->err);
-    size_t size = (size_t)c->ds->height * c->ds->width * 3, k = hk_shape_size(hk_model_output(c->model));
+    const struct hk_dataset *ds = c->ds;
+    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(c->model));
+    const struct hk_layer *last = hk_model_layer(c->model, hk_model_count(c->model) - 1);
     float *x = malloc((size_t)c->batch * size * sizeof *x);
     uint32_t *idx = malloc((size_t)c->batch * sizeof *idx);
-    for (size_t s = 0; c->st == HK_OK && x && idx && s < c->ds->count; s += (size_t)c->batch) {
-        int b = c->ds->count - s < (size_t)c->batch ? (int)(c->ds->count - s) : c->batch;
+    double total = 0;
+    if (!x || !idx)
+        c->st = hk_fail(&c->err, HK_ENOMEM, "out of memory for an evaluation batch");
+    for (size_t s = 0; c->st == HK_OK && s < ds->count; s += (size_t)c->batch) {
+        int b = ds->count - s < (size_t)c->batch ? (int)(ds->count - s) : c->batch;
         for (int i = 0; i < b; i++)
             idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, c->ds, idx, b, c->rescale, NULL, 0, 0, NULL);
-        c->st = hk_model_predict(c->model, x, b, b, c->probs + s * k, &c->err);
+        hk_batch_fill(x, ds, idx, b, c->rescale, NULL, 0, 0, NULL);
+        struct hk_step_result r;
+        c->st = hk_model_evaluate(c->model, x, ds->labels + s, b, b, &r, &c->err);
+        if (c->st == HK_OK) {
+            total += r.loss * b;
+            memcpy(c->probs + s * k, last->y, (size_t)b * k * sizeof *c->probs);
+        }
     }
-    if (c->st == HK_OK && (!x || !idx))
-        c->st = hk_fail(&c->err, HK_ENOMEM, "out of memory");
+    c->loss = total / (double)ds->count;
     free(x);
     free(idx);
 }
@@ -388,7 +398,7 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         rc = shell_error(sh, w, 0, "out of memory");
         goto out;
     }
-    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, 0, probs, HK_OK, {0}};
+    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, probs, HK_OK, {0}};
     hk_worker_call(sh->worker, evaluate_on_worker, &c);
     if (c.st != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", c.err.msg);
