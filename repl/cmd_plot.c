@@ -1,6 +1,7 @@
 /* cmd_plot.c: `plot METRIC` draws the training and validation curves through a pipe to gnuplot
- * (a text plot on stdout, or a PNG/SVG file), and `history save FILE.csv` writes the per-epoch
- * metrics. Nothing the user types reaches gnuplot unescaped: paths go into single-quoted gnuplot
+ * (a text plot on stdout, or a PNG/SVG file), `plot METRIC live` redraws the text plot after each
+ * epoch of a run (hooked into the progress lines, see plot.h), and `history save FILE.csv` writes
+ * the per-epoch metrics. Nothing the user types reaches gnuplot unescaped: paths go into single-quoted gnuplot
  * strings with ' doubled, and paths with control characters are refused. */
 #include <errno.h>
 #include <fcntl.h>
@@ -444,6 +445,7 @@ static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_m
 {
     if (!have_gnuplot())
         return shell_error(sh, w, 0, GNUPLOT_MISSING);
+    shell_drain_progress(sh); /* a finished run's last lines must not end the new live plot */
     struct live_plot *lp = &sh->live;
     *lp = (struct live_plot){.on = 1, .metric = m};
     size_t nb = 0;

@@ -234,29 +234,39 @@ struct evaluate_call {
     const struct hk_dataset *ds;
     float rescale;
     int batch;
-    double loss, accuracy;
-    float *probs;   /* count x k */
+    double loss;    /* mean over the set, as training reports val_loss */
+    float *probs;   /* count x k outputs */
     enum hk_status st;
     struct hk_error err;
 };
 
-/* On the worker: the loss as training reports val_loss, then every picture's output. */
+/* On the worker: one inference pass over the set giving the loss and every picture's output.
+ * hk_model_evaluate forwards each batch in one piece, and a forward pass leaves each layer's
+ * output in its y (model.h), so the last layer's y holds the batch's outputs afterwards. */
 static void evaluate_on_worker(void *arg)
 {
     struct evaluate_call *c = arg;
-    c->st = hk_train_evaluate(c->model, c->ds, c->rescale, c->batch, &c->loss, &c->accuracy, &c->err);
-    size_t size = (size_t)c->ds->height * c->ds->width * 3, k = hk_shape_size(hk_model_output(c->model));
+    const struct hk_dataset *ds = c->ds;
+    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(c->model));
+    const struct hk_layer *last = hk_model_layer(c->model, hk_model_count(c->model) - 1);
     float *x = malloc((size_t)c->batch * size * sizeof *x);
     uint32_t *idx = malloc((size_t)c->batch * sizeof *idx);
-    for (size_t s = 0; c->st == HK_OK && x && idx && s < c->ds->count; s += (size_t)c->batch) {
-        int b = c->ds->count - s < (size_t)c->batch ? (int)(c->ds->count - s) : c->batch;
+    double total = 0;
+    if (!x || !idx)
+        c->st = hk_fail(&c->err, HK_ENOMEM, "out of memory for an evaluation batch");
+    for (size_t s = 0; c->st == HK_OK && s < ds->count; s += (size_t)c->batch) {
+        int b = ds->count - s < (size_t)c->batch ? (int)(ds->count - s) : c->batch;
         for (int i = 0; i < b; i++)
             idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, c->ds, idx, b, c->rescale, NULL, 0, 0, NULL);
-        c->st = hk_model_predict(c->model, x, b, b, c->probs + s * k, &c->err);
+        hk_batch_fill(x, ds, idx, b, c->rescale, NULL, 0, 0, NULL);
+        struct hk_step_result r;
+        c->st = hk_model_evaluate(c->model, x, ds->labels + s, b, b, &r, &c->err);
+        if (c->st == HK_OK) {
+            total += r.loss * b;
+            memcpy(c->probs + s * k, last->y, (size_t)b * k * sizeof *c->probs);
+        }
     }
-    if (c->st == HK_OK && (!x || !idx))
-        c->st = hk_fail(&c->err, HK_ENOMEM, "out of memory");
+    c->loss = total / (double)ds->count;
     free(x);
     free(idx);
 }
@@ -351,9 +361,41 @@ static int print_worst(struct shell *sh, const struct hk_words *w, const struct 
     return 0;
 }
 
+/* Precision, recall, F1 and ROC AUC for the positive class: score[i] >= cut predicts it, and
+ * auc_score ranks the pictures. Returns 0, or -1 after reporting. */
+static int print_positive(struct shell *sh, const struct hk_words *w, const struct hk_dataset *ds, int positive,
+                          const double *score, const double *auc_score, const int *is_pos, double cut)
+{
+    struct hk_binary_metrics b;
+    struct hk_error err;
+    double auc = NAN;
+    char note[600];
+    const char *pos = ds->class_names[positive];
+    if (hk_metrics_binary(score, is_pos, ds->count, cut, &b, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    if (b.tp + b.fp)
+        snprintf(note, sizeof note, "(of the %zu predicted %s, %zu are)", b.tp + b.fp, pos, b.tp);
+    else
+        snprintf(note, sizeof note, "(nothing predicted %s)", pos);
+    print_metric(sh, "precision", b.precision, note);
+    if (b.tp + b.fn)
+        snprintf(note, sizeof note, "(of the %zu %s, %zu found)", b.tp + b.fn, pos, b.tp);
+    else
+        snprintf(note, sizeof note, "(no %s pictures)", pos);
+    print_metric(sh, "recall", b.recall, note);
+    print_metric(sh, "F1", b.f1, "");
+    enum hk_status st = hk_metrics_roc_auc(auc_score, is_pos, ds->count, &auc, &err);
+    if (st != HK_OK && st != HK_EINVAL)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    snprintf(note, sizeof note, "(needs both classes; the set has %s %s pictures)", b.tp + b.fn ? "only" : "no",
+             pos);
+    print_metric(sh, "ROC AUC", auc, st == HK_OK ? "" : note);
+    return 0;
+}
+
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N]"))
+    if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]"))
         return -1;
     const char *which = w->w[arg].text;
     const struct hk_dataset *ds = !strcmp(which, "train") ? sh->train : !strcmp(which, "val") ? sh->val : NULL;
@@ -397,12 +439,18 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         rc = shell_error(sh, w, 0, "out of memory");
         goto out;
     }
-    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, 0, probs, HK_OK, {0}};
+    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, probs, HK_OK, {0}};
     hk_worker_call(sh->worker, evaluate_on_worker, &c);
     if (c.st != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", c.err.msg);
         goto out;
     }
+    for (size_t i = 0; i < n * (size_t)k; i++)
+        if (isnan(probs[i])) {
+            rc = shell_error(sh, w, 0, "the model's output for %s is not a number; the weights have diverged "
+                             "(model reset, or a lower lr)", ds->paths[i / (size_t)k]);
+            goto out;
+        }
     /* Sigmoid: P(positive) >= threshold predicts the positive class. For class 0 that is 1 - p;
      * the AUC ranks -p instead, which keeps outputs that round to 1 - p == 1 apart. Softmax: the
      * most probable class; the positive class (if any) is scored by its own probability. */
@@ -441,32 +489,18 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
             shell_print(sh, "positive class: %s (class %d), against the rest\n", pos, positive);
     }
     print_metric(sh, "accuracy", accuracy, "");
-    char note[600];
-    snprintf(note, sizeof note, "(mean recall over the %d classes)", classes);
+    char note[64];
+    int present = 0;
+    for (int t = 0; t < classes; t++)
+        present += ds->class_counts[t] > 0;
+    snprintf(note, sizeof note, "(mean recall over the %d class%s%s)", present,
+             present == 1 ? "" : "es", present == classes ? "" : " present");
     print_metric(sh, "balanced accuracy", balanced, note);
-    if (positive >= 0) {
-        struct hk_binary_metrics b;
-        double auc = NAN;
-        const char *pos = ds->class_names[positive];
-        if (hk_metrics_binary(score, is_pos, n, k == 1 ? threshold : 0.5, &b, &err) != HK_OK) {
-            rc = shell_error(sh, w, 0, "%s", err.msg);
-            goto out;
-        }
-        snprintf(note, sizeof note, "(of the %zu predicted %s, %zu are)", b.tp + b.fp, pos, b.tp);
-        print_metric(sh, "precision", b.precision, b.tp + b.fp ? note : "(nothing predicted positive)");
-        snprintf(note, sizeof note, "(of the %zu %s, %zu found)", b.tp + b.fn, pos, b.tp);
-        print_metric(sh, "recall", b.recall, b.tp + b.fn ? note : "(no positive pictures)");
-        print_metric(sh, "F1", b.f1, "");
-        enum hk_status st = hk_metrics_roc_auc(auc_score, is_pos, n, &auc, &err);
-        if (st != HK_OK && st != HK_EINVAL) {
-            rc = shell_error(sh, w, 0, "%s", err.msg);
-            goto out;
-        }
-        snprintf(note, sizeof note, "(%s)", err.msg);
-        print_metric(sh, "ROC AUC", auc, st == HK_OK ? "" : note);
-    }
-    print_confusion(sh, ds, cm, recall);
-    if (worst > 0)
+    if (positive >= 0 && print_positive(sh, w, ds, positive, score, auc_score, is_pos, k == 1 ? threshold : 0.5))
+        rc = -1;
+    else
+        print_confusion(sh, ds, cm, recall);
+    if (!rc && worst > 0)
         rc = print_worst(sh, w, ds, probs, k, pred, (size_t)worst);
 out:
     free(probs);

@@ -148,7 +148,7 @@ const struct command commands[] = {
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
      "file (path,class,probability,error), written atomically.",
      o_predict, cmd_predict, ARG_PATH},
-    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N]",
+    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
      "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
      "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
@@ -157,6 +157,7 @@ const struct command commands[] = {
      "                  Softmax models have no default: the class against all the others.\n"
      "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
      "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
+     "  batch=B         pictures per inference batch (default 32).\n"
      "Runs on the compute worker, between two batches when training runs.",
      o_evaluate, cmd_evaluate, ARG_SET},
     {"inspect filters", "inspect filters LAYER [out=FILE.png]",
