@@ -300,10 +300,10 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
-/* One line on a training state: where the run is and how to go on. */
+/* The rest of a line on a training state: where the run is. */
 static void print_training(struct shell *sh, const struct hk_train_state *s)
 {
-    shell_print(sh, "training state: epoch %d of %d", s->pos.epoch, s->config.epochs);
+    shell_print(sh, "epoch %d of %d", s->pos.epoch, s->config.epochs);
     if (s->pos.batch)
         shell_print(sh, " and %d batches of the next", s->pos.batch);
     shell_print(sh, " done, %zu epochs of history, %zu pictures", s->nepochs, s->images);
@@ -342,8 +342,10 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
             shell_print(sh, " %s", meta.class_names[i]);
     }
     shell_print(sh, "\n");
-    if (sh->resume)
+    if (sh->resume) {
+        shell_print(sh, "training state: ");
         print_training(sh, sh->resume);
+    }
     hk_model_meta_free(&meta);
     return 0;
 }
@@ -423,7 +425,7 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
     for (int i = 0; i < meta.extra_count; i++)
         shell_print(sh, "  %-13s %s\n", meta.extra[i].key, meta.extra[i].value);
     if (meta.training)
-        shell_print(sh, "  state         optimizer (step %llu) and training; ", (unsigned long long)meta.optimizer_step);
+        shell_print(sh, "  state         optimizer (step %llu) and training: ", (unsigned long long)meta.optimizer_step);
     else if (meta.state & HK_MODELFILE_STATE_OPTIMIZER)
         shell_print(sh, "  state         optimizer (step %llu); no training state\n",
                     (unsigned long long)meta.optimizer_step);
