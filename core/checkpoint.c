@@ -122,11 +122,14 @@ enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run
     if (!state)
         return hk_fail(err, HK_ENOMEM, "out of memory writing a checkpoint");
     cp->meta.training = state;
+    char *data = cp->meta.data_sha256;
+    cp->meta.data_sha256 = state->data_sha256[0] ? state->data_sha256 : data; /* the manifest of the run's data */
     unsigned sections = HK_MODELFILE_STATE_OPTIMIZER | HK_MODELFILE_STATE_TRAINING;
     enum hk_status st = hk_modelfile_save(cp->last, run->model, &cp->meta, sections, err);
     if (st == HK_OK && improved)
         st = hk_modelfile_save(cp->best_path, run->model, &cp->meta, sections, err);
     cp->meta.training = NULL;
+    cp->meta.data_sha256 = data;
     hk_train_state_free(state);
     return st;
 }

@@ -252,6 +252,11 @@ static void save_on_worker(void *arg)
     struct save_call *c = arg;
     struct shell *sh = c->sh;
     struct hk_train_state *state = NULL;
+    char manifest[65];
+    if (sh->run && sh->run->model == sh->model && sh->run->train) {
+        hk_train_manifest(sh->run->train, manifest); /* the data this model was trained on */
+        c->meta.data_sha256 = manifest;
+    }
     if (c->sections & HK_MODELFILE_STATE_TRAINING) {
         /* the run that trained this model, else the state it was loaded with */
         if (sh->run && sh->run->model == sh->model)
@@ -267,6 +272,7 @@ static void save_on_worker(void *arg)
     }
     c->st = hk_modelfile_save(c->path, sh->model, &c->meta, c->sections, &c->err);
     c->meta.training = NULL;
+    c->meta.data_sha256 = NULL;
     hk_train_state_free(state);
 }
 
@@ -419,9 +425,7 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
     hk_format_float(value, sizeof value, meta.rescale);
     shell_print(sh, "%s\n  rescale       %s (applied before the network)\n", meta.class_count ? "" : " (not recorded)",
                 value);
-    shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256
-                                        : meta.training && meta.training->data_sha256[0] ? meta.training->data_sha256
-                                                                                          : "(not recorded)");
+    shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256 : "(not recorded)");
     for (int i = 0; i < meta.extra_count; i++)
         shell_print(sh, "  %-13s %s\n", meta.extra[i].key, meta.extra[i].value);
     if (meta.training)

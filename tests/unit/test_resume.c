@@ -135,6 +135,20 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/tests/fixtures/stripes/val", root);
     if (hk_dataset_load(path, 16, 16, &lim, 1, &val, &err) != HK_OK)
         return fprintf(stderr, "%s\n", err.msg), 1;
+    /* the manifest, against hashlib over the same fields (python3, see train_state.h):
+     * "16x16 2\n", "horizontal\0vertical\0", then "LABEL CLASS/FILE\0" for the sorted files */
+    char manifest[65];
+    hk_train_manifest(train, manifest);
+    CHECK(strcmp(manifest, "b3c7f0e6afd065736b8025a5692a5b4a049620801f23246d3c8b4f43b228e958") == 0,
+          "manifest %s", manifest);
+    struct hk_dataset *other = NULL;
+    snprintf(path, sizeof path, "%s/tests/fixtures/stripes/./train/", root);
+    CHECK(hk_dataset_load(path, 16, 16, &lim, 1, &other, &err) == HK_OK, "load: %s", err.msg);
+    hk_train_manifest(other, path);
+    CHECK(strcmp(manifest, path) == 0, "the same set through another path has the same manifest");
+    hk_dataset_free(other);
+    hk_train_manifest(val, path);
+    CHECK(strcmp(manifest, path) != 0, "another set has another manifest");
     struct hk_worker *w = hk_worker_new(&err);
     hk_worker_set_threads(w, 1);
 
