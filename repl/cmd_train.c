@@ -153,8 +153,9 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     run->progress_user = sh;
     run->checkpoint = cp;
     run->resume = resume != NULL;
-    if (resume)
-        run->pos = resume->pos;
+    /* the position a save queued before the first batch sees */
+    run->pos = resume ? resume->pos
+                      : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(sh->history)};
     atomic_store(&run->stop, 0);
     if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
