@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "train_state.h"
 
@@ -108,6 +109,24 @@ void hk_checkpoint_set_best(struct hk_checkpoint *cp, double best)
     cp->has_best = 1;
 }
 
+/* best.hkm as a second name of the last.hkm just written (the next save of last.hkm replaces that
+ * name with a new file and leaves best.hkm alone): a link made under a temporary name and renamed
+ * over best.hkm, so best.hkm too is always a complete file. 0 when the folder cannot link. */
+static int link_best(struct hk_checkpoint *cp)
+{
+    size_t n = strlen(cp->best_path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return 0;
+    snprintf(tmp, n, "%s.tmp.link", cp->best_path);
+    unlink(tmp);
+    int ok = link(cp->last, tmp) == 0 && rename(tmp, cp->best_path) == 0;
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    return ok;
+}
+
 enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run *run,
                                    const struct hk_epoch_record *rec, struct hk_error *err)
 {
@@ -122,11 +141,14 @@ enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run
     if (!state)
         return hk_fail(err, HK_ENOMEM, "out of memory writing a checkpoint");
     cp->meta.training = state;
+    char *data = cp->meta.data_sha256;
+    cp->meta.data_sha256 = state->data_sha256[0] ? state->data_sha256 : data; /* the manifest of the run's data */
     unsigned sections = HK_MODELFILE_STATE_OPTIMIZER | HK_MODELFILE_STATE_TRAINING;
     enum hk_status st = hk_modelfile_save(cp->last, run->model, &cp->meta, sections, err);
-    if (st == HK_OK && improved)
+    if (st == HK_OK && improved && !link_best(cp))
         st = hk_modelfile_save(cp->best_path, run->model, &cp->meta, sections, err);
     cp->meta.training = NULL;
+    cp->meta.data_sha256 = data;
     hk_train_state_free(state);
     return st;
 }

@@ -266,8 +266,8 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     }
     if (head.n > HK_MODELFILE_MAX_HEADER) {
         st = hk_fail(err, HK_EINVAL,
-                     "the header of '%s' would be %zu bytes (the script or the class names are too long); the limit "
-                     "is %lu",
+                     "the header of '%s' would be %zu bytes (the script, the class names or the training "
+                     "history are too long); the limit is %lu",
                      path, head.n, (unsigned long)HK_MODELFILE_MAX_HEADER);
         goto done;
     }

@@ -61,10 +61,17 @@ void hk_train_manifest(const struct hk_dataset *ds, char hex[65])
     hk_sha256_update(&sha, line, (size_t)n);
     for (int c = 0; c < ds->class_count; c++)
         hk_sha256_update(&sha, ds->class_names[c], strlen(ds->class_names[c]) + 1);
+    size_t root = ds->root ? strlen(ds->root) : 0;
     for (size_t i = 0; i < ds->count; i++) {
+        const char *path = ds->paths[i];
+        if (root && strncmp(path, ds->root, root) == 0) {
+            path += root; /* CLASS/FILE: the same set found through another path is the same */
+            while (*path == '/')
+                path++;
+        }
         n = snprintf(line, sizeof line, "%d ", ds->labels[i]);
         hk_sha256_update(&sha, line, (size_t)n);
-        hk_sha256_update(&sha, ds->paths[i], strlen(ds->paths[i]) + 1);
+        hk_sha256_update(&sha, path, strlen(path) + 1);
     }
     unsigned char digest[HK_SHA256_BYTES];
     hk_sha256_final(&sha, digest);

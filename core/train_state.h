@@ -40,9 +40,10 @@ struct hk_train_state *hk_train_state_capture(struct hk_train_run *run);
 enum hk_status hk_train_state_restore_history(const struct hk_train_state *s, struct hk_history *h,
                                               struct hk_error *err);
 
-/* The manifest hash of a training set: SHA-256 over its picture size, class names, and each
- * picture's path and label in load order, as 64 hex digits. Another folder, another class layout,
- * a renamed or missing picture give another hash; the pixels themselves are not hashed. */
+/* The manifest hash of a training set, as 64 hex digits: SHA-256 of "HxW CLASSES\n", each class
+ * name with a NUL after it, then for each picture in load order "LABEL CLASS/FILE" and a NUL (the
+ * path below the set's folder). Another class layout or picture size, a renamed, added or missing
+ * picture give another hash; the folder's own path and the pixels themselves do not count. */
 void hk_train_manifest(const struct hk_dataset *ds, char hex[65]);
 
 /* Can state s continue on model m with training set ds (and validation set val)? Checks the data

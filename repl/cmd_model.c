@@ -252,6 +252,11 @@ static void save_on_worker(void *arg)
     struct save_call *c = arg;
     struct shell *sh = c->sh;
     struct hk_train_state *state = NULL;
+    char manifest[65];
+    if (sh->run && sh->run->model == sh->model && sh->run->train) {
+        hk_train_manifest(sh->run->train, manifest); /* the data this model was trained on */
+        c->meta.data_sha256 = manifest;
+    }
     if (c->sections & HK_MODELFILE_STATE_TRAINING) {
         /* the run that trained this model, else the state it was loaded with */
         if (sh->run && sh->run->model == sh->model)
@@ -267,6 +272,7 @@ static void save_on_worker(void *arg)
     }
     c->st = hk_modelfile_save(c->path, sh->model, &c->meta, c->sections, &c->err);
     c->meta.training = NULL;
+    c->meta.data_sha256 = NULL;
     hk_train_state_free(state);
 }
 
@@ -300,10 +306,10 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
-/* One line on a training state: where the run is and how to go on. */
+/* The rest of a line on a training state: where the run is. */
 static void print_training(struct shell *sh, const struct hk_train_state *s)
 {
-    shell_print(sh, "training state: epoch %d of %d", s->pos.epoch, s->config.epochs);
+    shell_print(sh, "epoch %d of %d", s->pos.epoch, s->config.epochs);
     if (s->pos.batch)
         shell_print(sh, " and %d batches of the next", s->pos.batch);
     shell_print(sh, " done, %zu epochs of history, %zu pictures", s->nepochs, s->images);
@@ -342,8 +348,10 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
             shell_print(sh, " %s", meta.class_names[i]);
     }
     shell_print(sh, "\n");
-    if (sh->resume)
+    if (sh->resume) {
+        shell_print(sh, "training state: ");
         print_training(sh, sh->resume);
+    }
     hk_model_meta_free(&meta);
     return 0;
 }
@@ -417,13 +425,11 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
     hk_format_float(value, sizeof value, meta.rescale);
     shell_print(sh, "%s\n  rescale       %s (applied before the network)\n", meta.class_count ? "" : " (not recorded)",
                 value);
-    shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256
-                                        : meta.training && meta.training->data_sha256[0] ? meta.training->data_sha256
-                                                                                          : "(not recorded)");
+    shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256 : "(not recorded)");
     for (int i = 0; i < meta.extra_count; i++)
         shell_print(sh, "  %-13s %s\n", meta.extra[i].key, meta.extra[i].value);
     if (meta.training)
-        shell_print(sh, "  state         optimizer (step %llu) and training; ", (unsigned long long)meta.optimizer_step);
+        shell_print(sh, "  state         optimizer (step %llu) and training: ", (unsigned long long)meta.optimizer_step);
     else if (meta.state & HK_MODELFILE_STATE_OPTIMIZER)
         shell_print(sh, "  state         optimizer (step %llu); no training state\n",
                     (unsigned long long)meta.optimizer_step);

@@ -160,8 +160,9 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     run->progress_user = sh;
     run->checkpoint = cp;
     run->resume = resume != NULL;
-    if (resume)
-        run->pos = resume->pos;
+    /* the position a save queued before the first batch sees */
+    run->pos = resume ? resume->pos
+                      : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(sh->history)};
     atomic_store(&run->stop, 0);
     if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
@@ -179,14 +180,11 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     return 0;
 }
 
-/* Continue the run of the training state loaded with the model (train resume=yes, train resume
- * FILE): its own options, except epochs= (more) and the checkpoint. */
-static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
+/* Continue the run of training state s: its own options, except epochs= (more) and the
+ * checkpoint. own_run: s is the session's own stopped run, whose checkpointer goes on. */
+static int resume_from_state(struct shell *sh, const struct hk_words *w, int arg, const struct hk_train_state *s,
+                             int own_run)
 {
-    const struct hk_train_state *s = sh->resume;
-    if (!s)
-        return shell_error(sh, w, arg_option(w, "resume"), "there is no training state to resume: load a model "
-                           "file saved with training=yes (or a checkpoint), or use train resume FILE");
     static const char *const fixed[] = {"batch", "until", "class_weight"};
     for (int k = 0; k < 3; k++)
         if (arg_option(w, fixed[k]) >= 0)
@@ -194,17 +192,38 @@ static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
                                "resume uses the run's own options", fixed[k]);
     struct hk_train_config c = s->config;
     int at = arg_option(w, "epochs");
-    if (at >= 0 && arg_int(sh, w, at, s->pos.epoch + (s->pos.batch > 0), 1000000, &c.epochs))
+    if (at >= 0 && arg_int(sh, w, at, s->pos.epoch + 1, 1000000, &c.epochs))
         return -1;
     if (s->pos.epoch >= c.epochs)
         return shell_error(sh, w, at >= 0 ? at : arg, "the run already did its %d epochs; give more with epochs=N",
                            c.epochs);
     struct hk_checkpoint *cp;
-    if (parse_checkpoint(sh, w, &c, s, &cp))
+    if (own_run && sh->run->checkpoint && arg_option(w, "checkpoint") < 0 && arg_option(w, "monitor") < 0) {
+        cp = sh->run->checkpoint; /* the session's own run goes on checkpointing where it did */
+        sh->run->checkpoint = NULL;
+    } else if (parse_checkpoint(sh, w, &c, s, &cp)) {
         return -1;
+    }
     sh->augment = c.augment; /* later predictions and runs use the run's preprocessing */
     sh->rescale = c.rescale;
     return start_run(sh, w, &c, s, cp);
+}
+
+/* train resume=yes and train resume FILE: continue the training state loaded with the model, or
+ * else the session's own stopped run of this model. */
+static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (sh->resume)
+        return resume_from_state(sh, w, arg, sh->resume, 0);
+    if (!sh->run || sh->run->model != sh->model || sh->run->status != HK_ECANCELLED)
+        return shell_error(sh, w, arg_option(w, "resume"), "there is no stopped run to resume: load a model file "
+                           "saved with training=yes (or a checkpoint), or use train resume FILE");
+    struct hk_train_state *own = hk_train_state_capture(sh->run); /* the worker is idle */
+    if (!own)
+        return shell_error(sh, w, 0, "out of memory");
+    int rc = resume_from_state(sh, w, arg, own, 1);
+    hk_train_state_free(own);
+    return rc;
 }
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # resume_exact.sh: with one thread, 4 epochs in one go and 2 epochs + save (training=yes) + a new
-# husky process + train resume give the same weights bit for bit, on the stripes set with
-# augmentation and dropout on. Weights are compared through model verify's "weights sha256" (a
+# husky process + train resume (the data named by another path) give the same weights bit for
+# bit, on the stripes set with augmentation and dropout on. Weights are compared through model verify's "weights sha256" (a
 # hash of the weight tensors alone). Controls: resuming from a file without the training state
 # gives other weights (so the comparison can fail), and checkpoint=DIR's last.hkm after the same
 # 4 epochs holds the same weights.
@@ -48,8 +48,8 @@ model save $work/half.hkm training=yes
 model save $work/half_opt.hkm optimizer=yes"
 cat > "$work/resume.husky" <<END
 threads 1
-data train tests/fixtures/stripes/train size=16x16
-data val tests/fixtures/stripes/val size=16x16
+data train $(pwd)/tests/fixtures/stripes/train size=16x16
+data val $(pwd)/tests/fixtures/stripes/val size=16x16
 train resume $work/half.hkm epochs=4
 wait
 model save $work/resumed.hkm
