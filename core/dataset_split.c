@@ -1,5 +1,9 @@
 /* dataset_split.c: carving a validation set out of a training set, class by class (stratified),
  * deterministically from the seed. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "dataset.h"
 
 #include <stdlib.h>
@@ -8,15 +12,6 @@
 #include "rng.h"
 
 #define SPLIT_STREAM 0x73706c74u /* "splt" */
-
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
 
 /* A new set holding the pictures of ds whose take[i] equals want, in ds's order; with skipped,
  * also ds's skipped files. NULL when memory runs out. */
@@ -32,7 +27,7 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
     out->width = ds->width;
     out->height = ds->height;
     out->class_count = ds->class_count;
-    out->root = copy_string(ds->root);
+    out->root = strdup(ds->root);
     out->pixels = malloc(n ? n * stride : 1);
     out->labels = malloc((n ? n : 1) * sizeof *out->labels);
     out->paths = calloc(n ? n : 1, sizeof *out->paths);
@@ -46,13 +41,13 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
         !out->class_counts || !out->skipped)
         goto fail;
     for (int c = 0; c < ds->class_count; c++)
-        if (!(out->class_names[c] = copy_string(ds->class_names[c])))
+        if (!(out->class_names[c] = strdup(ds->class_names[c])))
             goto fail;
     for (size_t i = 0; i < ds->count; i++) {
         if (take[i] != want)
             continue;
         size_t k = out->count;
-        if (!(out->paths[k] = copy_string(ds->paths[i])))
+        if (!(out->paths[k] = strdup(ds->paths[i])))
             goto fail;
         memcpy(out->pixels + k * stride, hk_dataset_image(ds, i), stride);
         out->labels[k] = ds->labels[i];
@@ -64,8 +59,8 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
     for (size_t i = 0; i < skipped; i++) {
         struct hk_skip *s = &out->skipped[i];
         *s = ds->skipped[i];
-        s->path = copy_string(ds->skipped[i].path);
-        s->reason = copy_string(ds->skipped[i].reason);
+        s->path = strdup(ds->skipped[i].path);
+        s->reason = strdup(ds->skipped[i].reason);
         out->skipped_count++;
         if (!s->path || !s->reason)
             goto fail;
