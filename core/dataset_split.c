@@ -71,6 +71,45 @@ fail:
     return NULL;
 }
 
+/* A picture by pixel hash, for finding copies. */
+struct hashed {
+    uint64_t hash;
+    uint32_t index;
+};
+
+static int compare_hashed(const void *pa, const void *pb)
+{
+    const struct hashed *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Put every copy of a picture (equal cached pixels) on the side of its first copy, so that the
+ * split never leaks a picture into both parts. 0 when memory runs out. */
+static int keep_copies_together(const struct hk_dataset *ds, unsigned char *take)
+{
+    struct hashed *v = malloc((ds->count ? ds->count : 1) * sizeof *v);
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < ds->count; i++)
+        v[i] = (struct hashed){ds->pixel_hash[i], (uint32_t)i};
+    qsort(v, ds->count, sizeof *v, compare_hashed);
+    size_t stride = (size_t)ds->width * (size_t)ds->height * 3;
+    for (size_t lo = 0, hi; lo < ds->count; lo = hi) {
+        for (hi = lo + 1; hi < ds->count && v[hi].hash == v[lo].hash; hi++)
+            ;
+        for (size_t j = lo + 1; j < hi; j++)
+            for (size_t i = lo; i < j; i++)
+                if (!memcmp(hk_dataset_image(ds, v[i].index), hk_dataset_image(ds, v[j].index), stride)) {
+                    take[v[j].index] = take[v[i].index];
+                    break;
+                }
+    }
+    free(v);
+    return 1;
+}
+
 enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, uint64_t seed,
                                 struct hk_dataset **rest, struct hk_dataset **carved, struct hk_error *err)
 {
@@ -105,6 +144,10 @@ enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, ui
             take[members[i]] = 1;
     }
     free(members);
+    if (!keep_copies_together(ds, take)) {
+        free(take);
+        return hk_fail(err, HK_ENOMEM, "out of memory splitting '%s'", ds->root);
+    }
     size_t carved_count = 0;
     for (size_t i = 0; i < ds->count; i++)
         carved_count += take[i];

@@ -150,7 +150,6 @@ int cmd_data_split(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "%s%s %zu/%zu", c ? ", " : "", carved->class_names[c], rest->class_counts[c],
                     carved->class_counts[c]);
     shell_print(sh, ")\n");
-    warn_duplicates(sh); /* copies of one picture within a class may now sit on both sides */
     return 0;
 }
 

@@ -363,6 +363,30 @@ static void test_split(void)
     }
     hk_dataset_free(rest2), hk_dataset_free(val2);
     CHECK(hk_dataset_split(ds, 1.0, 7, &rest2, &val2, &err) == HK_EINVAL, "fraction 1 refused");
+
+    /* copies of a picture (five of 00.png in one class) all land on the side of the first */
+    char copies[600];
+    snprintf(copies, sizeof copies, "%s/copies", tmpdir);
+    CHECK(sh("cp -r '%s' '%s' && for i in 1 2 3 4 5; do cp '%s/horizontal/00.png' '%s/horizontal/zz$i.png'; done",
+             root, copies, copies, copies), "copies");
+    struct hk_dataset *cds = load(copies);
+    int leaks = 0, carved_ok = 1;
+    for (uint64_t seed = 0; cds && seed < 20; seed++) {
+        struct hk_dataset *r = NULL, *c = NULL;
+        if (hk_dataset_split(cds, 0.3, seed, &r, &c, &err) != HK_OK) {
+            carved_ok = 0;
+            continue;
+        }
+        const struct hk_dataset *sets[2] = {r, c};
+        struct hk_duplicate_counts dc;
+        size_t listed;
+        hk_dataset_duplicates(sets, 2, NULL, 0, &listed, &dc, &err);
+        leaks += dc.cross_set != 0;
+        hk_dataset_free(r);
+        hk_dataset_free(c);
+    }
+    CHECK(carved_ok && leaks == 0, "%d of 20 seeds leaked a copy across the split", leaks);
+    hk_dataset_free(cds);
     hk_dataset_free(rest), hk_dataset_free(val), hk_dataset_free(rest3), hk_dataset_free(val3);
     hk_dataset_free(ds);
 }
