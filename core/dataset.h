@@ -83,6 +83,8 @@ enum hk_status hk_dataset_duplicates(const struct hk_dataset *const *sets, int n
 /* Split ds in two, class by class (stratified): in each class of n pictures, round(fraction * n)
  * (at most n - 1) chosen by a shuffle seeded from (seed, class) go to *carved, the others to
  * *rest; both keep ds's order, class names and picture size; skipped files stay with *rest.
+ * Copies of one picture (equal cached pixels) all go where the first of them (in ds's order)
+ * went, so no picture is on both sides; the counts can then differ from round(fraction * n).
  * 0 < fraction < 1; HK_EINVAL when no picture would be carved. ds is only read; on success both
  * outputs are owned by the caller. */
 enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, uint64_t seed,

@@ -1,5 +1,9 @@
 /* dataset_split.c: carving a validation set out of a training set, class by class (stratified),
  * deterministically from the seed. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "dataset.h"
 
 #include <stdlib.h>
@@ -8,15 +12,6 @@
 #include "rng.h"
 
 #define SPLIT_STREAM 0x73706c74u /* "splt" */
-
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
 
 /* A new set holding the pictures of ds whose take[i] equals want, in ds's order; with skipped,
  * also ds's skipped files. NULL when memory runs out. */
@@ -32,7 +27,7 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
     out->width = ds->width;
     out->height = ds->height;
     out->class_count = ds->class_count;
-    out->root = copy_string(ds->root);
+    out->root = strdup(ds->root);
     out->pixels = malloc(n ? n * stride : 1);
     out->labels = malloc((n ? n : 1) * sizeof *out->labels);
     out->paths = calloc(n ? n : 1, sizeof *out->paths);
@@ -46,13 +41,13 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
         !out->class_counts || !out->skipped)
         goto fail;
     for (int c = 0; c < ds->class_count; c++)
-        if (!(out->class_names[c] = copy_string(ds->class_names[c])))
+        if (!(out->class_names[c] = strdup(ds->class_names[c])))
             goto fail;
     for (size_t i = 0; i < ds->count; i++) {
         if (take[i] != want)
             continue;
         size_t k = out->count;
-        if (!(out->paths[k] = copy_string(ds->paths[i])))
+        if (!(out->paths[k] = strdup(ds->paths[i])))
             goto fail;
         memcpy(out->pixels + k * stride, hk_dataset_image(ds, i), stride);
         out->labels[k] = ds->labels[i];
@@ -64,8 +59,8 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
     for (size_t i = 0; i < skipped; i++) {
         struct hk_skip *s = &out->skipped[i];
         *s = ds->skipped[i];
-        s->path = copy_string(ds->skipped[i].path);
-        s->reason = copy_string(ds->skipped[i].reason);
+        s->path = strdup(ds->skipped[i].path);
+        s->reason = strdup(ds->skipped[i].reason);
         out->skipped_count++;
         if (!s->path || !s->reason)
             goto fail;
@@ -74,6 +69,45 @@ static struct hk_dataset *subset(const struct hk_dataset *ds, const unsigned cha
 fail:
     hk_dataset_free(out);
     return NULL;
+}
+
+/* A picture by pixel hash, for finding copies. */
+struct hashed {
+    uint64_t hash;
+    uint32_t index;
+};
+
+static int compare_hashed(const void *pa, const void *pb)
+{
+    const struct hashed *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Put every copy of a picture (equal cached pixels) on the side of its first copy, so that the
+ * split never leaks a picture into both parts. 0 when memory runs out. */
+static int keep_copies_together(const struct hk_dataset *ds, unsigned char *take)
+{
+    struct hashed *v = malloc((ds->count ? ds->count : 1) * sizeof *v);
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < ds->count; i++)
+        v[i] = (struct hashed){ds->pixel_hash[i], (uint32_t)i};
+    qsort(v, ds->count, sizeof *v, compare_hashed);
+    size_t stride = (size_t)ds->width * (size_t)ds->height * 3;
+    for (size_t lo = 0, hi; lo < ds->count; lo = hi) {
+        for (hi = lo + 1; hi < ds->count && v[hi].hash == v[lo].hash; hi++)
+            ;
+        for (size_t j = lo + 1; j < hi; j++)
+            for (size_t i = lo; i < j; i++)
+                if (!memcmp(hk_dataset_image(ds, v[i].index), hk_dataset_image(ds, v[j].index), stride)) {
+                    take[v[j].index] = take[v[i].index];
+                    break;
+                }
+    }
+    free(v);
+    return 1;
 }
 
 enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, uint64_t seed,
@@ -110,6 +144,10 @@ enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, ui
             take[members[i]] = 1;
     }
     free(members);
+    if (!keep_copies_together(ds, take)) {
+        free(take);
+        return hk_fail(err, HK_ENOMEM, "out of memory splitting '%s'", ds->root);
+    }
     size_t carved_count = 0;
     for (size_t i = 0; i < ds->count; i++)
         carved_count += take[i];

@@ -43,15 +43,6 @@ void hk_manifest_free(struct hk_manifest *m)
     free(m);
 }
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* Append an entry with copies of the strings; 0 when memory runs out. */
 static int add_entry(struct hk_manifest *m, size_t *cap, const char *split, const char *label, const char *path,
                      int skipped, int hashed, const unsigned char *sha256)
@@ -66,9 +57,9 @@ static int add_entry(struct hk_manifest *m, size_t *cap, const char *split, cons
     }
     struct hk_manifest_entry *e = &m->entries[m->count];
     memset(e, 0, sizeof *e);
-    e->split = copy_string(split);
-    e->label = copy_string(label);
-    e->path = copy_string(path);
+    e->split = strdup(split);
+    e->label = strdup(label);
+    e->path = strdup(path);
     e->skipped = skipped;
     e->hashed = hashed;
     if (hashed)

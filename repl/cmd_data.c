@@ -209,10 +209,14 @@ int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg)
         hk_manifest_free(now);
         return shell_error(sh, w, -1, "%s", err.msg);
     }
-    size_t shown[HK_MANIFEST_CHANGE_COUNT] = {0};
+    size_t shown = 0;
     for (size_t i = 0; i < d.count; i++) {
         const struct hk_manifest_difference *x = &d.v[i];
-        if (shown[x->kind]++ >= DIFFERENCES_LISTED)
+        shown = i && x->kind == d.v[i - 1].kind ? shown + 1 : 1;
+        if (shown == DIFFERENCES_LISTED + 1)
+            shell_print(sh, "  ... and %zu more %s\n", d.counts[x->kind] - DIFFERENCES_LISTED,
+                        hk_manifest_change_name(x->kind));
+        if (shown > DIFFERENCES_LISTED)
             continue;
         shell_print(sh, "  %-8s ", hk_manifest_change_name(x->kind));
         print_entry(sh, x->was ? x->was : x->now);
@@ -224,10 +228,6 @@ int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg)
         }
         shell_print(sh, "\n");
     }
-    for (int k = 0; k < HK_MANIFEST_CHANGE_COUNT; k++)
-        if (shown[k] > DIFFERENCES_LISTED)
-            shell_print(sh, "  ... and %zu more %s\n", shown[k] - DIFFERENCES_LISTED,
-                        hk_manifest_change_name((enum hk_manifest_change)k));
     int rc = 0;
     if (d.count == 0)
         shell_print(sh, "clean: all %zu files match %s\n", d.same, w->w[arg].text);

@@ -279,7 +279,11 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_progress p = hk_history_progress(sh->history);
     if (!p.running || !hk_worker_busy(sh->worker)) {
         size_t n = hk_history_epoch_count(sh->history);
-        shell_print(sh, "idle; %zu epoch%s trained so far\n", n, n == 1 ? "" : "s");
+        shell_print(sh, "idle; %zu epoch%s trained so far", n, n == 1 ? "" : "s");
+        if (sh->run && sh->run->step_seconds > 0)
+            shell_print(sh, "; the last run waited for pictures %.1f%% of its step time",
+                        100 * sh->run->data_wait_seconds / sh->run->step_seconds);
+        shell_print(sh, "\n");
         return 0;
     }
     shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs, p.batch,

@@ -283,7 +283,16 @@ int commands_run(struct shell *sh, const struct hk_words *w)
 int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg < w->count) {
-        const char *topic = w->w[arg].text;
+        /* "help data limits": two words when they name a command, else the first */
+        char topic[64];
+        snprintf(topic, sizeof topic, "%s", w->w[arg].text);
+        if (arg + 1 < w->count && !w->w[arg + 1].key) {
+            char two[64];
+            snprintf(two, sizeof two, "%s %s", w->w[arg].text, w->w[arg + 1].text);
+            for (const struct command *c = commands; c->name; c++)
+                if (!strcmp(c->name, two))
+                    snprintf(topic, sizeof topic, "%s", two);
+        }
         int found = 0;
         for (const struct command *c = commands; c->name; c++) {
             size_t len = strlen(topic);

@@ -90,6 +90,20 @@ static void add_keys(const char *const *keys)
     }
 }
 
+/* Add the second words of the two-word commands that start with first ("data" -> "train", "val",
+ * ...). Returns 1 when first is not a command by itself, so nothing else can follow it. */
+static int add_subcommands(const char *first)
+{
+    size_t len = strlen(first);
+    int alone = 0;
+    for (const struct command *c = commands; c->name; c++) {
+        if (!strncmp(c->name, first, len) && c->name[len] == ' ')
+            add(c->name + len + 1);
+        alone |= !strcmp(c->name, first);
+    }
+    return !alone;
+}
+
 static char **complete(const char *text, int start, int end)
 {
     (void)end;
@@ -108,11 +122,8 @@ static char **complete(const char *text, int start, int end)
     if (w->count == 0) {
         for (const char *const *c = commands_words(); *c; c++)
             add(*c);
-    } else if (w->count == 1 && (!strcmp(w->w[0].text, "model") || !strcmp(w->w[0].text, "data"))) {
-        size_t len = strlen(w->w[0].text);
-        for (const struct command *c = commands; c->name; c++)
-            if (!strncmp(c->name, w->w[0].text, len) && c->name[len] == ' ')
-                add(c->name + len + 1);
+    } else if (w->count == 1 && add_subcommands(w->w[0].text)) {
+        /* only sub-commands follow this word */
     } else if (eq) {
         snprintf(prefix_buf, sizeof prefix_buf, "%.*s", (int)(eq - text + 1), text);
         char key[64];
