@@ -19,7 +19,7 @@ if [ -f "$dir/$name.setup.sh" ] && ! sh "$dir/$name.setup.sh" "$work"; then
 fi
 HUSKY_TMP="$work" "$husky" -k "$rel/$name.husky" tmp="$work" > "$work/out" 2>&1
 echo "exit $?" >> "$work/out"
-sed -E -e 's/[0-9]+\.[0-9]+s  [0-9]+\.[0-9]+ img\/s/Ts N img\/s/g' -e "s#$work#TMP#g" "$work/out" > "$work/actual"
+sed -E -e 's/[0-9]+\.[0-9]+s  [0-9]+\.[0-9]+ img\/s/Ts N img\/s/g' -e 's/waited for pictures [0-9.]+%/waited for pictures N%/' -e "s#$work#TMP#g" "$work/out" > "$work/actual"
 if [ "${UPDATE:-0}" = 1 ]; then
     cp "$work/actual" "$dir/$name.out"
     echo "updated $dir/$name.out"

@@ -521,7 +521,8 @@ static void test_dataset(void)
     for (size_t i = 0; i < 4 && i < d->skipped_count; i++) {
         char want[1100];
         snprintf(want, sizeof want, "%s/%s", root, skips[i].name);
-        CHECK(d->skipped[i].path && strcmp(d->skipped[i].path, want) == 0, "skip %zu: path %s, expected %s", i, d->skipped[i].path, want);
+        CHECK(d->skipped[i].path && strcmp(d->skipped[i].path, want) == 0, "skip %zu: path %s, expected %s", i,
+              d->skipped[i].path ? d->skipped[i].path : "(none)", want);
         CHECK(starts_with(d->skipped[i].reason, skips[i].reason), "skip %zu (%s): reason '%s', expected '%s'", i,
               d->skipped[i].path, d->skipped[i].reason, skips[i].reason);
     }
