@@ -521,10 +521,11 @@ static void test_dataset(void)
     for (size_t i = 0; i < 4 && i < d->skipped_count; i++) {
         char want[1100];
         snprintf(want, sizeof want, "%s/%s", root, skips[i].name);
-        CHECK(d->skipped[i].path && strcmp(d->skipped[i].path, want) == 0, "skip %zu: path %s, expected %s", i,
-              d->skipped[i].path ? d->skipped[i].path : "(none)", want);
-        CHECK(starts_with(d->skipped[i].reason, skips[i].reason), "skip %zu (%s): reason '%s', expected '%s'", i,
-              d->skipped[i].path, d->skipped[i].reason, skips[i].reason);
+        const char *got = d->skipped[i].path ? d->skipped[i].path : "(none)";
+        CHECK(strcmp(got, want) == 0, "skip %zu: path %s, expected %s", i, got, want);
+        const char *reason = d->skipped[i].reason ? d->skipped[i].reason : "(none)";
+        CHECK(starts_with(reason, skips[i].reason), "skip %zu (%s): reason '%s', expected '%s'", i, got, reason,
+              skips[i].reason);
     }
 
     CHECK(same_dataset(ds[0], ds[1]), "1 and 2 threads load different sets");
