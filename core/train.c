@@ -123,6 +123,44 @@ static int all_finite(const float *v, size_t n)
     return sum == 0.0f;
 }
 
+/* First sample of share `part` of a global batch of n split into `parts` near-equal pieces. */
+static int share_begin(int n, int part, int parts)
+{
+    return (int)((long long)n * part / parts);
+}
+
+/* Data-parallel step: weight this process's gradient by its share (local of n samples), combine
+ * it with the other processes' through the reduce hook, and leave the global batch's gradient in
+ * the arena and its mean loss and correct count in r. *stop becomes 1 when any process asked to
+ * stop; a failure on any process fails the step on all of them. */
+static enum hk_status reduce_shares(struct hk_train_run *run, int n, int local, enum hk_status local_st, int *stop,
+                                    struct hk_step_result *r)
+{
+    float *g = hk_model_grads(run->model);
+    size_t count = hk_model_param_count(run->model);
+    float scale = (float)local / (float)n;
+    if (local_st != HK_OK || !local)
+        memset(g, 0, count * sizeof *g);
+    else
+        for (size_t i = 0; i < count; i++)
+            g[i] *= scale;
+    double sums[HK_SUM_COUNT] = {[HK_SUM_LOSS] = r->loss * local, [HK_SUM_CORRECT] = r->correct,
+                                 [HK_SUM_SAMPLES] = local, [HK_SUM_STOP] = *stop,
+                                 [HK_SUM_FAILED] = local_st != HK_OK};
+    struct hk_error err;
+    enum hk_status st = run->share.reduce(run->share.user, g, count, sums, &err);
+    if (st != HK_OK)
+        return hk_fail(&run->err, st, "%s", err.msg);
+    if (local_st != HK_OK)
+        return local_st;
+    if (sums[HK_SUM_FAILED] > 0)
+        return hk_fail(&run->err, HK_EIO, "another process failed this step (its message is in its own output)");
+    *stop = sums[HK_SUM_STOP] > 0;
+    r->loss = sums[HK_SUM_LOSS] / n;
+    r->correct = (int)sums[HK_SUM_CORRECT];
+    return HK_OK;
+}
+
 static void finish(struct hk_train_run *run, int epoch, enum hk_status st, const char *message)
 {
     struct hk_train_event ev = {.kind = HK_TRAIN_FINISHED, .epoch = epoch, .epochs = run->config.epochs,
@@ -145,6 +183,7 @@ void hk_train_job(void *arg)
     const struct hk_dataset *ds = run->train;
     size_t size = (size_t)ds->height * ds->width * 3;
     int batch = c->batch < (int)ds->count ? c->batch : (int)ds->count;
+    int ranks = run->share.ranks > 1 ? run->share.ranks : 1, shared = ranks > 1 && run->share.reduce;
     int batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
     float *x = malloc((size_t)batch * size * sizeof *x), *weights = malloc((size_t)batch * sizeof *weights);
     uint32_t *order = malloc(ds->count * sizeof *order);
@@ -176,21 +215,29 @@ void hk_train_job(void *arg)
         double t0 = now_seconds(), loss_sum = 0;
         long correct = 0, seen = 0;
         for (int b = 0; b < batches; b++) {
-            if (atomic_load(&run->stop) || hk_worker_stopping(run->worker)) {
+            int stop = atomic_load(&run->stop) || hk_worker_stopping(run->worker);
+            const uint32_t *idx = order + (size_t)b * batch;
+            int n = b == batches - 1 ? (int)(ds->count - (size_t)b * batch) : batch;
+            struct hk_step_result r = {0, 0};
+            if (!stop || shared) {
+                int lo = share_begin(n, run->share.rank, ranks);
+                int local = share_begin(n, run->share.rank + 1, ranks) - lo;
+                for (int i = 0; i < local; i++) {
+                    labels[i] = ds->labels[idx[lo + i]];
+                    weights[i] = c->class_weight[labels[i]];
+                }
+                hk_batch_fill(x, ds, idx + lo, local, c->rescale, &c->augment, c->seed, global_epoch, tmp);
+                if (local)
+                    st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
+                if (shared)
+                    st = reduce_shares(run, n, local, st, &stop, &r);
+            }
+            if (st == HK_OK && stop) {
                 st = HK_ECANCELLED;
                 snprintf(why, sizeof why, "stopped at epoch %d, batch %d of %d; the weights are kept", epoch, b,
                          batches);
                 break;
             }
-            const uint32_t *idx = order + (size_t)b * batch;
-            int n = b == batches - 1 ? (int)(ds->count - (size_t)b * batch) : batch;
-            for (int i = 0; i < n; i++) {
-                labels[i] = ds->labels[idx[i]];
-                weights[i] = c->class_weight[labels[i]];
-            }
-            hk_batch_fill(x, ds, idx, n, c->rescale, &c->augment, c->seed, global_epoch, tmp);
-            struct hk_step_result r;
-            st = hk_model_gradients(run->model, x, labels, weights, n, 0, &r, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
