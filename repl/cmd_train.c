@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "commands.h"
 
 /* On the worker: format the event as one line and send it to the main thread. */
@@ -119,6 +120,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     run->worker = sh->worker;
     run->progress = on_progress;
     run->progress_user = sh;
+    cluster_train_share(&run->share);
     atomic_store(&run->stop, 0);
     if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);

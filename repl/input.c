@@ -14,6 +14,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "cluster.h"
 #include "commands.h"
 #include "complete.h"
 
@@ -141,13 +142,19 @@ static char *read_logical_line(FILE *f, int *lineno, int *first_line)
     return line;
 }
 
-static int run_stream(struct shell *sh, FILE *f, const char *name)
+/* Run the lines of f. shared: rank 0 reads f and every rank runs what it read (MPI). */
+static int run_stream(struct shell *sh, FILE *f, const char *name, int shared)
 {
     const char *saved_file = sh->file;
-    int saved_line = sh->line, lineno = 0, first, rc = 0;
+    int saved_line = sh->line, lineno = 0, first = 0, rc = 0;
     char *line;
     sh->file = name;
-    while (!sh->quit && (line = read_logical_line(f, &lineno, &first))) {
+    while (!sh->quit) {
+        line = shared && !cluster_is_writer() ? NULL : read_logical_line(f, &lineno, &first);
+        if (shared)
+            line = cluster_share_line(line);
+        if (!line)
+            break;
         sh->line = first;
         if (input_run_line(sh, line) != 0) {
             rc = -1;
@@ -175,7 +182,7 @@ int input_run_file(struct shell *sh, const char *path)
     if (!f)
         return shell_error(sh, NULL, -1, "cannot open '%s': %s", path, strerror(errno));
     sh->depth++;
-    int rc = run_stream(sh, f, path);
+    int rc = run_stream(sh, f, path, 0);
     sh->depth--;
     fclose(f);
     return rc;
@@ -259,7 +266,7 @@ void input_loop(struct shell *sh)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (!sh->interactive) {
-        run_stream(sh, stdin, "<stdin>");
+        run_stream(sh, stdin, "<stdin>", cluster_ranks() > 1);
         return;
     }
     active = sh;

@@ -103,6 +103,7 @@ int shell_error(struct shell *sh, const struct hk_words *w, int word, const char
     va_end(ap);
     const char *cmd = sh->command ? sh->command : "husky";
     sh->failed = 1;
+    snprintf(sh->last_error, sizeof sh->last_error, "%s", msg);
     fflush(stdout);
     if (sh->file) {
         fprintf(stderr, "%s:%d: %s: %s\n", sh->file, sh->line, cmd, msg);

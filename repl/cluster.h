@@ -1,0 +1,40 @@
+/* cluster.h: running one husky per MPI rank (mpirun -n N husky ...). Every rank executes the
+ * same command stream; rank 0 alone reads the terminal, prints and writes files; training splits
+ * each global batch across the ranks and sums the gradients once per step. Built without MPI
+ * (cluster_single.c) or started without mpirun, husky is one rank of one. */
+#ifndef HUSKY_CLUSTER_H
+#define HUSKY_CLUSTER_H
+
+#include "shell.h"
+#include "train.h"
+
+/* Join the MPI job when started by mpirun (before anything else reads argv). On ranks other
+ * than 0, stdout and stderr are silenced. Returns 0, or -1 after printing why. */
+int cluster_init(int *argc, char ***argv);
+
+/* Leave the MPI job (collective: every rank calls it once at exit). */
+void cluster_finish(void);
+
+/* This rank and the number of ranks (0 and 1 without MPI). */
+int cluster_rank(void);
+int cluster_ranks(void);
+
+/* 1 on the one rank that prints and writes files (rank 0). */
+int cluster_is_writer(void);
+
+/* Share one input line from rank 0 with every rank. On rank 0, line is what it read (owned,
+ * NULL at the end of input) and is returned; on other ranks line is ignored and the returned
+ * line (owned, NULL at the end) is rank 0's. Blocks (without spinning) until rank 0 sends. */
+char *cluster_share_line(char *line);
+
+/* After a command ran on every rank with result rc: the result of all of them. A failure on a
+ * rank other than 0 is reported by rank 0 with that rank's message. Returns 0 or -1. */
+int cluster_agree(struct shell *sh, int rc);
+
+/* How the next training run shares its batches (single process: zero). Clears a pending stop. */
+void cluster_train_share(struct hk_train_share *share);
+
+/* The `cluster` command: ranks, hosts, and the all-reduce time of the last run. */
+int cmd_cluster(struct shell *sh, const struct hk_words *w, int arg);
+
+#endif
