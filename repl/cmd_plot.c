@@ -340,7 +340,7 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
         fprintf(f, "%d", r[i].epoch);
         for (int m = 0; m < HK_METRIC_COUNT; m++) {
             if (isfinite(r[i].v[m]))
-                fprintf(f, ",%.6g", r[i].v[m]);
+                fprintf(f, ",%.9g", r[i].v[m]);
             else
                 fprintf(f, ",");
         }
