@@ -23,7 +23,7 @@ static int rank, ranks = 1;
 static MPI_Comm line_comm, train_comm; /* the main thread's collectives; the worker's */
 static int saved_stderr = STDERR_FILENO; /* the real stderr, also on silenced ranks */
 static double timeout_seconds = 60;
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, aborting;
 
 /* The last run's step timing (written by the worker, read by `cluster` after the run). */
 static long steps;
@@ -34,7 +34,7 @@ static void on_sigterm(int sig)
 {
     static const char msg[] = "husky: the MPI job is ending (mpirun sent SIGTERM: Ctrl-C, or another rank "
                               "exited or died); unsaved work is lost\n";
-    if (rank == 0 && write(saved_stderr, msg, sizeof msg - 1) < 0) {
+    if (rank == 0 && !aborting && write(saved_stderr, msg, sizeof msg - 1) < 0) {
         /* nothing more to do on the way out */
     }
     _exit(128 + sig);
@@ -125,6 +125,7 @@ static void wait_for(MPI_Request *req, int count, int bounded, const char *what)
             dprintf(saved_stderr, "husky: rank %d: no answer from the other ranks for %.0f s while %s; one of "
                     "them has hung or died. Stopping all ranks (HUSKY_MPI_TIMEOUT sets the limit in seconds).\n",
                     rank, waited, what);
+            aborting = 1;
             MPI_Abort(MPI_COMM_WORLD, 3);
         }
         if (waited > 0.002)
