@@ -103,8 +103,9 @@ const struct command commands[] = {
      "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
      "in the terminal.",
      o_out, cmd_inspect, ARG_LAYER},
-    {"cluster", "cluster",
-     "The MPI ranks husky runs on (mpirun -n N husky) and the all-reduce time per step of the last run.", NULL,
+    {"cluster", "cluster [bench]",
+     "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
+     "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
      cmd_cluster, ARG_NONE},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
 };

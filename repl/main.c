@@ -58,8 +58,12 @@ static int run(int argc, char **argv)
         rc |= input_run_line(&sh, commands);
         sh.file = NULL;
     }
-    if ((stay || (!script && !commands)) && !sh.quit)
+    if ((stay || (!script && !commands)) && !sh.quit) {
+        /* under mpirun stdin is never a terminal, but -i still means a person is typing */
+        if (stay && cluster_ranks() > 1)
+            sh.keep_going = 1;
         input_loop(&sh);
+    }
     if (sh.quit != 2 && hk_worker_busy(sh.worker))
         shell_wait(&sh);
     int failed = rc != 0 || sh.failed;
