@@ -39,7 +39,7 @@ static int watchdog_running;
 
 /* The last run's step timing (written by the worker, read by `cluster` after the run). */
 static long steps;
-static double reduce_seconds, compute_seconds, last_reduce_end;
+static double reduce_seconds, compute_seconds, compute_cpu_seconds, last_reduce_end, last_reduce_end_cpu;
 static size_t reduce_floats;
 
 static void on_sigterm(int sig)
@@ -56,6 +56,15 @@ static void on_sigusr1(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* CPU time of the calling thread (the worker's, in reduce_step): unlike wall time, it does not
+ * grow when other programs share the cores. */
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void begin_wait(int slot, const char *what)
@@ -234,14 +243,17 @@ static enum hk_status reduce_step(void *user, float *grads, size_t count, double
     if (count > INT_MAX)
         return hk_fail(err, HK_EINVAL, "%zu parameters are more than one MPI message can carry", count);
     sums[HK_SUM_STOP] += stop_requested;
-    double t0 = MPI_Wtime();
-    if (steps)
+    double t0 = MPI_Wtime(), cpu0 = thread_cpu_seconds();
+    if (steps) {
         compute_seconds += t0 - last_reduce_end;
+        compute_cpu_seconds += cpu0 - last_reduce_end_cpu;
+    }
     begin_wait(STEP_WAIT, "summing the gradients of a training step");
     MPI_Allreduce(MPI_IN_PLACE, sums, HK_SUM_COUNT, MPI_DOUBLE, MPI_SUM, train_comm);
     MPI_Allreduce(MPI_IN_PLACE, grads, (int)count, MPI_FLOAT, MPI_SUM, train_comm);
     end_wait(STEP_WAIT);
     last_reduce_end = MPI_Wtime();
+    last_reduce_end_cpu = thread_cpu_seconds();
     reduce_seconds += last_reduce_end - t0;
     reduce_floats = count;
     steps++;
@@ -253,7 +265,7 @@ void cluster_train_share(struct hk_train_share *share)
     memset(share, 0, sizeof *share);
     stop_requested = 0;
     steps = 0;
-    reduce_seconds = compute_seconds = 0;
+    reduce_seconds = compute_seconds = compute_cpu_seconds = 0;
     if (ranks < 2)
         return;
     share->rank = rank;
@@ -321,9 +333,9 @@ int cmd_cluster(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "  rank %d on %s\n", r, names + (size_t)r * sizeof name);
     free(names);
     if (steps > 1)
-        shell_print(sh, "last run: %ld steps; per step %.1f ms computing, %.1f ms in the all-reduce of %.1f MB of "
-                    "gradient (including waiting for the slowest rank)\n", steps,
-                    1e3 * compute_seconds / (double)(steps - 1), 1e3 * reduce_seconds / (double)steps,
-                    (double)reduce_floats * sizeof(float) / 1e6);
+        shell_print(sh, "last run: %ld steps; per step %.1f ms computing (%.1f ms of CPU), %.1f ms in the all-reduce "
+                    "of %.1f MB of gradient (including waiting for the slowest rank)\n", steps,
+                    1e3 * compute_seconds / (double)(steps - 1), 1e3 * compute_cpu_seconds / (double)(steps - 1),
+                    1e3 * reduce_seconds / (double)steps, (double)reduce_floats * sizeof(float) / 1e6);
     return 0;
 }
