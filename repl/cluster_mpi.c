@@ -26,7 +26,7 @@ static int rank, ranks = 1;
 static MPI_Comm line_comm, train_comm; /* the main thread's collectives; the worker's */
 static int saved_stderr = STDERR_FILENO; /* the real stderr, also on silenced ranks */
 static double timeout_seconds = 60;
-static volatile sig_atomic_t stop_requested, aborting;
+static volatile sig_atomic_t stop_requested, leaving; /* leaving: the end is known, say nothing more */
 
 /* What the watchdog watches: per thread (0 main, 1 worker) since when it waits on other ranks
  * (MPI_Wtime, 0 = not waiting) and for what. */
@@ -46,7 +46,7 @@ static void on_sigterm(int sig)
 {
     static const char msg[] = "husky: the MPI job is ending (mpirun sent SIGTERM: Ctrl-C, or another rank "
                               "exited or died); unsaved work is lost\n";
-    if (rank == 0 && !aborting && write(saved_stderr, msg, sizeof msg - 1) < 0) {
+    if (rank == 0 && !leaving && write(saved_stderr, msg, sizeof msg - 1) < 0) {
         /* nothing more to do on the way out */
     }
     _exit(128 + sig);
@@ -93,7 +93,7 @@ static void *watch(void *arg)
                 dprintf(saved_stderr, "husky: rank %d: no answer from the other ranks for %.0f s while %s; one "
                         "of them has hung or died. Stopping all ranks (HUSKY_MPI_TIMEOUT sets the limit in "
                         "seconds).\n", rank, MPI_Wtime() - since, atomic_load(&waiting_for[s]));
-                aborting = 1;
+                leaving = 1;
                 MPI_Abort(MPI_COMM_WORLD, 3);
             }
         }
@@ -150,6 +150,7 @@ void cluster_finish(void)
 {
     int on = 0;
     MPI_Initialized(&on);
+    leaving = 1; /* mpirun may end this rank when another exits first with a failure status */
     if (watchdog_running) {
         atomic_store(&watchdog_quit, 1);
         pthread_join(watchdog, NULL);

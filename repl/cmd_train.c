@@ -118,7 +118,8 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     run->config = c;
     run->history = sh->history;
     run->worker = sh->worker;
-    run->progress = on_progress;
+    /* only rank 0 prints; elsewhere nobody would read the pipe and the worker would block on it */
+    run->progress = cluster_is_writer() ? on_progress : NULL;
     run->progress_user = sh;
     cluster_train_share(&run->share);
     atomic_store(&run->stop, 0);

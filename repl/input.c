@@ -142,6 +142,22 @@ static char *read_logical_line(FILE *f, int *lineno, int *first_line)
     return line;
 }
 
+/* Until f (unbuffered) has input, print the worker's progress lines as they come: a run's epoch
+ * lines appear while rank 0 of an MPI job waits for a command, and the worker never blocks on a
+ * full progress pipe (which would stall every rank). */
+static void print_progress_until_input(struct shell *sh, FILE *f)
+{
+    for (;;) {
+        struct pollfd p[2] = {{fileno(f), POLLIN, 0}, {sh->progress_pipe[0], POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return;
+        if (p[1].revents & POLLIN)
+            shell_drain_progress(sh);
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+            return;
+    }
+}
+
 /* Run the lines of f. shared: rank 0 reads f and every rank runs what it read (MPI). */
 static int run_stream(struct shell *sh, FILE *f, const char *name, int shared)
 {
@@ -150,6 +166,8 @@ static int run_stream(struct shell *sh, FILE *f, const char *name, int shared)
     char *line;
     sh->file = name;
     while (!sh->quit) {
+        if (shared && cluster_is_writer())
+            print_progress_until_input(sh, f);
         line = shared && !cluster_is_writer() ? NULL : read_logical_line(f, &lineno, &first);
         if (shared)
             line = cluster_share_line(line);
@@ -266,6 +284,8 @@ void input_loop(struct shell *sh)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (!sh->interactive) {
+        if (cluster_ranks() > 1)
+            setvbuf(stdin, NULL, _IONBF, 0); /* so that poll() on it tells whether a line is waiting */
         run_stream(sh, stdin, "<stdin>", cluster_ranks() > 1);
         return;
     }

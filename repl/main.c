@@ -35,6 +35,8 @@ static int run(int argc, char **argv)
     }
     const char *script = optind < argc ? argv[optind++] : NULL;
     int interactive = isatty(STDIN_FILENO) && cluster_ranks() < 2 && (stay || (!script && !commands));
+    /* under mpirun stdin is never a terminal, but -i still means a person is typing */
+    int person_at_mpirun = stay && cluster_ranks() > 1;
     struct shell sh;
     if (shell_init(&sh, interactive) != 0)
         return 1;
@@ -59,8 +61,7 @@ static int run(int argc, char **argv)
         sh.file = NULL;
     }
     if ((stay || (!script && !commands)) && !sh.quit) {
-        /* under mpirun stdin is never a terminal, but -i still means a person is typing */
-        if (stay && cluster_ranks() > 1)
+        if (person_at_mpirun)
             sh.keep_going = 1;
         input_loop(&sh);
     }
@@ -70,7 +71,7 @@ static int run(int argc, char **argv)
     if (sh.quit == 2)
         _exit(130);
     shell_free(&sh);
-    return failed && !interactive ? 1 : 0;
+    return failed && !interactive && !person_at_mpirun ? 1 : 0;
 }
 
 int main(int argc, char **argv)
