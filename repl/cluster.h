@@ -31,6 +31,10 @@ char *cluster_share_line(char *line);
  * rank other than 0 is reported by rank 0 with that rank's message. Returns 0 or -1. */
 int cluster_agree(struct shell *sh, int rc);
 
+/* Before training: check that every rank loaded the same pictures (same files, same labels) for
+ * the training and validation sets; otherwise report it and return -1. */
+int cluster_check_data(struct shell *sh, const struct hk_words *w);
+
 /* How the next training run shares its batches (single process: zero). Clears a pending stop. */
 void cluster_train_share(struct hk_train_share *share);
 

@@ -261,6 +261,46 @@ static enum hk_status reduce_step(void *user, float *grads, size_t count, double
     return HK_OK;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A fingerprint of which files a set holds under which labels (not the pixels: cheap). */
+static uint64_t data_fingerprint(const struct hk_dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (!ds)
+        return h;
+    h = fnv1a(h, &ds->count, sizeof ds->count);
+    for (size_t i = 0; i < ds->count; i++) {
+        h = fnv1a(h, ds->paths[i], strlen(ds->paths[i]) + 1);
+        h = fnv1a(h, &ds->labels[i], sizeof ds->labels[i]);
+    }
+    return h;
+}
+
+int cluster_check_data(struct shell *sh, const struct hk_words *w)
+{
+    if (ranks < 2)
+        return 0;
+    const struct hk_dataset *sets[2] = {sh->train, sh->val};
+    for (int s = 0; s < 2; s++) {
+        uint64_t fp = data_fingerprint(sets[s]), mine[2] = {fp, ~fp}, all[2];
+        MPI_Request req;
+        MPI_Iallreduce(mine, all, 2, MPI_UINT64_T, MPI_MIN, line_comm, &req);
+        wait_for(&req, 1, "comparing the data sets of the ranks");
+        if (all[0] != fp || ~all[1] != fp)
+            return shell_error(sh, w, 0, "the ranks loaded different %s sets (rank 0: %zu pictures); every rank "
+                               "must read the same files from the same path", s ? "validation" : "training",
+                               sets[s] ? sets[s]->count : 0);
+    }
+    return 0;
+}
+
 void cluster_train_share(struct hk_train_share *share)
 {
     memset(share, 0, sizeof *share);

@@ -105,6 +105,8 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_error err;
     if (hk_train_check(sh->model, sh->train, sh->val, &c, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
+    if (cluster_check_data(sh, w))
+        return -1;
     size_t ws = hk_model_workspace_bytes(sh->model, c.batch);
     if (ws > ((size_t)16 << 30))
         return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d needs %.1f GB of activations; use a "
