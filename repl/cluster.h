@@ -1,7 +1,11 @@
 /* cluster.h: running one husky per MPI rank (mpirun -n N husky ...). Every rank executes the
  * same command stream; rank 0 alone reads the terminal, prints and writes files; training splits
  * each global batch across the ranks and sums the gradients once per step. Built without MPI
- * (cluster_single.c) or started without mpirun, husky is one rank of one. */
+ * (cluster_single.c) or started without mpirun, husky is one rank of one.
+ * Data: every rank reads the whole set itself from the same path (a shared or copied folder) and
+ * keeps all of it decoded, because the shuffle is global: any picture can fall into any rank's
+ * share of a batch. Nothing but commands, gradients and a few sums crosses the network;
+ * `train` checks that the ranks' sets list the same files with the same labels. */
 #ifndef HUSKY_CLUSTER_H
 #define HUSKY_CLUSTER_H
 
