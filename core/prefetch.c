@@ -20,6 +20,7 @@ struct slot {
 struct hk_prefetch {
     const struct hk_dataset *ds;
     int batch, batches;
+    int part, parts;         /* this process fills share `part` of `parts` of each batch */
     float rescale;
     struct hk_augment aug;
     uint64_t seed, epoch;
@@ -44,17 +45,19 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Number of pictures in batch b. */
-static int batch_size(const struct hk_prefetch *p, int b)
+int hk_prefetch_share(const struct hk_prefetch *p, int b, int *first)
 {
-    size_t first = (size_t)b * (size_t)p->batch, left = p->ds->count - first;
-    return left < (size_t)p->batch ? (int)left : p->batch;
+    size_t start = (size_t)b * (size_t)p->batch, left = p->ds->count - start;
+    long long n = left < (size_t)p->batch ? (long long)left : p->batch;
+    *first = (int)(n * p->part / p->parts);
+    return (int)(n * (p->part + 1) / p->parts) - *first;
 }
 
 static void fill(struct hk_prefetch *p, struct slot *s, int b)
 {
-    hk_batch_fill(s->x, p->ds, p->order + (size_t)b * (size_t)p->batch, batch_size(p, b), p->rescale, &p->aug,
-                  p->seed, p->epoch, p->tmp);
+    int first, n = hk_prefetch_share(p, b, &first);
+    hk_batch_fill(s->x, p->ds, p->order + (size_t)b * (size_t)p->batch + first, n, p->rescale, &p->aug, p->seed,
+                  p->epoch, p->tmp);
 }
 
 static void *helper(void *arg)
@@ -93,6 +96,7 @@ enum hk_status hk_prefetch_new(const struct hk_dataset *ds, int batch, float res
     p->ds = ds;
     p->batch = batch;
     p->batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
+    p->parts = 1;
     p->rescale = rescale;
     p->aug = aug ? *aug : hk_augment_default();
     p->seed = seed;
@@ -133,6 +137,12 @@ void hk_prefetch_free(struct hk_prefetch *p)
     free(p->slots[0].x);
     free(p->slots[1].x);
     free(p);
+}
+
+void hk_prefetch_set_share(struct hk_prefetch *p, int part, int parts)
+{
+    p->part = parts > 1 ? part : 0;
+    p->parts = parts > 1 ? parts : 1;
 }
 
 void hk_prefetch_epoch(struct hk_prefetch *p, const uint32_t *order, uint64_t epoch, int first)

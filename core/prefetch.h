@@ -22,14 +22,23 @@ enum hk_status hk_prefetch_new(const struct hk_dataset *ds, int batch, float res
 /* Stop and join the helper, free everything; NULL is a no-op. */
 void hk_prefetch_free(struct hk_prefetch *p);
 
+/* Data-parallel training: from now on fill only share `part` of `parts` of each batch (see
+ * hk_prefetch_share). Call before the first hk_prefetch_epoch. */
+void hk_prefetch_set_share(struct hk_prefetch *p, int part, int parts);
+
+/* This process's share of batch b: returns how many pictures it holds and sets *first to the
+ * position in the batch of the first of them: [n*part/parts, n*(part+1)/parts) of a batch of n. */
+int hk_prefetch_share(const struct hk_prefetch *p, int b, int *first);
+
 /* Start an epoch at batch `first` (0, or where a resumed run stopped): order holds ds->count picture
  * indices (copied), batch b is order[b*batch ...]. Waits for a batch of the previous epoch still
  * being filled, then lets the helper begin. */
 void hk_prefetch_epoch(struct hk_prefetch *p, const uint32_t *order, uint64_t epoch, int first);
 
-/* The network input of batch b of the current epoch (n x 3 x h x w floats), waiting until it is
- * ready. Borrowed until hk_prefetch_release(p, b). Batches must be taken in order first, first + 1, ... and
- * each released before the next one is taken. */
+/* The network input of batch b of the current epoch (n x 3 x h x w floats; only this process's
+ * share after hk_prefetch_set_share), waiting until it is ready. Borrowed until
+ * hk_prefetch_release(p, b). Batches must be taken in order first, first + 1, ... and each
+ * released before the next one is taken. */
 const float *hk_prefetch_get(struct hk_prefetch *p, int b);
 
 /* Hand batch b's buffer back so the helper can fill batch b + 2 into it. */

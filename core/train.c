@@ -126,6 +126,38 @@ static int all_finite(const float *v, size_t n)
     return sum == 0.0f;
 }
 
+/* Data-parallel step: weight this process's gradient by its share (local of n samples), combine
+ * it with the other processes' through the reduce hook, and leave the global batch's gradient in
+ * the arena and its mean loss and correct count in r. *stop becomes 1 when any process asked to
+ * stop; a failure on any process fails the step on all of them. */
+static enum hk_status reduce_shares(struct hk_train_run *run, int n, int local, enum hk_status local_st, int *stop,
+                                    struct hk_step_result *r)
+{
+    float *g = hk_model_grads(run->model);
+    size_t count = hk_model_param_count(run->model);
+    float scale = (float)local / (float)n;
+    if (local_st != HK_OK || !local)
+        memset(g, 0, count * sizeof *g);
+    else
+        for (size_t i = 0; i < count; i++)
+            g[i] *= scale;
+    double sums[HK_SUM_COUNT] = {[HK_SUM_LOSS] = r->loss * local, [HK_SUM_CORRECT] = r->correct,
+                                 [HK_SUM_SAMPLES] = local, [HK_SUM_STOP] = *stop,
+                                 [HK_SUM_FAILED] = local_st != HK_OK};
+    struct hk_error err;
+    enum hk_status st = run->share.reduce(run->share.user, g, count, sums, &err);
+    if (st != HK_OK)
+        return hk_fail(&run->err, st, "%s", err.msg);
+    if (local_st != HK_OK)
+        return local_st;
+    if (sums[HK_SUM_FAILED] > 0)
+        return hk_fail(&run->err, HK_EIO, "another process failed this step (its message is in its own output)");
+    *stop = sums[HK_SUM_STOP] > 0;
+    r->loss = sums[HK_SUM_LOSS] / n;
+    r->correct = (int)sums[HK_SUM_CORRECT];
+    return HK_OK;
+}
+
 static void finish(struct hk_train_run *run, int epoch, enum hk_status st, const char *message)
 {
     struct hk_train_event ev = {.kind = HK_TRAIN_FINISHED, .epoch = epoch, .epochs = run->config.epochs,
@@ -161,6 +193,7 @@ void hk_train_job(void *arg)
     const struct hk_train_config *c = &run->config;
     const struct hk_dataset *ds = run->train;
     int batch = c->batch < (int)ds->count ? c->batch : (int)ds->count;
+    int ranks = run->share.ranks > 1 ? run->share.ranks : 1, shared = ranks > 1 && run->share.reduce;
     int batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
     float *weights = malloc((size_t)batch * sizeof *weights);
     uint32_t *order = malloc(ds->count * sizeof *order);
@@ -174,6 +207,7 @@ void hk_train_job(void *arg)
         finish(run, 0, HK_ENOMEM, "out of memory for a training batch");
         return;
     }
+    hk_prefetch_set_share(pf, run->share.rank, ranks);
     if (!run->resume)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
@@ -204,23 +238,30 @@ void hk_train_job(void *arg)
         }
         hk_prefetch_epoch(pf, order, global_epoch, first_batch);
         for (int b = first_batch; b < batches; b++) {
-            if (atomic_load(&run->stop) || hk_worker_stopping(run->worker)) {
+            int stop = atomic_load(&run->stop) || hk_worker_stopping(run->worker);
+            int n = b == batches - 1 ? (int)(ds->count - (size_t)b * batch) : batch;
+            struct hk_step_result r = {0, 0};
+            double step0 = now_seconds();
+            if (!stop || shared) { /* under MPI every rank takes part in the step that sees a stop */
+                int lo, local = hk_prefetch_share(pf, b, &lo);
+                const uint32_t *idx = order + (size_t)b * batch + lo;
+                for (int i = 0; i < local; i++) {
+                    labels[i] = ds->labels[idx[i]];
+                    weights[i] = c->class_weight[labels[i]];
+                }
+                const float *x = hk_prefetch_get(pf, b);
+                if (local)
+                    st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
+                hk_prefetch_release(pf, b);
+                if (shared)
+                    st = reduce_shares(run, n, local, st, &stop, &r);
+            }
+            if (st == HK_OK && stop) {
                 st = HK_ECANCELLED;
                 snprintf(why, sizeof why, "stopped at epoch %d, batch %d of %d; the weights are kept", epoch, b,
                          batches);
                 break;
             }
-            const uint32_t *idx = order + (size_t)b * batch;
-            int n = b == batches - 1 ? (int)(ds->count - (size_t)b * batch) : batch;
-            for (int i = 0; i < n; i++) {
-                labels[i] = ds->labels[idx[i]];
-                weights[i] = c->class_weight[labels[i]];
-            }
-            double step0 = now_seconds();
-            const float *x = hk_prefetch_get(pf, b);
-            struct hk_step_result r;
-            st = hk_model_gradients(run->model, x, labels, weights, n, 0, &r, &run->err);
-            hk_prefetch_release(pf, b);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;

@@ -61,6 +61,25 @@ struct hk_train_event {
 /* Called on the worker thread; must not block for long. */
 typedef void (*hk_train_progress_fn)(void *user, const struct hk_train_event *ev);
 
+/* What one process sends into the per-step reduction of data-parallel training. */
+enum hk_train_sum { HK_SUM_LOSS, HK_SUM_CORRECT, HK_SUM_SAMPLES, HK_SUM_STOP, HK_SUM_FAILED, HK_SUM_COUNT };
+
+/* Called once per step on the worker with this process's gradient arena (count floats, already
+ * scaled by its share of the global batch) and sums[HK_SUM_COUNT] (loss * samples, correct,
+ * samples, stop requested, step failed). It must replace both, in place, with their sums over all
+ * processes, which every process then applies identically. Non-OK (err set) ends the run. */
+typedef enum hk_status (*hk_train_reduce_fn)(void *user, float *grads, size_t count, double *sums,
+                                             struct hk_error *err);
+
+/* Data-parallel training: process `rank` of `ranks` computes samples [n*rank/ranks,
+ * n*(rank+1)/ranks) of each global batch of n and `reduce` combines the shares. All zero (or
+ * ranks <= 1): a single process. */
+struct hk_train_share {
+    int rank, ranks;
+    hk_train_reduce_fn reduce;
+    void *user;
+};
+
 /* Everything one run needs. The caller owns it and keeps it (and what it points to) alive and
  * unchanged until the run has ended (hk_worker_wait). */
 struct hk_train_run {
@@ -75,6 +94,7 @@ struct hk_train_run {
     struct hk_checkpoint *checkpoint; /* may be NULL: written after every epoch and when stopped */
     int resume;                     /* 1: start at `pos` (a saved position) instead of the beginning */
     struct hk_train_position pos;   /* where the run is (kept current by the worker) */
+    struct hk_train_share share;    /* zero: a single process */
     atomic_int stop;                /* set to 1 to stop after the current batch */
     enum hk_status status;          /* result when finished */
     struct hk_error err;

@@ -557,7 +557,7 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
         csv_fieldf(&c, "%d", r[i].epoch);
         for (int m = 0; m < HK_METRIC_COUNT; m++) {
             if (isfinite(r[i].v[m]))
-                csv_fieldf(&c, "%.6g", r[i].v[m]);
+                csv_fieldf(&c, "%.9g", r[i].v[m]);
             else
                 csv_field(&c, "");
         }

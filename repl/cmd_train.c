@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "cluster.h"
 #include "commands.h"
 
 /* On the worker: format the event as one line and send it to the main thread. */
@@ -133,6 +134,14 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         hk_checkpoint_free(cp);
         return shell_error(sh, w, 0, "%s", err.msg);
     }
+    if (cluster_check_data(sh, w)) {
+        hk_checkpoint_free(cp);
+        return -1;
+    }
+    if (!cluster_is_writer()) { /* only rank 0 writes files */
+        hk_checkpoint_free(cp);
+        cp = NULL;
+    }
     int batch = c->batch < (int)sh->train->count ? c->batch : (int)sh->train->count; /* as the run will */
     size_t need = hk_model_memory_bytes(sh->model, batch);
     if (need > hk_model_memory_limit()) {
@@ -156,8 +165,10 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     run->config = *c;
     run->history = sh->history;
     run->worker = sh->worker;
-    run->progress = on_progress;
+    /* only rank 0 prints; elsewhere nobody would read the pipe and the worker would block on it */
+    run->progress = cluster_is_writer() ? on_progress : NULL;
     run->progress_user = sh;
+    cluster_train_share(&run->share);
     run->checkpoint = cp;
     run->resume = resume != NULL;
     /* the position a save queued before the first batch sees */

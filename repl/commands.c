@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "layer_spec.h"
 
 static const char *const o_model_new[] = {"input", NULL};
@@ -169,6 +170,10 @@ const struct command commands[] = {
      "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
      "in the terminal.",
      o_out, cmd_inspect, ARG_LAYER},
+    {"cluster", "cluster [bench]",
+     "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
+     "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
+     cmd_cluster, ARG_NONE},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
 };
 
@@ -196,6 +201,15 @@ const struct command *commands_find(const struct hk_words *w, int *arg)
             }
         }
     return NULL;
+}
+
+/* Commands that only print or write files (models, pictures, plots, CSV): under MPI, rank 0
+ * alone runs them, so every file is written once. */
+static int writer_only(const struct command *c)
+{
+    return c->run == cmd_model_save || c->run == cmd_history_save || c->run == cmd_plot ||
+           c->run == cmd_inspect || c->run == cmd_inspect_filters || c->run == cmd_predict ||
+           c->run == cmd_evaluate;
 }
 
 static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)
@@ -255,14 +269,15 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     if (c) {
         sh->command = c->name;
         int rc = check_options(sh, c, w, arg);
-        if (rc == 0)
+        if (rc == 0 && (cluster_is_writer() || !writer_only(c)))
             rc = c->run(sh, w, arg);
+        rc = cluster_agree(sh, rc);
         sh->command = NULL;
         return rc;
     }
     if (hk_layer_kind_find(w->w[0].text) != HK_LAYER_KIND_COUNT) {
         sh->command = w->w[0].text;
-        int rc = cmd_layer(sh, w, 1);
+        int rc = cluster_agree(sh, cmd_layer(sh, w, 1));
         sh->command = NULL;
         return rc;
     }

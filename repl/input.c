@@ -14,6 +14,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "cluster.h"
 #include "commands.h"
 #include "complete.h"
 
@@ -149,16 +150,41 @@ static enum line_status read_logical_line(FILE *f, char *buf, size_t cap, int *l
     }
 }
 
-static int run_stream(struct shell *sh, FILE *f, const char *name)
+/* Until f (unbuffered) has input, print the worker's progress lines as they come: a run's epoch
+ * lines appear while rank 0 of an MPI job waits for a command, and the worker never blocks on a
+ * full progress pipe (which would stall every rank). */
+static void print_progress_until_input(struct shell *sh, FILE *f)
+{
+    for (;;) {
+        struct pollfd p[2] = {{fileno(f), POLLIN, 0}, {sh->progress_pipe[0], POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return;
+        if (p[1].revents & POLLIN)
+            shell_drain_progress(sh);
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+            return;
+    }
+}
+
+/* Run the lines of f. shared: rank 0 reads f and every rank runs what it read (MPI). */
+static int run_stream(struct shell *sh, FILE *f, const char *name, int shared)
 {
     const char *saved_file = sh->file;
-    int saved_line = sh->line, lineno = 0, first, rc = 0;
+    int saved_line = sh->line, lineno = 0, first = 0, rc = 0;
     char *line = malloc(HK_LEX_MAX_LINE + 1);
     if (!line)
         return shell_error(sh, NULL, -1, "out of memory reading '%s'", name);
     sh->file = name;
-    enum line_status got;
-    while (!sh->quit && (got = read_logical_line(f, line, HK_LEX_MAX_LINE + 1, &lineno, &first)) != LINE_END) {
+    while (!sh->quit) {
+        if (shared && cluster_is_writer())
+            print_progress_until_input(sh, f);
+        enum line_status got = LINE_END;
+        if (!shared || cluster_is_writer())
+            got = read_logical_line(f, line, HK_LEX_MAX_LINE + 1, &lineno, &first);
+        if (shared)
+            got = cluster_share_line(line, HK_LEX_MAX_LINE + 1, got);
+        if (got == LINE_END)
+            break;
         sh->line = first;
         if (got != LINE_OK) {
             sh->line = lineno;
@@ -202,7 +228,7 @@ int input_run_file(struct shell *sh, const char *path)
         return shell_error(sh, NULL, -1, "out of memory");
     }
     sh->depth++;
-    int rc = run_stream(sh, f, name);
+    int rc = run_stream(sh, f, name, 0);
     sh->depth--;
     fclose(f);
     free(name);
@@ -288,7 +314,9 @@ void input_loop(struct shell *sh)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (!sh->interactive) {
-        run_stream(sh, stdin, "<stdin>");
+        if (cluster_ranks() > 1)
+            setvbuf(stdin, NULL, _IONBF, 0); /* so that poll() on it tells whether a line is waiting */
+        run_stream(sh, stdin, "<stdin>", cluster_ranks() > 1);
         return;
     }
     active = sh;

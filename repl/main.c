@@ -1,9 +1,11 @@
-/* main.c: husky's command line: replay a script, run -e commands, or start the interactive shell. */
+/* main.c: husky's command line: replay a script, run -e commands, or start the interactive shell;
+ * under mpirun, one rank of an MPI job (cluster.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "input.h"
 
 static void usage(FILE *f)
@@ -17,7 +19,7 @@ static void usage(FILE *f)
             "  -h         this help;  husky then 'help' lists the commands\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     const char *commands = NULL;
     int stay = 0, keep_going = 0, opt;
@@ -32,7 +34,9 @@ int main(int argc, char **argv)
         }
     }
     const char *script = optind < argc ? argv[optind++] : NULL;
-    int interactive = isatty(STDIN_FILENO) && (stay || (!script && !commands));
+    int interactive = isatty(STDIN_FILENO) && cluster_ranks() < 2 && (stay || (!script && !commands));
+    /* under mpirun stdin is never a terminal, but -i still means a person is typing */
+    int person_at_mpirun = stay && cluster_ranks() > 1;
     struct shell sh;
     if (shell_init(&sh, interactive) != 0)
         return 1;
@@ -56,13 +60,25 @@ int main(int argc, char **argv)
         rc |= input_run_line(&sh, commands);
         sh.file = NULL;
     }
-    if ((stay || (!script && !commands)) && !sh.quit)
+    if ((stay || (!script && !commands)) && !sh.quit) {
+        if (person_at_mpirun)
+            sh.keep_going = 1;
         input_loop(&sh);
+    }
     if (sh.quit != 2 && hk_worker_busy(sh.worker))
         shell_wait(&sh);
     int failed = rc != 0 || sh.failed;
     if (sh.quit == 2)
         _exit(130);
     shell_free(&sh);
-    return failed && !interactive ? 1 : 0;
+    return failed && !interactive && !person_at_mpirun ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (cluster_init(&argc, &argv) != 0)
+        return 1;
+    int rc = run(argc, argv);
+    cluster_finish();
+    return rc;
 }

@@ -134,6 +134,7 @@ int shell_error(struct shell *sh, const struct hk_words *w, int word, const char
     const char *cmd = sh->command ? sh->command : "husky";
     sh->failed = 1;
     sh->output_seq++;
+    snprintf(sh->last_error, sizeof sh->last_error, "%s", msg);
     fflush(stdout);
     if (sh->file) {
         fprintf(stderr, "%s:%d: %s: %s\n", sh->file, sh->line, cmd, msg);

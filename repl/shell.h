@@ -63,6 +63,7 @@ struct shell {
     int keep_going;                /* scripts continue after an error */
     int quit;                      /* quit requested */
     int failed;                    /* a command failed (exit status) */
+    char last_error[2048];         /* the message of the last error, for other ranks */
     int nvars;
     struct shell_var vars[SHELL_MAX_VARS];
 };

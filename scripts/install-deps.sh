@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh: install the Debian 12 packages husky builds, runs and is tested with (as root or
-# via sudo); clang and its runtime libraries are for the libFuzzer targets (tests/fuzz/run.sh).
+# via sudo); clang and its runtime libraries are for the libFuzzer targets (tests/fuzz/run.sh), Open MPI
+# for training on several ranks (-Dmpi, tests/mpi).
 set -eu
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -9,4 +10,4 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential meson ninja-build pkg-config \
     libreadline-dev libpng-dev libstb-dev libopenblas-dev gnuplot-nox \
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev libopenmpi-dev openmpi-bin
