@@ -46,9 +46,9 @@ const struct command commands[] = {
     {"model remove", "model remove LAYER", "Remove a layer (by index or name); the shapes are checked again.",
      NULL, cmd_model_remove, ARG_LAYER},
     {"model insert", "model insert INDEX LAYER-COMMAND",
-     "Insert a layer before position INDEX, e.g. model insert 3 dropout 0.2.", NULL, cmd_model_insert, ARG_NONE},
+     "Insert a layer before position INDEX (model insert 3 dropout 0.2).", NULL, cmd_model_insert, ARG_NONE},
     {"model set", "model set LAYER ARGS...",
-     "Change a layer's settings, e.g. model set dense 64 or model set conv2d_1 activation=tanh.", NULL,
+     "Change a layer's settings (model set dense 64, model set conv2d_1 activation=tanh).", NULL,
      cmd_model_set, ARG_LAYER},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE},
@@ -295,6 +295,16 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     return rc;
 }
 
+/* Length of the first sentence of a help text: up to a full stop followed by a blank or the end
+ * (a dot inside a word, as in ".husky" or "0.5", does not end it). */
+static int first_sentence(const char *help)
+{
+    const char *p = help;
+    while (*p && *p != '\n' && !(p[0] == '.' && (p[1] == ' ' || p[1] == '\n' || p[1] == '\0')))
+        p++;
+    return (int)(p - help);
+}
+
 int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg < w->count) {
@@ -328,7 +338,7 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
     }
     shell_print(sh, "Commands (help COMMAND for more):\n");
     for (const struct command *c = commands; c->name; c++)
-        shell_print(sh, "  %-44s %.*s\n", c->usage, (int)strcspn(c->help, ".\n"), c->help);
+        shell_print(sh, "  %-44s %.*s\n", c->usage, first_sentence(c->help), c->help);
     shell_print(sh, "Layers (appended to the model):\n");
     for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
         shell_print(sh, "  %s\n", hk_layer_spec_usage((enum hk_layer_kind)k));
