@@ -144,17 +144,6 @@ enum hk_status hk_manifest_write(const struct hk_manifest *m, const char *path, 
     return hk_file_write_atomic(path, manifest_writer, (void *)m, err);
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Unescape field [p, end) into a new string; NULL with *why set when malformed or out of memory. */
 static char *unescape(const char *p, const char *end, const char **why)
 {
@@ -186,8 +175,8 @@ static char *unescape(const char *p, const char *end, const char **why)
             *o++ = '\n';
         else if (c == 'r')
             *o++ = '\r';
-        else if (c == 'x' && end - p >= 2 && hex_value(p[0]) >= 0 && hex_value(p[1]) >= 0) {
-            int v = hex_value(p[0]) * 16 + hex_value(p[1]);
+        else if (c == 'x' && end - p >= 2 && hk_hex_digit(p[0]) >= 0 && hk_hex_digit(p[1]) >= 0) {
+            int v = hk_hex_digit(p[0]) * 16 + hk_hex_digit(p[1]);
             if (v == 0) {
                 *why = "\\x00 in a field";
                 goto bad;

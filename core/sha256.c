@@ -126,7 +126,7 @@ void hk_sha256_hex(const unsigned char digest[HK_SHA256_BYTES], char hex[2 * HK_
     hex[2 * HK_SHA256_BYTES] = '\0';
 }
 
-static int hexval(char c)
+int hk_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -140,7 +140,7 @@ static int hexval(char c)
 int hk_sha256_parse_hex(const char *hex, unsigned char digest[HK_SHA256_BYTES])
 {
     for (int i = 0; i < HK_SHA256_BYTES; i++) {
-        int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+        int hi = hk_hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hk_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return 0;
         digest[i] = (unsigned char)(hi << 4 | lo);

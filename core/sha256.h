@@ -31,6 +31,9 @@ void hk_sha256(const void *data, size_t n, unsigned char out[HK_SHA256_BYTES]);
 /* Write a digest as 64 lowercase hex digits and a terminating NUL. */
 void hk_sha256_hex(const unsigned char digest[HK_SHA256_BYTES], char hex[2 * HK_SHA256_BYTES + 1]);
 
+/* The value of one hex digit (either case), or -1 for any other character. */
+int hk_hex_digit(int c);
+
 /* Read 64 hex digits (either case, nothing else) into a digest; returns 1 on success, 0 on
  * malformed text. */
 int hk_sha256_parse_hex(const char *hex, unsigned char digest[HK_SHA256_BYTES]);
