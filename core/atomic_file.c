@@ -1,4 +1,4 @@
-/* atomic_file.c: temporary file, sync, rename: the one way the core writes files. */
+/* atomic_file.c: temporary file, sync, rename, folder sync. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,46 +42,100 @@ static int open_temp(const char *path, char *tmp, size_t tmp_size)
     return -1;
 }
 
-enum hk_status hk_file_write_atomic(const char *path, hk_file_writer write, void *user, struct hk_error *err)
+/* Best effort: make the rename itself durable. */
+static void sync_folder(const char *path)
 {
-    char ebuf[128];
-    if (!path || !*path || !write)
-        return hk_fail(err, HK_EINVAL, "write: missing path");
-    size_t tmp_size = strlen(path) + 16;
-    char *tmp = malloc(tmp_size);
-    if (!tmp)
-        return hk_fail(err, HK_ENOMEM, "cannot write '%s': out of memory", path);
-    int fd = open_temp(path, tmp, tmp_size);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
+    if (slash && !dir)
+        return;
+    if (dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
     }
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
+    int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int hk_atomic_open(struct hk_atomic_file *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    if (!path || !*path)
+        return ENOENT;
+    size_t tmp_size = strlen(path) + 16;
+    if (!(a->tmp = malloc(tmp_size)))
+        return ENOMEM;
+    int fd = open_temp(path, a->tmp, tmp_size);
+    if (fd >= 0 && !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
-        unlink(tmp);
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
+        unlink(a->tmp);
+        errno = e;
     }
+    if (!a->f) {
+        int e = errno ? errno : EIO;
+        free(a->tmp);
+        a->tmp = NULL;
+        return e;
+    }
+    struct stat st; /* a replaced file keeps its permissions */
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        fchmod(fd, st.st_mode & 0777);
+    a->path = path;
+    return 0;
+}
 
-    char why[200] = "";
-    const char *what = NULL;
+int hk_atomic_commit(struct hk_atomic_file *a)
+{
+    int e = 0;
     errno = 0;
-    if (!write(fp, user, why, sizeof why))
-        what = why[0] ? why : hk_os_error(errno ? errno : EIO, ebuf, sizeof ebuf);
-    else if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0)
-        what = hk_os_error(errno ? errno : EIO, ebuf, sizeof ebuf);
-    if (fclose(fp) != 0 && !what)
-        what = hk_os_error(errno, ebuf, sizeof ebuf);
-    if (!what && rename(tmp, path) != 0)
-        what = hk_os_error(errno, ebuf, sizeof ebuf);
-    if (what) {
-        unlink(tmp);
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, what);
+    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0)
+        e = errno ? errno : EIO;
+    if (fclose(a->f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (!e && rename(a->tmp, a->path) != 0)
+        e = errno ? errno : EIO;
+    if (e)
+        unlink(a->tmp);
+    else
+        sync_folder(a->path);
+    free(a->tmp);
+    memset(a, 0, sizeof *a);
+    return e;
+}
+
+void hk_atomic_abort(struct hk_atomic_file *a)
+{
+    if (a->f)
+        fclose(a->f);
+    if (a->tmp)
+        unlink(a->tmp);
+    free(a->tmp);
+    memset(a, 0, sizeof *a);
+}
+
+enum hk_status hk_file_write_atomic(const char *path, hk_file_writer write, void *user, struct hk_error *err)
+{
+    char ebuf[128], why[200] = "";
+    struct hk_atomic_file a;
+    if (!path || !*path || !write)
+        return hk_fail(err, HK_EINVAL, "write: missing path");
+    int e = hk_atomic_open(&a, path);
+    if (e)
+        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
+    errno = 0;
+    if (!write(a.f, user, why, sizeof why)) {
+        if (!why[0])
+            snprintf(why, sizeof why, "%s", hk_os_error(errno ? errno : EIO, ebuf, sizeof ebuf));
+        hk_atomic_abort(&a);
+        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, why);
     }
-    free(tmp);
+    if ((e = hk_atomic_commit(&a)) != 0)
+        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
     return HK_OK;
 }

@@ -1,6 +1,7 @@
-/* atomic_file.h: writing a file so that a crash never leaves half of it: a temporary file in the
- * same folder (created exclusively, mode 0666 less the umask), written, synced, then renamed over
- * the target. */
+/* atomic_file.h: writing a file so that a crash or a full disk never leaves half of it: a
+ * temporary file in the same folder (created exclusively; the mode of the file it replaces, else
+ * 0666 less the umask), written, synced, renamed over the target, and the folder synced. The one
+ * way husky writes files (model files, manifests, CSVs, plots). */
 #ifndef HK_ATOMIC_FILE_H
 #define HK_ATOMIC_FILE_H
 
@@ -8,6 +9,23 @@
 #include <stdio.h>
 
 #include "status.h"
+
+struct hk_atomic_file {
+    FILE *f;          /* write here (or let another program write to `tmp` by name) */
+    char *tmp;        /* the temporary file's name (owned) */
+    const char *path; /* the target (borrowed until commit or abort) */
+};
+
+/* Create the temporary file for path. Returns 0, or an errno value (nothing is left behind). */
+int hk_atomic_open(struct hk_atomic_file *a, const char *path);
+
+/* Flush, sync and close the temporary file, rename it over the target, sync the folder. Returns
+ * 0, or an errno value with the temporary file removed and the target untouched. Frees what
+ * hk_atomic_open allocated either way. */
+int hk_atomic_commit(struct hk_atomic_file *a);
+
+/* Close and remove the temporary file; the target is untouched. */
+void hk_atomic_abort(struct hk_atomic_file *a);
 
 /* Writes the contents to f. Returns 1 on success; on failure 0 with a short reason in why (n
  * bytes), or why left empty when the stream's errno says it. */

@@ -3,14 +3,12 @@
 #include "modelfile_format.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "compile_spec.h"
 #include "layer_spec.h"
 #include "sha256.h"
@@ -159,46 +157,6 @@ static void out_floats(struct out *o, const float *x, uint64_t n)
     }
 }
 
-/* The mode a new file gets: that of the file it replaces, else 0666 less the umask. */
-static mode_t new_file_mode(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        return st.st_mode & 0777;
-    mode_t mask = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "Umask:", 6) == 0) {
-                mask = (mode_t)strtoul(line + 6, NULL, 8) & 0777;
-                break;
-            }
-        fclose(f);
-    }
-    return 0666 & ~mask;
-}
-
-/* Best effort: make the rename itself durable. */
-static void sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
-    if (slash && !dir)
-        return;
-    if (dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
                                  unsigned state, struct hk_error *err)
 {
@@ -272,60 +230,34 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         goto done;
     }
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        st = hk_fail(err, HK_ENOMEM, "out of memory");
+    struct hk_atomic_file file;
+    int e = hk_atomic_open(&file, path);
+    if (e) {
+        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, strerror(e));
         goto done;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    mode_t mode = new_file_mode(path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = hk_fail(err, HK_EIO, "cannot save model file '%s': cannot create '%s': %s", path, tmp,
-                     strerror(errno));
-        free(tmp);
-        goto done;
-    }
-    struct out o = {fdopen(fd, "wb"), {{0}, 0, {0}, 0}, 0};
-    if (!o.f) {
-        o.err_no = errno;
-        close(fd);
-    } else {
-        unsigned char prefix[MF_PREFIX_BYTES];
-        memcpy(prefix, MF_MAGIC, 8);
-        mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
-        mf_put_u32(prefix + 12, (uint32_t)head.n);
-        hk_sha256_init(&o.sha);
-        out_put(&o, prefix, sizeof prefix);
-        out_put(&o, head.p, head.n);
-        out_put(&o, table.p, table.n);
-        for (int i = 0; i < nt; i++)
-            out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
-        unsigned char digest[HK_SHA256_BYTES];
-        hk_sha256_final(&o.sha, digest);
-        if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
-            o.err_no = errno ? errno : EIO;
-        if (!o.err_no && fflush(o.f) != 0)
-            o.err_no = errno ? errno : EIO;
-        if (!o.err_no && fsync(fileno(o.f)) != 0)
-            o.err_no = errno ? errno : EIO;
-        if (!o.err_no && fchmod(fileno(o.f), mode) != 0)
-            o.err_no = errno ? errno : EIO;
-        if (fclose(o.f) != 0 && !o.err_no)
-            o.err_no = errno ? errno : EIO;
-    }
-    if (!o.err_no && rename(tmp, path) != 0)
+    struct out o = {file.f, {{0}, 0, {0}, 0}, 0};
+    unsigned char prefix[MF_PREFIX_BYTES];
+    memcpy(prefix, MF_MAGIC, 8);
+    mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
+    mf_put_u32(prefix + 12, (uint32_t)head.n);
+    hk_sha256_init(&o.sha);
+    out_put(&o, prefix, sizeof prefix);
+    out_put(&o, head.p, head.n);
+    out_put(&o, table.p, table.n);
+    for (int i = 0; i < nt; i++)
+        out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
+    unsigned char digest[HK_SHA256_BYTES];
+    hk_sha256_final(&o.sha, digest);
+    if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
         o.err_no = errno ? errno : EIO;
-    if (o.err_no) {
-        unlink(tmp);
+    if (o.err_no)
+        hk_atomic_abort(&file);
+    else
+        o.err_no = hk_atomic_commit(&file);
+    if (o.err_no)
         st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s (any existing file is unchanged)", path,
                      strerror(o.err_no));
-    } else {
-        sync_parent(path);
-    }
-    free(tmp);
 done:
     free(head.p);
     free(table.p);

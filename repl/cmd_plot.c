@@ -210,25 +210,13 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
     /* gnuplot writes a temporary file next to out, renamed over it once complete: a plot is never
      * half written, and an out= gnuplot cannot open (a missing folder) is caught here, before
      * gnuplot would fall back to printing the picture's bytes on the terminal */
-    char *part = out ? malloc(strlen(out) + 16) : NULL;
-    if (out) {
-        int fd = -1;
-        if (part) {
-            sprintf(part, "%s.tmp.XXXXXX", out);
-            fd = mkstemp(part);
-        }
-        if (fd < 0) {
-            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(part ? errno : ENOMEM));
-            *out_failed = 1;
-            rc = -1;
-            free(part);
-            part = NULL;
-            goto out;
-        }
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(fd, 0666 & ~mask);
-        close(fd);
+    struct hk_atomic_file part = {0};
+    int e = out ? hk_atomic_open(&part, out) : 0;
+    if (e) {
+        snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+        *out_failed = 1;
+        rc = -1;
+        goto out;
     }
     FILE *f = fopen(data, "w");
     if (!f) {
@@ -280,7 +268,7 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
         fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,500 "
                     "noenhanced } else { set terminal png size 800,500 noenhanced }\n");
     fprintf(gp, "set output ");
-    gp_quote(gp, out ? part : textf);
+    gp_quote(gp, out ? part.tmp : textf);
     fprintf(gp, "\nset title ");
     gp_quote(gp, name);
     fprintf(gp, "\nset xlabel 'epoch'\nset key outside bottom center horizontal width 2\n");
@@ -334,26 +322,18 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
         goto out;
     }
     if (out) {
-        int fd = open(part, O_RDONLY);
-        int synced = fd >= 0 && fsync(fd) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (!synced || rename(part, out) != 0) {
-            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(errno));
+        if ((e = hk_atomic_commit(&part)) != 0) {
+            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
             *out_failed = 1;
             rc = -1;
             goto out;
         }
-        free(part);
-        part = NULL;
     } else if (!(*text = read_text_plot(textf, lines))) {
         snprintf(why, why_cap, "cannot read gnuplot's text plot");
         rc = -1;
     }
 out:
-    if (part)
-        unlink(part);
-    free(part);
+    hk_atomic_abort(&part);
     unlink(data);
     unlink(textf);
     unlink(errf);

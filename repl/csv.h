@@ -3,13 +3,11 @@
 #ifndef HUSKY_CSV_H
 #define HUSKY_CSV_H
 
-#include <stdio.h>
+#include "atomic_file.h"
 
 struct csv {
-    FILE *f;
-    char *tmp;       /* the temporary file's name (owned) */
-    const char *path;
-    int fields;      /* fields written in the current row */
+    struct hk_atomic_file file;
+    int fields; /* fields written in the current row */
 };
 
 /* Start writing path (the caller keeps path alive until commit/abort). 0, or an errno value. */
