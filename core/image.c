@@ -166,6 +166,76 @@ static int png_chunks_ok(const unsigned char *b, size_t n)
     return 0;
 }
 
+/* Whether an uncompressed BMP holds all the pixel rows its header claims. stb_image reads missing
+ * bytes as zeros, so 57 bytes claiming 1024x1597 pixels decoded as a black picture, and slowly
+ * (found by tests/fuzz/fuzz_image). Compressed or unusual headers are left to stb_image. */
+static int bmp_complete(const unsigned char *b, size_t n)
+{
+    if (n < 30)
+        return 0;
+    uint32_t offset = (uint32_t)b[10] | (uint32_t)b[11] << 8 | (uint32_t)b[12] << 16 | (uint32_t)b[13] << 24;
+    uint32_t hsize = (uint32_t)b[14] | (uint32_t)b[15] << 8 | (uint32_t)b[16] << 16 | (uint32_t)b[17] << 24;
+    uint64_t width, height, bpp;
+    if (hsize == 12) {
+        width = (uint64_t)(b[18] | b[19] << 8);
+        height = (uint64_t)(b[20] | b[21] << 8);
+        bpp = (uint64_t)(b[24] | b[25] << 8);
+    } else {
+        if (n < 34)
+            return 0;
+        uint32_t compression = (uint32_t)b[30] | (uint32_t)b[31] << 8 | (uint32_t)b[32] << 16 | (uint32_t)b[33] << 24;
+        if (compression != 0 && compression != 3)
+            return 1;
+        int32_t w = (int32_t)((uint32_t)b[18] | (uint32_t)b[19] << 8 | (uint32_t)b[20] << 16 | (uint32_t)b[21] << 24);
+        int32_t h = (int32_t)((uint32_t)b[22] | (uint32_t)b[23] << 8 | (uint32_t)b[24] << 16 | (uint32_t)b[25] << 24);
+        width = (uint64_t)(w < 0 ? -(int64_t)w : w);
+        height = (uint64_t)(h < 0 ? -(int64_t)h : h);
+        bpp = (uint64_t)(b[28] | b[29] << 8);
+    }
+    uint64_t row = (width * bpp + 31) / 32 * 4;
+    return (uint64_t)offset + row * height <= n;
+}
+
+/* Whether a GIF's first picture is all in the file: the blocks before it and its LZW data end
+ * with their zero-length sub-block inside the n bytes. stb_image reads missing bytes as zeros, so
+ * a cut GIF decoded as a partly blank picture without complaint. Only the first frame is read. */
+static int gif_first_frame_complete(const unsigned char *b, size_t n)
+{
+    if (n < 13)
+        return 0;
+    size_t i = 13;
+    if (b[10] & 0x80)
+        i += (size_t)3 << ((b[10] & 7) + 1);
+    for (;;) {
+        if (i >= n)
+            return 0;
+        unsigned char kind = b[i++];
+        if (kind == 0x2C) {
+            if (i + 9 > n)
+                return 0;
+            unsigned char flags = b[i + 8];
+            i += 9;
+            if (flags & 0x80)
+                i += (size_t)3 << ((flags & 7) + 1);
+            i++; /* LZW minimum code size */
+        } else if (kind == 0x21) {
+            i++; /* extension label */
+        } else {
+            return 1; /* the trailer or garbage: stb_image reports it */
+        }
+        for (;;) { /* sub-blocks up to the empty one */
+            if (i >= n)
+                return 0;
+            size_t len = b[i++];
+            if (!len)
+                break;
+            i += len;
+        }
+        if (kind == 0x2C)
+            return 1;
+    }
+}
+
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
@@ -221,6 +291,10 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if ((size_t)iw * (size_t)ih > lim->max_pixels)
         return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit %zu pixels)", iw, ih, lim->max_pixels);
 
+    if (fmt == FMT_BMP && !bmp_complete(bytes, n))
+        return hk_fail(err, HK_EFORMAT, "corrupt or truncated BMP: the file is shorter than its pixel rows");
+    if (fmt == FMT_GIF && !gif_first_frame_complete(bytes, n))
+        return hk_fail(err, HK_EFORMAT, "corrupt or truncated GIF: the first picture's data runs past the end");
     if (fmt == FMT_PNG && !png_chunks_ok(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated PNG: a chunk runs past the end of the file");
 
