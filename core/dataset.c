@@ -29,6 +29,9 @@ struct item {
     char *path;
     char *reason;
     int label;
+    uint64_t hash; /* of the decoded pixels */
+    int hashed;    /* sha256 is set: the file's bytes were read */
+    unsigned char sha256[32];
 };
 
 struct items {
@@ -129,6 +132,8 @@ static int items_push(struct items *l, char *path, int label, const char *reason
     l->v[l->n].path = path;
     l->v[l->n].reason = r;
     l->v[l->n].label = label;
+    l->v[l->n].hash = 0;
+    l->v[l->n].hashed = 0;
     l->n++;
     return 1;
 }
@@ -226,10 +231,14 @@ static void *decode_worker(void *arg)
             continue;
         struct hk_error e;
         hk_error_clear(&e);
-        if (hk_image_load_resized(it->path, w->lim, w->pixels + i * w->stride, w->width, w->height, &e) != HK_OK) {
+        unsigned char *dst = w->pixels + i * w->stride;
+        if (hk_image_load_resized_digest(it->path, w->lim, dst, w->width, w->height, it->sha256, &it->hashed, &e) !=
+            HK_OK) {
             it->reason = strdup(e.msg[0] ? e.msg : hk_status_name(e.status));
             if (!it->reason)
                 atomic_store(&w->out_of_memory, 1);
+        } else {
+            it->hash = hk_dataset_pixel_hash(dst, w->stride);
         }
     }
     return NULL;
@@ -272,6 +281,8 @@ void hk_dataset_free(struct hk_dataset *ds)
             free(ds->class_names[c]);
     free(ds->class_names);
     free(ds->class_counts);
+    free(ds->pixel_hash);
+    free(ds->file_sha256);
     if (ds->skipped)
         for (size_t i = 0; i < ds->skipped_count; i++) {
             free(ds->skipped[i].path);
@@ -288,6 +299,35 @@ const unsigned char *hk_dataset_image(const struct hk_dataset *ds, size_t i)
     return ds->pixels + i * (size_t)ds->width * (size_t)ds->height * 3;
 }
 
+uint64_t hk_dataset_pixel_hash(const unsigned char *pixels, size_t n)
+{
+    /* 8 bytes at a time, multiply-xorshift mixing (splitmix64's finaliser), then the tail. */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, pixels + i, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ pixels[i]) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+const char *hk_dataset_relative_path(const struct hk_dataset *ds, const char *path)
+{
+    size_t rlen = strlen(ds->root);
+    while (rlen > 1 && ds->root[rlen - 1] == '/')
+        rlen--;
+    if (rlen == 1 && ds->root[0] == '/')
+        rlen = 0;
+    if (strncmp(path, ds->root, rlen) == 0 && path[rlen] == '/')
+        return path + rlen + 1;
+    return path;
+}
+
 /* Move the decoded items into ds (in order) and the others into ds->skipped; items end up empty. */
 static enum hk_status collect(struct hk_dataset *ds, struct items *items, unsigned char *pixels, size_t stride,
                               struct hk_error *err)
@@ -300,8 +340,10 @@ static enum hk_status collect(struct hk_dataset *ds, struct items *items, unsign
             ok++;
     ds->labels = malloc((ok ? ok : 1) * sizeof *ds->labels);
     ds->paths = calloc(ok ? ok : 1, sizeof *ds->paths);
+    ds->pixel_hash = malloc((ok ? ok : 1) * sizeof *ds->pixel_hash);
+    ds->file_sha256 = malloc((ok ? ok : 1) * sizeof *ds->file_sha256);
     ds->skipped = calloc(bad ? bad : 1, sizeof *ds->skipped);
-    if (!ds->labels || !ds->paths || !ds->skipped) {
+    if (!ds->labels || !ds->paths || !ds->pixel_hash || !ds->file_sha256 || !ds->skipped) {
         free(pixels);
         return hk_fail(err, HK_ENOMEM, "out of memory loading '%s'", ds->root);
     }
@@ -311,12 +353,17 @@ static enum hk_status collect(struct hk_dataset *ds, struct items *items, unsign
         if (it->reason) {
             ds->skipped[ds->skipped_count].path = it->path;
             ds->skipped[ds->skipped_count].reason = it->reason;
+            ds->skipped[ds->skipped_count].label = it->label;
+            ds->skipped[ds->skipped_count].hashed = it->hashed;
+            memcpy(ds->skipped[ds->skipped_count].sha256, it->sha256, sizeof it->sha256);
             ds->skipped_count++;
         } else {
             if (ds->count != i)
                 memmove(pixels + ds->count * stride, pixels + i * stride, stride);
             ds->labels[ds->count] = it->label;
             ds->paths[ds->count] = it->path;
+            ds->pixel_hash[ds->count] = it->hash;
+            memcpy(ds->file_sha256[ds->count], it->sha256, sizeof it->sha256);
             ds->class_counts[it->label]++;
             ds->count++;
         }

@@ -3,6 +3,7 @@
 #define HK_DATASET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "image.h"
 #include "status.h"
@@ -11,6 +12,9 @@
 struct hk_skip {
     char *path;
     char *reason;
+    int label;               /* the class folder it was found in */
+    int hashed;              /* 1: sha256 holds the SHA-256 of the file's bytes (they were read) */
+    unsigned char sha256[32];
 };
 
 /* A loaded set. Fields are read-only for callers; free with hk_dataset_free. */
@@ -26,6 +30,11 @@ struct hk_dataset {
     size_t *class_counts;    /* images loaded per class */
     size_t skipped_count;
     struct hk_skip *skipped; /* files that were not loaded, with the reason */
+    uint64_t *pixel_hash;    /* count hashes of the cached pixels (hk_dataset_pixel_hash) */
+    unsigned char (*file_sha256)[32]; /* count SHA-256 digests of the files' bytes as loaded */
+    double split_fraction;   /* > 0: this set came out of hk_dataset_split with this fraction */
+    uint64_t split_seed;     /* and this seed */
+    int split_is_val;        /* 1: the carved-out part, 0: the rest */
 };
 
 /* Load root/CLASS/FILE for every sub-folder CLASS of root (sorted by name; the label is the
@@ -42,5 +51,41 @@ void hk_dataset_free(struct hk_dataset *ds);
 
 /* Pixels of image i (borrowed). */
 const unsigned char *hk_dataset_image(const struct hk_dataset *ds, size_t i);
+
+/* The 64-bit hash of n cached pixel bytes that pixel_hash holds (equal pixels, equal hash). */
+uint64_t hk_dataset_pixel_hash(const unsigned char *pixels, size_t n);
+
+/* A path of ds (loaded or skipped) relative to ds->root ("husky/a.jpg"); borrowed from path.
+ * path itself when it does not start with the root. */
+const char *hk_dataset_relative_path(const struct hk_dataset *ds, const char *path);
+
+/* Two pictures with the same cached pixels in different classes or different sets. */
+struct hk_duplicate {
+    int set_a, set_b; /* indices into the sets given to hk_dataset_duplicates */
+    size_t a, b;      /* image indices in those sets; set_a <= set_b, and a < b within one set */
+};
+
+/* Counts of such pairs. */
+struct hk_duplicate_counts {
+    size_t cross_set;   /* pairs in two different sets (e.g. train and val) */
+    size_t cross_class; /* pairs in one set but two classes */
+};
+
+/* Find pictures whose cached pixels are equal (compared byte for byte; pixel_hash only groups
+ * them) and that sit in more than one of sets[0..nsets) or in more than one class of a set.
+ * Sets must have the same picture size; NULL sets are ignored. Up to max pairs are written to
+ * pairs (caller-owned, may be NULL when max is 0), in a fixed order (by pixel hash); *listed receives how
+ * many, *counts all of them. HK_ENOMEM when the scratch space cannot be allocated. */
+enum hk_status hk_dataset_duplicates(const struct hk_dataset *const *sets, int nsets, struct hk_duplicate *pairs,
+                                     size_t max, size_t *listed, struct hk_duplicate_counts *counts,
+                                     struct hk_error *err);
+
+/* Split ds in two, class by class (stratified): in each class of n pictures, round(fraction * n)
+ * (at most n - 1) chosen by a shuffle seeded from (seed, class) go to *carved, the others to
+ * *rest; both keep ds's order, class names and picture size; skipped files stay with *rest.
+ * 0 < fraction < 1; HK_EINVAL when no picture would be carved. ds is only read; on success both
+ * outputs are owned by the caller. */
+enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, uint64_t seed,
+                                struct hk_dataset **rest, struct hk_dataset **carved, struct hk_error *err);
 
 #endif

@@ -140,3 +140,23 @@ size_t hk_history_epoch_count(struct hk_history *h)
     pthread_mutex_unlock(&h->lock);
     return n;
 }
+
+int hk_history_replace(struct hk_history *h, const struct hk_epoch_record *epochs, size_t nepochs,
+                       const float *batches, size_t nbatches)
+{
+    size_t ne, nb;
+    struct hk_epoch_record *e = copy_out(epochs, nepochs, sizeof *epochs, &ne);
+    float *b = copy_out(batches, nbatches, sizeof *batches, &nb);
+    if (!e || !b) {
+        free(e);
+        free(b);
+        return 0;
+    }
+    pthread_mutex_lock(&h->lock);
+    free(h->epochs);
+    free(h->batches);
+    h->epochs = e, h->nepochs = h->cap_epochs = nepochs;
+    h->batches = b, h->nbatches = h->cap_batches = nbatches;
+    pthread_mutex_unlock(&h->lock);
+    return 1;
+}

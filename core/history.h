@@ -53,6 +53,11 @@ struct hk_progress hk_history_progress(struct hk_history *h);
 struct hk_epoch_record *hk_history_epochs(struct hk_history *h, size_t *n);
 float *hk_history_batches(struct hk_history *h, size_t *n);
 
+/* Replace everything recorded with copies of epochs[0..nepochs) and batches[0..nbatches) (a
+ * restored run's history). Returns 0 when out of memory, and then h is unchanged. */
+int hk_history_replace(struct hk_history *h, const struct hk_epoch_record *epochs, size_t nepochs,
+                       const float *batches, size_t nbatches);
+
 /* Number of epochs recorded so far. */
 size_t hk_history_epoch_count(struct hk_history *h);
 

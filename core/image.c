@@ -22,6 +22,9 @@
 
 #include <png.h>
 
+#include "atomic_file.h"
+#include "sha256.h"
+
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
@@ -29,7 +32,7 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_GIF
-#define STBI_MAX_DIMENSIONS 16384
+#define STBI_MAX_DIMENSIONS HK_IMAGE_MAX_SIDE
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -269,7 +272,7 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if (n == 0)
         return hk_fail(err, HK_EFORMAT, "empty file");
     if (n > lim->max_file_bytes || n > INT_MAX)
-        return hk_fail(err, HK_ENOMEM, "too large: %zu bytes (limit %zu)", n,
+        return hk_fail(err, HK_ENOMEM, "too large: %zu bytes (limit file_size=%zu)", n,
                        lim->max_file_bytes < INT_MAX ? lim->max_file_bytes : (size_t)INT_MAX);
 
     enum image_format fmt = sniff_format(bytes, n);
@@ -286,10 +289,12 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
         return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format_names[fmt], iw, ih);
     int max_w = min_int(lim->max_width, STBI_MAX_DIMENSIONS);
     int max_h = min_int(lim->max_height, STBI_MAX_DIMENSIONS);
-    if (iw > max_w || ih > max_h)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit %dx%d)", iw, ih, max_w, max_h);
+    if (iw > max_w)
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit width=%d)", iw, ih, max_w);
+    if (ih > max_h)
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", iw, ih, max_h);
     if ((size_t)iw * (size_t)ih > lim->max_pixels)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit %zu pixels)", iw, ih, lim->max_pixels);
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", iw, ih, lim->max_pixels);
 
     if (fmt == FMT_BMP && !bmp_complete(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated BMP: the file is shorter than its pixel rows");
@@ -313,18 +318,11 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     return HK_OK;
 }
 
-enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim, unsigned char **rgb, int *w,
-                             int *h, struct hk_error *err)
+/* Read a whole regular file, checking its size against lim first. On success *bytes is owned. */
+static enum hk_status read_file(const char *path, const struct hk_image_limits *lim, unsigned char **bytes,
+                                size_t *size_out, struct hk_error *err)
 {
-    struct hk_image_limits defaults = hk_image_limits_default();
     char ebuf[128];
-    if (!path || !rgb || !w || !h)
-        return hk_fail(err, HK_EINVAL, "image load: missing path or output");
-    *rgb = NULL;
-    *w = *h = 0;
-    if (!lim)
-        lim = &defaults;
-
     /* O_NONBLOCK so that a FIFO cannot block the open; fstat then rejects it. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
@@ -349,23 +347,23 @@ enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim
     }
     if ((uintmax_t)st.st_size > lim->max_file_bytes || (uintmax_t)st.st_size > INT_MAX) {
         close(fd);
-        return hk_fail(err, HK_ENOMEM, "too large: %jd bytes (limit %zu)", (intmax_t)st.st_size,
+        return hk_fail(err, HK_ENOMEM, "too large: %jd bytes (limit file_size=%zu)", (intmax_t)st.st_size,
                        lim->max_file_bytes < INT_MAX ? lim->max_file_bytes : (size_t)INT_MAX);
     }
 
     size_t size = (size_t)st.st_size, got = 0;
-    unsigned char *bytes = malloc(size);
-    if (!bytes) {
+    unsigned char *buf = malloc(size);
+    if (!buf) {
         close(fd);
         return hk_fail(err, HK_ENOMEM, "out of memory reading %zu bytes", size);
     }
     while (got < size) {
-        ssize_t r = read(fd, bytes + got, size - got);
+        ssize_t r = read(fd, buf + got, size - got);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (r < 0) {
             int e = errno;
-            free(bytes);
+            free(buf);
             close(fd);
             return hk_fail(err, HK_EIO, "cannot read: %s", hk_os_error(e, ebuf, sizeof ebuf));
         }
@@ -374,10 +372,29 @@ enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim
         got += (size_t)r;
     }
     close(fd);
+    *bytes = buf;
+    *size_out = got;
+    return HK_OK;
+}
 
-    enum hk_status st_dec = hk_image_decode(bytes, got, lim, rgb, w, h, err);
+enum hk_status hk_image_load(const char *path, const struct hk_image_limits *lim, unsigned char **rgb, int *w,
+                             int *h, struct hk_error *err)
+{
+    struct hk_image_limits defaults = hk_image_limits_default();
+    if (!path || !rgb || !w || !h)
+        return hk_fail(err, HK_EINVAL, "image load: missing path or output");
+    *rgb = NULL;
+    *w = *h = 0;
+    if (!lim)
+        lim = &defaults;
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    enum hk_status st = read_file(path, lim, &bytes, &size, err);
+    if (st != HK_OK)
+        return st;
+    st = hk_image_decode(bytes, size, lim, rgb, w, h, err);
     free(bytes);
-    return st_dec;
+    return st;
 }
 
 /* The resampling window of output index i on an axis of in -> out samples: the first input
@@ -620,19 +637,40 @@ void hk_image_resize(unsigned char *dst, int dw, int dh, const unsigned char *sr
         resize_slow(dst, dw, dh, src, sw, sh);
 }
 
-enum hk_status hk_image_load_resized(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
-                                     int w, int h, struct hk_error *err)
+enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
+                                            int w, int h, unsigned char digest[HK_SHA256_BYTES], int *hashed,
+                                            struct hk_error *err)
 {
-    if (!dst || w <= 0 || h <= 0)
+    struct hk_image_limits defaults = hk_image_limits_default();
+    if (hashed)
+        *hashed = 0;
+    if (!path || !dst || w <= 0 || h <= 0)
         return hk_fail(err, HK_EINVAL, "image load: bad output size %dx%d", w, h);
-    unsigned char *rgb = NULL;
+    if (!lim)
+        lim = &defaults;
+    unsigned char *bytes = NULL, *rgb = NULL;
+    size_t size = 0;
+    enum hk_status st = read_file(path, lim, &bytes, &size, err);
+    if (st != HK_OK)
+        return st;
+    if (digest && hashed) {
+        hk_sha256(bytes, size, digest);
+        *hashed = 1;
+    }
     int sw = 0, sh = 0;
-    enum hk_status st = hk_image_load(path, lim, &rgb, &sw, &sh, err);
+    st = hk_image_decode(bytes, size, lim, &rgb, &sw, &sh, err);
+    free(bytes);
     if (st != HK_OK)
         return st;
     hk_image_resize(dst, w, h, rgb, sw, sh);
     stbi_image_free(rgb);
     return HK_OK;
+}
+
+enum hk_status hk_image_load_resized(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
+                                     int w, int h, struct hk_error *err)
+{
+    return hk_image_load_resized_digest(path, lim, dst, w, h, NULL, NULL, err);
 }
 
 /* What libpng reported, kept for the message; libpng must not print, so warnings are dropped. */
@@ -686,79 +724,35 @@ static int png_encode(FILE *fp, const unsigned char *pixels, int w, int h, int c
     return 1;
 }
 
-/* Create path.tmp.XXXXXX exclusively with mode 0666 (so the umask applies, unlike mkstemp's 0600);
- * tmp receives the name. Returns the descriptor or -1 with errno set. */
-static int open_temp(const char *path, char *tmp, size_t tmp_size)
+/* The pixels hk_png_write encodes. */
+struct png_job {
+    const unsigned char *pixels;
+    int w, h, channels;
+};
+
+/* hk_file_writer for a PNG: libpng's message in why, or the stream's errno on a write error. */
+static int png_writer(FILE *fp, void *user, char *why, size_t n)
 {
-    static atomic_uint counter;
-    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        uint64_t v = x + 0x9e3779b97f4a7c15ULL * (atomic_fetch_add(&counter, 1) + 1u);
-        v ^= v >> 31;
-        v *= 0xbf58476d1ce4e5b9ULL;
-        v ^= v >> 29;
-        char suffix[7];
-        for (int i = 0; i < 6; i++, v /= 62)
-            suffix[i] = digits[v % 62];
-        suffix[6] = '\0';
-        snprintf(tmp, tmp_size, "%s.tmp.%s", path, suffix);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    errno = EEXIST;
-    return -1;
+    const struct png_job *job = user;
+    struct png_report rep = { "", 0 };
+    if (png_encode(fp, job->pixels, job->w, job->h, job->channels, &rep))
+        return 1;
+    if (ferror(fp) && rep.os_errno)
+        errno = rep.os_errno;
+    else
+        snprintf(why, n, "%s", rep.msg);
+    return 0;
 }
 
 enum hk_status hk_png_write(const char *path, const unsigned char *pixels, int w, int h, int channels,
                             struct hk_error *err)
 {
-    char ebuf[128];
     if (!path || !*path || !pixels)
         return hk_fail(err, HK_EINVAL, "png write: missing path or pixels");
     if (w <= 0 || h <= 0 || w > 1000000 || h > 1000000)
         return hk_fail(err, HK_EINVAL, "png write '%s': bad size %dx%d", path, w, h);
     if (channels != 1 && channels != 3 && channels != 4)
         return hk_fail(err, HK_EINVAL, "png write '%s': %d channels (expected 1, 3 or 4)", path, channels);
-
-    size_t tmp_size = strlen(path) + 16;
-    char *tmp = malloc(tmp_size);
-    if (!tmp)
-        return hk_fail(err, HK_ENOMEM, "cannot write '%s': out of memory", path);
-    int fd = open_temp(path, tmp, tmp_size);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
-    }
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, hk_os_error(e, ebuf, sizeof ebuf));
-    }
-
-    struct png_report rep = { "", 0 };
-    const char *what = NULL;
-    errno = 0;
-    if (!png_encode(fp, pixels, w, h, channels, &rep))
-        what = ferror(fp) && rep.os_errno ? hk_os_error(rep.os_errno, ebuf, sizeof ebuf) : rep.msg;
-    else if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-        what = hk_os_error(errno, ebuf, sizeof ebuf);
-    if (fclose(fp) != 0 && !what)
-        what = hk_os_error(errno, ebuf, sizeof ebuf);
-    if (!what && rename(tmp, path) != 0)
-        what = hk_os_error(errno, ebuf, sizeof ebuf);
-    if (what) {
-        unlink(tmp);
-        free(tmp);
-        return hk_fail(err, HK_EIO, "cannot write '%s': %s", path, what);
-    }
-    free(tmp);
-    return HK_OK;
+    struct png_job job = { pixels, w, h, channels };
+    return hk_file_write_atomic(path, png_writer, &job, err);
 }

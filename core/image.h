@@ -6,12 +6,16 @@
 
 #include "status.h"
 
-/* Limits checked before any pixel is decoded. */
+/* No side may be longer than this, whatever the limits say (the decoder's own ceiling). */
+#define HK_IMAGE_MAX_SIDE 16384
+
+/* Limits checked before any pixel is decoded; a refusal names the limit as data limits writes it
+ * ("too large: 9000x20 pixels (limit width=8192)"). */
 struct hk_image_limits {
     size_t max_file_bytes; /* default 10 MB */
     int max_width;         /* default 8192 */
     int max_height;        /* default 8192 */
-    size_t max_pixels;     /* default 40 M pixels */
+    size_t max_pixels;     /* default 40 M pixels (width x height) */
 };
 
 /* The defaults above. */
@@ -34,6 +38,13 @@ void hk_image_resize(unsigned char *dst, int dw, int dh, const unsigned char *sr
 /* Load a file and resize it to w x h RGB8 into dst (w*h*3 bytes, caller-owned). */
 enum hk_status hk_image_load_resized(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
                                      int w, int h, struct hk_error *err);
+
+/* hk_image_load_resized that also hashes the file: whenever the file's bytes were read (also
+ * when decoding them then failed), digest receives their SHA-256 and *hashed is 1; otherwise
+ * *hashed is 0. digest and hashed may both be NULL. */
+enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
+                                            int w, int h, unsigned char digest[32], int *hashed,
+                                            struct hk_error *err);
 
 /* Write 8-bit pixels (channels 1 = grey, 3 = RGB) as a PNG, atomically: a temporary file in the
  * same folder, synced, then renamed over path. */

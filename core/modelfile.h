@@ -23,12 +23,16 @@
  *   meta KEY VALUE                           provenance; VALUE is the raw rest of the line
  *   script LINE                              one line of the script that built the model (raw)
  *   optimizer_step N                         only with the optimizer training state
+ *   train_run epochs=N batch=N seed=N ...    only with the full training state: the run's options,
+ *   train_augment rotation=X ...             its augmentation, where it stopped, the checkpoint's
+ *   train_position epoch=N batch=N ...       best value (optional) and one line per epoch of the
+ *   train_checkpoint monitor=M best=X        history (see modelfile_train.c for every field)
+ *   train_history EPOCH LOSS ACC VLOSS VACC SECONDS IMG/S
  * Tensors: for each layer with parameters, in layer order, "<layer>/kernel" then "<layer>/bias"
  * (conv2d kernel (filters, in_channels, kh, kw), dense kernel (inputs, units), bias (n)); layer
  * names are those a fresh replay of the header gives (conv2d, conv2d_1, ... by position). Then the
- * training state: "optimizer/m" and "optimizer/v" (hk_model_param_count floats each).
- * Further training state (history, epoch, generators) will be new header lines and tensors after
- * these, selected by new HK_MODELFILE_STATE_* bits. */
+ * training state: "optimizer/m" and "optimizer/v" (hk_model_param_count floats each), then with the
+ * full training state and a non-empty history "history/batch_loss" (one float per batch). */
 #ifndef HK_MODELFILE_H
 #define HK_MODELFILE_H
 
@@ -37,6 +41,7 @@
 
 #include "model.h"
 #include "status.h"
+#include "train_state.h"
 
 #ifndef HK_VERSION
 #define HK_VERSION "0.1.0" /* the husky release written on the header's first line */
@@ -50,7 +55,9 @@
 #define HK_MODELFILE_MAX_CLASS_NAME 255               /* bytes of one class name */
 
 /* Training-state sections a file may carry (bits for hk_modelfile_save's state argument). */
-#define HK_MODELFILE_STATE_OPTIMIZER 1u /* optimizer moments and step: training resumes exactly */
+#define HK_MODELFILE_STATE_OPTIMIZER 1u /* optimizer moments and step */
+#define HK_MODELFILE_STATE_TRAINING 2u  /* with OPTIMIZER: the run's options, position and history
+                                           (meta->training), so that training resumes exactly */
 
 /* A free-form provenance entry ("meta KEY VALUE"). */
 struct hk_model_meta_entry {
@@ -69,6 +76,9 @@ struct hk_model_meta {
     char *data_sha256;   /* hash of the data (manifest) the model was trained on, or NULL */
     struct hk_model_meta_entry *extra; /* other provenance, in file order */
     int extra_count;
+    struct hk_train_state *training;   /* owned; saved with HK_MODELFILE_STATE_TRAINING (then
+                                          required); filled by load, and by info without the
+                                          per-batch losses (batch_losses NULL, nbatches counted) */
 
     /* filled by load and info from the file; ignored by save (which uses the model's own) */
     char *husky_version;      /* the husky that wrote the file */
@@ -105,7 +115,8 @@ const char *hk_model_meta_get_extra(const struct hk_model_meta *meta, const char
 /* Write model m (architecture, weights, compile settings), meta (may be NULL) and the training
  * state selected by `state` (HK_MODELFILE_STATE_* bits; 0 = weights only) to path. Writes a
  * temporary file "path.tmp.XXXXXX" in the same folder, syncs it and renames it over path, so path
- * is either the old file or the complete new one; on any failure the temporary file is removed
+ * is either the old file or the complete new one. HK_MODELFILE_STATE_TRAINING needs the optimizer
+ * bit too and meta->training; on any failure the temporary file is removed
  * and HK_EIO names the path and the system's reason. HK_EINVAL: meta cannot be written (a class
  * name with a quote, a header over 1 MiB, ...), or optimizer state was asked of an uncompiled
  * model. m is only read (it is not const because its arenas are reached through accessors). */
@@ -117,7 +128,8 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
  * stored SHA-256, the magic and version, the header (replayed: only known commands with valid
  * parameters), the tensor table (bounds, order, coverage, names and shapes against the replayed
  * architecture, all before the model is allocated), then the weights are copied in, bit for bit.
- * With optimizer state in the file, the moments and step are restored too.
+ * With optimizer state in the file, the moments and step are restored too; with the full training
+ * state, meta->training receives it (checked: bounded counts, positions inside the run).
  * On success *out is a new model (owned: hk_model_free) and meta (may be NULL; initialised or
  * zeroed, its old contents are freed) is filled. On failure *out is NULL, meta is empty and
  * err names the file, the byte offset or header line, and what was expected: HK_EIO (cannot
@@ -131,6 +143,25 @@ enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex
  * sha256_hex (may be NULL) receives the SHA-256 of the whole file (as sha256sum prints it)
  * whenever the file could be read, even when the check fails. */
 enum hk_status hk_modelfile_verify(const char *path, char sha256_hex[65], struct hk_error *err);
+
+/* What hk_modelfile_check found. */
+struct hk_modelfile_report {
+    char file_sha256[65];     /* of the whole file, as sha256sum prints it */
+    char weights_sha256[65];  /* of the weights alone: the kernel and bias tensors' little-endian
+                                 float32 bytes in file order (equal weights, equal hash, whatever
+                                 the header or the training state say) */
+    uint64_t bytes;           /* file size */
+    int tensors;              /* entries in the tensor table */
+    int layer_count;
+    size_t param_count;
+    unsigned state;           /* HK_MODELFILE_STATE_* sections present */
+};
+
+/* Check a model file as hk_modelfile_load does (stored hash, magic, version, header replayed,
+ * architecture dry-run with every limit, tensor table bounds, order, coverage, names and shapes)
+ * without building the model, and fill report. Reads the file into memory (it is bounded by
+ * HK_MODELFILE_MAX_BYTES and checked against its size first). Errors as for load. */
+enum hk_status hk_modelfile_check(const char *path, struct hk_modelfile_report *report, struct hk_error *err);
 
 /* Read only the header of a model file: fill meta (initialised or zeroed; old contents freed)
  * including layer_count and param_count, and if header_text is not NULL set it to a copy of the

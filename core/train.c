@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "batch.h"
+#include "checkpoint.h"
+#include "prefetch.h"
 
 static double now_seconds(void)
 {
@@ -158,27 +160,31 @@ void hk_train_job(void *arg)
     struct hk_train_run *run = arg;
     const struct hk_train_config *c = &run->config;
     const struct hk_dataset *ds = run->train;
-    size_t size = (size_t)ds->height * ds->width * 3;
     int batch = c->batch < (int)ds->count ? c->batch : (int)ds->count;
     int batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
-    float *x = malloc((size_t)batch * size * sizeof *x), *weights = malloc((size_t)batch * sizeof *weights);
+    float *weights = malloc((size_t)batch * sizeof *weights);
     uint32_t *order = malloc(ds->count * sizeof *order);
     int *labels = malloc((size_t)batch * sizeof *labels);
-    unsigned char *tmp = malloc(size);
+    struct hk_prefetch *pf = NULL;
     hk_error_clear(&run->err);
-    if (!x || !weights || !order || !labels || !tmp) {
-        free(x), free(weights), free(order), free(labels), free(tmp);
+    run->data_wait_seconds = run->step_seconds = 0;
+    if (!weights || !order || !labels ||
+        hk_prefetch_new(ds, batch, c->rescale, &c->augment, c->seed, &pf, &run->err) != HK_OK) {
+        free(weights), free(order), free(labels);
         finish(run, 0, HK_ENOMEM, "out of memory for a training batch");
         return;
     }
-    int first_epoch = (int)hk_history_epoch_count(run->history);
-    struct hk_progress prog = {1, 1, c->epochs, 0, batches, 0, 0};
+    if (!run->resume)
+        run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
+    const struct hk_train_position start = run->pos;
+    int first_epoch = start.first_epoch;
+    struct hk_progress prog = {1, start.epoch + 1, c->epochs, start.batch, batches, 0, 0};
     hk_history_set_progress(run->history, &prog);
     enum hk_status st = HK_OK;
     char why[512] = "";
     int epoch, exploded = 0;
     double first_loss = -1;
-    for (epoch = 1; epoch <= c->epochs && st == HK_OK; epoch++) {
+    for (epoch = start.epoch + 1; epoch <= c->epochs && st == HK_OK; epoch++) {
         uint64_t global_epoch = (uint64_t)(first_epoch + epoch - 1);
         struct hk_rng rng;
         hk_rng_derive(&rng, c->seed, global_epoch, 0x73687566 /* "shuf" */, 0);
@@ -191,7 +197,13 @@ void hk_train_job(void *arg)
         }
         double t0 = now_seconds(), loss_sum = 0;
         long correct = 0, seen = 0;
-        for (int b = 0; b < batches; b++) {
+        int first_batch = 0;
+        if (epoch == start.epoch + 1) { /* a resumed run continues the epoch it was saved in */
+            first_batch = start.batch;
+            loss_sum = start.loss_sum, correct = start.correct, seen = start.seen;
+        }
+        hk_prefetch_epoch(pf, order, global_epoch, first_batch);
+        for (int b = first_batch; b < batches; b++) {
             if (atomic_load(&run->stop) || hk_worker_stopping(run->worker)) {
                 st = HK_ECANCELLED;
                 snprintf(why, sizeof why, "stopped at epoch %d, batch %d of %d; the weights are kept", epoch, b,
@@ -204,9 +216,11 @@ void hk_train_job(void *arg)
                 labels[i] = ds->labels[idx[i]];
                 weights[i] = c->class_weight[labels[i]];
             }
-            hk_batch_fill(x, ds, idx, n, c->rescale, &c->augment, c->seed, global_epoch, tmp);
+            double step0 = now_seconds();
+            const float *x = hk_prefetch_get(pf, b);
             struct hk_step_result r;
             st = hk_model_gradients(run->model, x, labels, weights, n, 0, &r, &run->err);
+            hk_prefetch_release(pf, b);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
@@ -231,10 +245,12 @@ void hk_train_job(void *arg)
                      "batch's %.4g (try a lower lr)", r.loss, epoch, b + 1, HK_TRAIN_EXPLODE_FACTOR, first_loss);
             }
             hk_model_update(run->model);
+            run->step_seconds += now_seconds() - step0;
             loss_sum += r.loss * n;
             correct += r.correct;
             seen += n;
             hk_history_add_batch(run->history, (float)r.loss);
+            run->pos = (struct hk_train_position){epoch - 1, b + 1, first_epoch, loss_sum, correct, seen};
             prog = (struct hk_progress){1, epoch, c->epochs, b + 1, batches, loss_sum / seen, (double)correct / seen};
             hk_history_set_progress(run->history, &prog);
             hk_worker_service(run->worker);
@@ -257,9 +273,14 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_SECONDS] = now_seconds() - t0;
         rec.v[HK_METRIC_IMAGES_PER_S] = seen / seconds;
         hk_history_add_epoch(run->history, &rec);
+        run->pos = (struct hk_train_position){.epoch = epoch, .first_epoch = first_epoch};
         if (run->progress) {
             struct hk_train_event ev = {.kind = HK_TRAIN_EPOCH_END, .epoch = epoch, .epochs = c->epochs, .rec = rec};
             run->progress(run->progress_user, &ev);
+        }
+        if (run->checkpoint && (st = hk_checkpoint_write(run->checkpoint, run, &rec, &run->err)) != HK_OK) {
+            snprintf(why, sizeof why, "%s", run->err.msg);
+            break;
         }
         if (target_met(c, &rec)) {
             snprintf(why, sizeof why, "%s %.4f reached the target after epoch %d", hk_metric_name(c->until),
@@ -269,8 +290,14 @@ void hk_train_job(void *arg)
         }
     }
     epoch--;
+    if (st == HK_ECANCELLED && run->checkpoint && hk_checkpoint_write(run->checkpoint, run, NULL, &run->err) != HK_OK) {
+        st = run->err.status;
+        snprintf(why, sizeof why, "%s", run->err.msg);
+    }
     if (st == HK_OK && !why[0])
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
+    run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
+    hk_prefetch_free(pf);
     finish(run, epoch, st, why);
-    free(x), free(weights), free(order), free(labels), free(tmp);
+    free(weights), free(order), free(labels);
 }

@@ -29,6 +29,20 @@ struct hk_train_config {
     float class_weight[64];     /* per class loss weight (all 1 for none) */
 };
 
+/* Where a run is: enough, with the model's optimizer state and the history, to continue it
+ * exactly (every random draw is derived from the seeds, the global epoch and the optimizer step).
+ * The worker keeps run->pos current; a save queued between two batches sees the position of the
+ * weights it saves. */
+struct hk_train_position {
+    int epoch;          /* epochs of this run completed */
+    int batch;          /* batches of the next epoch completed (0 between epochs) */
+    int first_epoch;    /* history epochs before this run began: the global epoch base */
+    double loss_sum;    /* the epoch in progress so far: summed sample loss, */
+    long correct, seen; /* samples classified right and samples seen */
+};
+
+struct hk_checkpoint; /* checkpoint.h */
+
 enum hk_train_event_kind { HK_TRAIN_EPOCH_END, HK_TRAIN_FINISHED, HK_TRAIN_WARNING };
 
 /* A batch loss over this many times the run's first batch loss (and over HK_TRAIN_EXPLODE_MIN)
@@ -58,9 +72,14 @@ struct hk_train_run {
     struct hk_worker *worker;       /* for servicing queued calls between batches */
     hk_train_progress_fn progress;  /* may be NULL */
     void *progress_user;
+    struct hk_checkpoint *checkpoint; /* may be NULL: written after every epoch and when stopped */
+    int resume;                     /* 1: start at `pos` (a saved position) instead of the beginning */
+    struct hk_train_position pos;   /* where the run is (kept current by the worker) */
     atomic_int stop;                /* set to 1 to stop after the current batch */
     enum hk_status status;          /* result when finished */
     struct hk_error err;
+    double step_seconds;            /* when finished: time of the training steps (wait included) */
+    double data_wait_seconds;       /* of which the worker waited for the next batch's pictures */
 };
 
 /* Check a configuration against the model and data before a run; err says what does not fit. */

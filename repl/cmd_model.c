@@ -1,5 +1,5 @@
 /* cmd_model.c: defining and changing the model: model new/summary/list/remove/insert/set/reset,
- * the layer commands, compile, and model save/load. */
+ * the layer commands, compile, and model files: save, load, verify and info. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +37,16 @@ static void format_count(char *buf, size_t cap, size_t n)
     buf[o] = '\0';
 }
 
+/* A change to the model or its optimizer: a loaded training state no longer describes it. */
+static void forget_resume(struct shell *sh)
+{
+    hk_train_state_free(sh->resume);
+    sh->resume = NULL;
+}
+
 static void report_change(struct shell *sh, const struct hk_model_change *chg)
 {
+    forget_resume(sh);
     if (chg->reinitialised[0])
         shell_print(sh, "re-initialised (shapes changed): %s\n", chg->reinitialised);
 }
@@ -62,6 +70,9 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, at, "%s", err.msg);
     hk_model_free(sh->model);
     sh->model = m;
+    if (sh->run)
+        sh->run->model = NULL; /* that run trained another model */
+    forget_resume(sh);
     return 0;
 }
 
@@ -77,6 +88,7 @@ int cmd_layer(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, bad, "%s", err.msg);
     if (hk_model_insert(sh->model, hk_model_count(sh->model), &spec, NULL, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
+    forget_resume(sh);
     return 0;
 }
 
@@ -203,6 +215,7 @@ int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     hk_model_reinit(sh->model);
     hk_history_clear(sh->history);
+    forget_resume(sh);
     return 0;
 }
 
@@ -219,14 +232,16 @@ int cmd_compile(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, bad, "%s", err.msg);
     if (hk_model_compile(sh->model, &opt, loss, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
+    forget_resume(sh);
     return 0;
 }
 
-/* Run on the compute worker: saving reads the weights, which only the worker may touch. */
+/* Run on the compute worker: saving reads the weights (and a run's position), which only the
+ * worker may touch. */
 struct save_call {
     struct shell *sh;
     const char *path;
-    int with_optimizer;
+    unsigned sections;
     struct hk_model_meta meta;
     enum hk_status st;
     struct hk_error err;
@@ -235,17 +250,40 @@ struct save_call {
 static void save_on_worker(void *arg)
 {
     struct save_call *c = arg;
-    c->st = hk_modelfile_save(c->path, c->sh->model, &c->meta, c->with_optimizer, &c->err);
+    struct shell *sh = c->sh;
+    struct hk_train_state *state = NULL;
+    if (c->sections & HK_MODELFILE_STATE_TRAINING) {
+        /* the run that trained this model, else the state it was loaded with */
+        if (sh->run && sh->run->model == sh->model)
+            state = hk_train_state_capture(sh->run);
+        c->meta.training = state ? state : sh->resume;
+        if (!c->meta.training) {
+            c->st = hk_fail(&c->err, HK_EINVAL, sh->run && sh->run->model == sh->model
+                                                    ? "out of memory capturing the training state"
+                                                    : "this model has not been trained in this session and was not "
+                                                      "loaded with a training state; there is no run to save");
+            return;
+        }
+    }
+    c->st = hk_modelfile_save(c->path, sh->model, &c->meta, c->sections, &c->err);
+    c->meta.training = NULL;
+    hk_train_state_free(state);
 }
 
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model save FILE [optimizer=yes]") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 1, 1, "model save FILE [optimizer=yes] [training=yes]") || need_model(sh, w))
         return -1;
     struct save_call c = {.sh = sh, .path = w->w[arg].text};
+    int with_optimizer = 0, with_training = 0;
     int at = arg_option(w, "optimizer");
-    if (at >= 0 && arg_bool(sh, w, at, &c.with_optimizer))
+    if (at >= 0 && arg_bool(sh, w, at, &with_optimizer))
         return -1;
+    at = arg_option(w, "training");
+    if (at >= 0 && arg_bool(sh, w, at, &with_training))
+        return -1;
+    c.sections = (with_optimizer || with_training ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
+                 (with_training ? HK_MODELFILE_STATE_TRAINING : 0u);
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     c.meta.rescale = sh->rescale;
     c.meta.seed = sh->seed;
@@ -255,17 +293,27 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     }
     hk_worker_call(sh->worker, save_on_worker, &c);
     if (c.st != HK_OK)
-        return shell_error(sh, w, arg, "%s", c.err.msg);
+        return shell_error(sh, w, c.err.status == HK_EINVAL && with_training ? at : arg, "%s", c.err.msg);
     char hex[65];
     if (hk_modelfile_verify(c.path, hex, NULL) == HK_OK)
         shell_print(sh, "saved %s (sha256 %s)\n", c.path, hex);
     return 0;
 }
 
-int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
+/* One line on a training state: where the run is and how to go on. */
+static void print_training(struct shell *sh, const struct hk_train_state *s)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model load FILE [sha256=HEX]") || shell_busy(sh, w))
-        return -1;
+    shell_print(sh, "training state: epoch %d of %d", s->pos.epoch, s->config.epochs);
+    if (s->pos.batch)
+        shell_print(sh, " and %d batches of the next", s->pos.batch);
+    shell_print(sh, " done, %zu epochs of history, %zu pictures", s->nepochs, s->images);
+    if (s->monitor != HK_METRIC_COUNT && s->has_best)
+        shell_print(sh, ", best %s %.4f", hk_metric_name(s->monitor), s->best);
+    shell_print(sh, "\n");
+}
+
+int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
+{
     int at = arg_option(w, "sha256");
     struct hk_model *m = NULL;
     struct hk_model_meta meta;
@@ -273,9 +321,19 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
     memset(&meta, 0, sizeof meta);
     if (hk_modelfile_load(w->w[arg].text, at >= 0 ? w->w[at].value : NULL, &m, &meta, &err) != HK_OK)
         return shell_error(sh, w, at >= 0 && err.status == HK_EINVAL ? at : arg, "%s", err.msg);
+    if (meta.training && hk_train_state_restore_history(meta.training, sh->history, &err) != HK_OK) {
+        hk_model_free(m);
+        hk_model_meta_free(&meta);
+        return shell_error(sh, w, arg, "%s", err.msg);
+    }
     hk_model_free(sh->model);
     sh->model = m;
+    if (sh->run)
+        sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    hk_train_state_free(sh->resume);
+    sh->resume = meta.training;
+    meta.training = NULL;
     shell_print(sh, "loaded %s: %d layers, %zu parameters", w->w[arg].text, hk_model_count(m),
                 hk_model_param_count(m));
     if (meta.class_count) {
@@ -284,6 +342,102 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
             shell_print(sh, " %s", meta.class_names[i]);
     }
     shell_print(sh, "\n");
+    if (sh->resume)
+        print_training(sh, sh->resume);
+    hk_model_meta_free(&meta);
+    return 0;
+}
+
+int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "model load FILE [sha256=HEX]") || shell_busy(sh, w) ||
+        model_load_file(sh, w, arg))
+        return -1;
+    if (sh->resume)
+        shell_print(sh, "continue it with: train resume=yes\n");
+    return 0;
+}
+
+int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "model verify FILE"))
+        return -1;
+    const char *path = w->w[arg].text;
+    struct hk_modelfile_report r;
+    struct hk_error err;
+    if (hk_modelfile_check(path, &r, &err) != HK_OK)
+        return shell_error(sh, w, arg, "REFUSED: %s", err.msg);
+    char params[32];
+    format_count(params, sizeof params, r.param_count);
+    shell_print(sh, "%s: OK (hash, header, architecture and tensor table check out)\n", path);
+    shell_print(sh, "  sha256          %s\n  weights sha256  %s\n", r.file_sha256, r.weights_sha256);
+    shell_print(sh, "  contents        %d layers, %s parameters, %d tensors, %llu bytes%s\n", r.layer_count, params,
+                r.tensors, (unsigned long long)r.bytes,
+                r.state & HK_MODELFILE_STATE_TRAINING    ? ", optimizer and training state"
+                : r.state & HK_MODELFILE_STATE_OPTIMIZER ? ", optimizer state"
+                                                         : "");
+    return 0;
+}
+
+int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "model info FILE"))
+        return -1;
+    const char *path = w->w[arg].text;
+    struct hk_model_meta meta;
+    struct hk_error err;
+    char *header = NULL;
+    memset(&meta, 0, sizeof meta);
+    if (hk_modelfile_info(path, &meta, &header, &err) != HK_OK)
+        return shell_error(sh, w, arg, "%s", err.msg);
+    char params[32], value[32];
+    format_count(params, sizeof params, meta.param_count);
+    shell_print(sh, "%s (written by husky %s; weights not loaded, hash not checked: see model verify)\n", path,
+                meta.husky_version);
+    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s parameters\n",
+                meta.input.h, meta.input.w, meta.input.c, (unsigned long long)meta.seed, meta.layer_count, params);
+    for (char *line = header, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line), word = strcspn(line, " \n");
+        char first[32];
+        snprintf(first, sizeof first, "%.*s", (int)(word < sizeof first ? word : sizeof first - 1), line);
+        if (hk_layer_kind_find(first) != HK_LAYER_KIND_COUNT)
+            shell_print(sh, "                %.*s\n", (int)len, line);
+    }
+    if (meta.compiled) {
+        char line[256];
+        hk_compile_format(&meta.optim, meta.loss, line, sizeof line);
+        shell_print(sh, "  compiled      %s\n", line + strlen("compile "));
+    } else {
+        shell_print(sh, "  compiled      no\n");
+    }
+    shell_print(sh, "  classes      ");
+    for (int i = 0; i < meta.class_count; i++)
+        shell_print(sh, " %s", meta.class_names[i]);
+    hk_format_float(value, sizeof value, meta.rescale);
+    shell_print(sh, "%s\n  rescale       %s (applied before the network)\n", meta.class_count ? "" : " (not recorded)",
+                value);
+    shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256
+                                        : meta.training && meta.training->data_sha256[0] ? meta.training->data_sha256
+                                                                                          : "(not recorded)");
+    for (int i = 0; i < meta.extra_count; i++)
+        shell_print(sh, "  %-13s %s\n", meta.extra[i].key, meta.extra[i].value);
+    if (meta.training)
+        shell_print(sh, "  state         optimizer (step %llu) and training; ", (unsigned long long)meta.optimizer_step);
+    else if (meta.state & HK_MODELFILE_STATE_OPTIMIZER)
+        shell_print(sh, "  state         optimizer (step %llu); no training state\n",
+                    (unsigned long long)meta.optimizer_step);
+    else
+        shell_print(sh, "  state         weights only\n");
+    if (meta.training)
+        print_training(sh, meta.training);
+    if (meta.script) {
+        int lines = 1;
+        for (const char *s = meta.script; *s; s++)
+            lines += *s == '\n';
+        shell_print(sh, "  script        %d lines\n", lines);
+    }
+    free(header);
     hk_model_meta_free(&meta);
     return 0;
 }

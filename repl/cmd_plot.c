@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "csv.h"
+#include "plot.h"
 
 #define GNUPLOT_MISSING "gnuplot is not installed; install it with: apt-get install gnuplot-nox"
 
@@ -85,31 +88,50 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
-/* Print gnuplot's text plot without trailing blanks and without blank lines around it. */
-static void print_text_plot(struct shell *sh, const char *path)
+/* gnuplot's text plot without trailing blanks, form feeds and blank lines around it, as one owned
+ * string; *lines receives its line count. NULL when it cannot be read. */
+static char *read_text_plot(const char *path, int *lines)
 {
     FILE *f = fopen(path, "r");
     char line[1024];
     int started = 0, blank = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        size_t len = 0;
-        for (char *c = line; *c && *c != '\n'; c++) /* drop form feeds */
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    *lines = 0;
+    while (f && text && fgets(line, sizeof line, f)) {
+        size_t n = 0;
+        for (char *c = line; *c && *c != '\n'; c++)
             if (*c != '\f')
-                line[len++] = *c;
-        while (len && (line[len - 1] == ' ' || line[len - 1] == '\r'))
-            len--;
-        line[len] = '\0';
-        if (!len) {
+                line[n++] = *c;
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\r'))
+            n--;
+        line[n] = '\0';
+        if (!n) {
             blank += started;
             continue;
         }
-        for (; blank; blank--)
-            shell_print(sh, "\n");
-        shell_print(sh, "%s\n", line);
+        if (len + (size_t)blank + n + 2 > cap) {
+            char *grown = realloc(text, cap = 2 * (len + (size_t)blank + n + 2));
+            if (!grown) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = grown;
+        }
+        for (; blank; blank--, ++*lines)
+            text[len++] = '\n';
+        memcpy(text + len, line, n);
+        len += n;
+        text[len++] = '\n';
+        ++*lines;
         started = 1;
     }
+    if (text)
+        text[len] = '\0';
     if (f)
         fclose(f);
+    return text;
 }
 
 static void put_value(FILE *f, double v)
@@ -120,55 +142,50 @@ static void put_value(FILE *f, double v)
         fprintf(f, " ?");
 }
 
-int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
-{
-    static const char usage[] = "plot loss|accuracy|METRIC [out=FILE.png|FILE.svg]";
-    if (arg_count(sh, w, arg, 1, 1, usage))
-        return -1;
-    enum hk_metric m = hk_metric_find(w->w[arg].text);
-    if (m == HK_METRIC_COUNT) {
-        const char *names[HK_METRIC_COUNT + 1];
-        for (int k = 0; k < HK_METRIC_COUNT; k++)
-            names[k] = hk_metric_name((enum hk_metric)k);
-        names[HK_METRIC_COUNT] = NULL;
-        const char *near = hk_closest(w->w[arg].text, names);
-        if (near)
-            return shell_error(sh, w, arg, "no metric '%s'; did you mean '%s'?", w->w[arg].text, near);
-        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, usage);
-    }
-    int at = arg_option(w, "out");
-    const char *out = at >= 0 ? w->w[at].value : NULL;
-    if (out) {
-        if (!*out)
-            return shell_error(sh, w, at, "out= needs a file name ending in .png or .svg");
-        if (has_control(out))
-            return shell_error(sh, w, at, "the path contains a control character (newline, tab, escape...); "
-                                          "choose another name");
-        if (!ends_with(out, ".png") && !ends_with(out, ".svg"))
-            return shell_error(sh, w, at, "out= must end in .png or .svg, got '%s'", out);
-    }
+/* What to draw: a metric's curves from the first max_epochs epochs and max_batches batches of the
+ * history (SIZE_MAX: all), to a file or as text of width x height characters. */
+struct plot_request {
+    enum hk_metric metric;
+    const char *out;         /* .png or .svg file; NULL: text */
+    size_t max_epochs, max_batches;
+    int width, height;
+};
 
+/* Draw through gnuplot. Returns 0 (with the text plot in *text, owned, when rq->out is NULL), or
+ * -1 with why filled; *out_failed is 1 when it was writing the file that failed. */
+static int plot_draw(struct shell *sh, const struct plot_request *rq, char **text, int *lines, char *why,
+                     size_t why_cap, int *out_failed)
+{
     /* which curves */
-    enum hk_metric train_m = m, val_m = HK_METRIC_COUNT;
+    enum hk_metric m = rq->metric, train_m = m, val_m = HK_METRIC_COUNT;
     if (m == HK_METRIC_LOSS || m == HK_METRIC_VAL_LOSS)
         train_m = HK_METRIC_LOSS, val_m = HK_METRIC_VAL_LOSS;
     else if (m == HK_METRIC_ACCURACY || m == HK_METRIC_VAL_ACCURACY)
         train_m = HK_METRIC_ACCURACY, val_m = HK_METRIC_VAL_ACCURACY;
     int with_batches = train_m == HK_METRIC_LOSS;
+    const char *out = rq->out;
+    *out_failed = 0;
+    *text = NULL;
 
     size_t n = 0, nb = 0;
     struct hk_epoch_record *r = hk_history_epochs(sh->history, &n);
-    if (!r)
-        return shell_error(sh, w, 0, "out of memory");
+    if (!r) {
+        snprintf(why, why_cap, "out of memory");
+        return -1;
+    }
+    n = n < rq->max_epochs ? n : rq->max_epochs;
     if (n == 0) {
         free(r);
-        return shell_error(sh, w, 0, "no epochs trained yet; train first: train epochs=N batch=B");
+        snprintf(why, why_cap, "no epochs trained yet; train first: train epochs=N batch=B");
+        return -1;
     }
     if (!have_gnuplot()) {
         free(r);
-        return shell_error(sh, w, 0, GNUPLOT_MISSING);
+        snprintf(why, why_cap, GNUPLOT_MISSING);
+        return -1;
     }
     float *b = with_batches ? hk_history_batches(sh->history, &nb) : NULL;
+    nb = nb < rq->max_batches ? nb : rq->max_batches;
     int has_train = 0, has_val = 0;
     for (size_t i = 0; i < n; i++) {
         has_train |= isfinite(r[i].v[train_m]);
@@ -177,15 +194,16 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 
     /* a private temporary folder for the data, the text plot and gnuplot's messages */
     const char *tmpdir = getenv("TMPDIR");
-    char dir[1024], data[1100], text[1100], errf[1100], qerr[2400];
+    char dir[1024], data[1100], textf[1100], errf[1100], qerr[2400];
     snprintf(dir, sizeof dir, "%s/husky-plot-XXXXXX", tmpdir && *tmpdir && strlen(tmpdir) < 900 ? tmpdir : "/tmp");
     if (!mkdtemp(dir)) {
         free(r);
         free(b);
-        return shell_error(sh, w, 0, "cannot make a temporary folder %s: %s", dir, strerror(errno));
+        snprintf(why, why_cap, "cannot make a temporary folder %s: %s", dir, strerror(errno));
+        return -1;
     }
     snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(text, sizeof text, "%s/plot.txt", dir);
+    snprintf(textf, sizeof textf, "%s/plot.txt", dir);
     snprintf(errf, sizeof errf, "%s/errors", dir);
     int rc = 0;
     /* gnuplot writes a temporary file next to out, renamed over it once complete: a plot is never
@@ -199,7 +217,9 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
             fd = mkstemp(part);
         }
         if (fd < 0) {
-            rc = shell_error(sh, w, at, "cannot write '%s': %s", out, strerror(part ? errno : ENOMEM));
+            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(part ? errno : ENOMEM));
+            *out_failed = 1;
+            rc = -1;
             free(part);
             part = NULL;
             goto out;
@@ -211,7 +231,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
     }
     FILE *f = fopen(data, "w");
     if (!f) {
-        rc = shell_error(sh, w, 0, "%s: %s", data, strerror(errno));
+        snprintf(why, why_cap, "%s: %s", data, strerror(errno));
+        rc = -1;
         goto out;
     }
     /* index 0: per epoch; index 1: per batch, x scaled to epochs */
@@ -228,7 +249,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         fprintf(f, "\n");
     }
     if (fclose(f) != 0) {
-        rc = shell_error(sh, w, 0, "%s: %s", data, strerror(errno));
+        snprintf(why, why_cap, "%s: %s", data, strerror(errno));
+        rc = -1;
         goto out;
     }
 
@@ -243,20 +265,21 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
     FILE *gp = popen(cmd, "w");
     if (!gp) {
         sigaction(SIGPIPE, &old, NULL);
-        rc = shell_error(sh, w, 0, GNUPLOT_MISSING);
+        snprintf(why, why_cap, GNUPLOT_MISSING);
+        rc = -1;
         goto out;
     }
     const char *name = hk_metric_name(train_m);
     fprintf(gp, "set datafile missing '?'\n");
     if (!out)
-        fprintf(gp, "set terminal dumb size 79,24 mono nofeed noenhanced\n");
+        fprintf(gp, "set terminal dumb size %d,%d mono nofeed noenhanced\n", rq->width, rq->height);
     else if (ends_with(out, ".svg"))
         fprintf(gp, "set terminal svg size 800,500 noenhanced\n");
     else
         fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,500 "
                     "noenhanced } else { set terminal png size 800,500 noenhanced }\n");
     fprintf(gp, "set output ");
-    gp_quote(gp, out ? part : text);
+    gp_quote(gp, out ? part : textf);
     fprintf(gp, "\nset title ");
     gp_quote(gp, name);
     fprintf(gp, "\nset xlabel 'epoch'\nset key outside bottom center horizontal width 2\n");
@@ -291,8 +314,9 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
     int status = pclose(gp);
     sigaction(SIGPIPE, &old, NULL);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        rc = -1;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-            rc = shell_error(sh, w, 0, GNUPLOT_MISSING);
+            snprintf(why, why_cap, GNUPLOT_MISSING);
             goto out;
         }
         FILE *e = fopen(errf, "r");
@@ -304,7 +328,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
             }
         if (e)
             fclose(e);
-        rc = shell_error(sh, w, out ? at : 0, "gnuplot failed%s%s", *msg ? ": " : "", msg);
+        snprintf(why, why_cap, "gnuplot failed%s%s", *msg ? ": " : "", msg);
+        *out_failed = out != NULL;
         goto out;
     }
     if (out) {
@@ -313,26 +338,194 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         if (fd >= 0)
             close(fd);
         if (!synced || rename(part, out) != 0) {
-            rc = shell_error(sh, w, at, "cannot write '%s': %s", out, strerror(errno));
+            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(errno));
+            *out_failed = 1;
+            rc = -1;
             goto out;
         }
         free(part);
         part = NULL;
-        shell_print(sh, "wrote %s\n", out);
-    } else {
-        print_text_plot(sh, text);
+    } else if (!(*text = read_text_plot(textf, lines))) {
+        snprintf(why, why_cap, "cannot read gnuplot's text plot");
+        rc = -1;
     }
 out:
     if (part)
         unlink(part);
     free(part);
     unlink(data);
-    unlink(text);
+    unlink(textf);
     unlink(errf);
     rmdir(dir);
     free(r);
     free(b);
     return rc;
+}
+
+/* ---- plot METRIC live: redrawn after each epoch, in place above the prompt ---- */
+
+/* The text size of a live plot: the terminal's, within limits; 79x24 without a terminal. */
+static void live_size(struct shell *sh, int *width, int *height)
+{
+    *width = 79;
+    *height = 24;
+    if (!sh->interactive)
+        return;
+    int rows = 0, cols = 0;
+    shell_screen_size(&rows, &cols);
+    if (cols > 40)
+        *width = cols - 1 < 120 ? cols - 1 : 120;
+    if (rows > 0)
+        *height = rows - 4 < 24 ? (rows - 4 > 8 ? rows - 4 : 8) : 24;
+}
+
+/* Draw the live plot for the epochs seen so far, after `before` (text to print first, may be
+ * NULL); erase the previous live plot when nothing has been printed below it since. */
+static void live_draw(struct shell *sh, const char *before)
+{
+    struct live_plot *lp = &sh->live;
+    size_t n = hk_history_epoch_count(sh->history), nb = 0;
+    free(hk_history_batches(sh->history, &nb));
+    if (lp->epochs0 + (size_t)lp->seen > n) { /* the history was cleared meanwhile */
+        lp->epochs0 = n > (size_t)lp->seen ? n - (size_t)lp->seen : 0;
+        lp->batches0 = nb > (size_t)lp->seen * lp->per_epoch ? nb - (size_t)lp->seen * lp->per_epoch : 0;
+    }
+    struct plot_request rq = {lp->metric, NULL, lp->epochs0 + (size_t)lp->seen,
+                              lp->batches0 + (size_t)lp->seen * lp->per_epoch, 79, 24};
+    live_size(sh, &rq.width, &rq.height);
+    char *text = NULL, why[1400];
+    int lines = 0, out_failed;
+    int erase = lp->lines && lp->seq == sh->output_seq ? lp->lines : 0;
+    if (plot_draw(sh, &rq, &text, &lines, why, sizeof why, &out_failed) != 0) {
+        shell_print_over(sh, erase, before ? before : "");
+        shell_warn(sh, "plot %s live: %s; live plot off", hk_metric_name(lp->metric), why);
+        lp->on = 0;
+        lp->lines = 0;
+        return;
+    }
+    size_t blen = before ? strlen(before) : 0, tlen = strlen(text);
+    char *all = malloc(blen + tlen + 1);
+    if (all) {
+        memcpy(all, before ? before : "", blen);
+        memcpy(all + blen, text, tlen + 1);
+        shell_print_over(sh, erase, all);
+        lp->lines = lines;
+        lp->seq = sh->output_seq;
+    }
+    free(all);
+    free(text);
+}
+
+void plot_live_progress(struct shell *sh, const char *line)
+{
+    struct live_plot *lp = &sh->live;
+    if (!lp->on) {
+        shell_print(sh, "%s", line);
+        return;
+    }
+    if (!strncmp(line, "epoch ", 6)) {
+        if (!lp->per_epoch && sh->run && sh->run->train && sh->run->train->count) {
+            size_t count = sh->run->train->count, batch = (size_t)sh->run->config.batch;
+            batch = batch < count ? batch : count;
+            lp->per_epoch = (count + batch - 1) / batch;
+        }
+        lp->seen++;
+        live_draw(sh, line);
+        return;
+    }
+    shell_print(sh, "%s", line);
+    if (!strncmp(line, "training ", 9)) { /* the run ended: the last plot stays */
+        lp->on = 0;
+        lp->lines = 0;
+    }
+}
+
+static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_metric m)
+{
+    if (!have_gnuplot())
+        return shell_error(sh, w, 0, GNUPLOT_MISSING);
+    struct live_plot *lp = &sh->live;
+    *lp = (struct live_plot){.on = 1, .metric = m};
+    size_t nb = 0;
+    free(hk_history_batches(sh->history, &nb));
+    lp->epochs0 = hk_history_epoch_count(sh->history);
+    lp->batches0 = nb;
+    struct hk_progress p = hk_history_progress(sh->history);
+    if (hk_worker_busy(sh->worker) && p.running) {
+        /* mid-run: count from the run's start (approximately, the worker does not wait) */
+        lp->seen = p.epoch - 1 < (int)lp->epochs0 ? p.epoch - 1 : (int)lp->epochs0;
+        lp->per_epoch = (size_t)p.batches;
+        lp->epochs0 -= (size_t)lp->seen;
+        size_t done = (size_t)lp->seen * lp->per_epoch + (size_t)p.batch;
+        lp->batches0 = nb > done ? nb - done : 0;
+        shell_print(sh, "plotting %s after each epoch of this run (plot off stops)\n", hk_metric_name(m));
+        if (lp->seen)
+            live_draw(sh, NULL);
+        return 0;
+    }
+    shell_print(sh, "plotting %s after each epoch of the next run (plot off stops)\n", hk_metric_name(m));
+    return 0;
+}
+
+int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
+{
+    static const char usage[] = "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off";
+    if (arg_count(sh, w, arg, 1, 2, usage))
+        return -1;
+    if (!strcmp(w->w[arg].text, "off")) {
+        if (arg_count(sh, w, arg, 1, 1, usage))
+            return -1;
+        shell_print(sh, sh->live.on ? "live plot off\n" : "no live plot is on\n");
+        sh->live.on = 0;
+        sh->live.lines = 0;
+        return 0;
+    }
+    enum hk_metric m = hk_metric_find(w->w[arg].text);
+    if (m == HK_METRIC_COUNT) {
+        const char *names[HK_METRIC_COUNT + 2];
+        for (int k = 0; k < HK_METRIC_COUNT; k++)
+            names[k] = hk_metric_name((enum hk_metric)k);
+        names[HK_METRIC_COUNT] = "off";
+        names[HK_METRIC_COUNT + 1] = NULL;
+        const char *near = hk_closest(w->w[arg].text, names);
+        if (near)
+            return shell_error(sh, w, arg, "no metric '%s'; did you mean '%s'?", w->w[arg].text, near);
+        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, usage);
+    }
+    int at = arg_option(w, "out"), live = 0;
+    for (int i = arg + 1; i < w->count; i++) {
+        if (w->w[i].key)
+            continue;
+        if (strcmp(w->w[i].text, "live"))
+            return shell_error(sh, w, i, "expected live or nothing after the metric, got '%s'", w->w[i].text);
+        live = 1;
+    }
+    const char *out = at >= 0 ? w->w[at].value : NULL;
+    if (live && out)
+        return shell_error(sh, w, at, "a live plot is drawn in the terminal; drop out= (or plot to a file after "
+                                      "the run)");
+    if (live)
+        return plot_live_start(sh, w, m);
+    if (out) {
+        if (!*out)
+            return shell_error(sh, w, at, "out= needs a file name ending in .png or .svg");
+        if (has_control(out))
+            return shell_error(sh, w, at, "the path contains a control character (newline, tab, escape...); "
+                                          "choose another name");
+        if (!ends_with(out, ".png") && !ends_with(out, ".svg"))
+            return shell_error(sh, w, at, "out= must end in .png or .svg, got '%s'", out);
+    }
+    struct plot_request rq = {m, out, SIZE_MAX, SIZE_MAX, 79, 24};
+    char *text, why[1400];
+    int lines, out_failed;
+    if (plot_draw(sh, &rq, &text, &lines, why, sizeof why, &out_failed) != 0)
+        return shell_error(sh, w, out_failed ? at : 0, "%s", why);
+    if (out)
+        shell_print(sh, "wrote %s\n", out);
+    else
+        shell_print(sh, "%s", text);
+    free(text);
+    return 0;
 }
 
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
@@ -348,52 +541,29 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
         free(r);
         return shell_error(sh, w, 0, "no epochs trained yet");
     }
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp) {
-        free(r);
-        return shell_error(sh, w, 0, "out of memory");
-    }
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
+    struct csv c;
+    int e = csv_open(&c, path);
+    if (e) {
         free(r);
         return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
     }
-    fchmod(fd, 0644);
-    fprintf(f, "epoch");
+    csv_field(&c, "epoch");
     for (int m = 0; m < HK_METRIC_COUNT; m++)
-        fprintf(f, ",%s", hk_metric_name((enum hk_metric)m));
-    fprintf(f, "\n");
+        csv_field(&c, hk_metric_name((enum hk_metric)m));
+    csv_end_row(&c);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%d", r[i].epoch);
+        csv_fieldf(&c, "%d", r[i].epoch);
         for (int m = 0; m < HK_METRIC_COUNT; m++) {
             if (isfinite(r[i].v[m]))
-                fprintf(f, ",%.6g", r[i].v[m]);
+                csv_fieldf(&c, "%.6g", r[i].v[m]);
             else
-                fprintf(f, ",");
+                csv_field(&c, "");
         }
-        fprintf(f, "\n");
+        csv_end_row(&c);
     }
-    int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-    int e = errno;
-    ok &= fclose(f) == 0;
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
     free(r);
-    if (!ok)
+    e = csv_commit(&c);
+    if (e)
         return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
     shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
     return 0;

@@ -1,10 +1,12 @@
-/* cmd_train.c: starting, watching and stopping a training run; the history table. */
+/* cmd_train.c: starting, resuming, checkpointing, watching and stopping a training run; the
+ * history table. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "commands.h"
 
 /* On the worker: format the event as one line and send it to the main thread. */
@@ -79,12 +81,143 @@ static int parse_class_weight(struct shell *sh, const struct hk_words *w, int i,
     return 0;
 }
 
+/* The checkpointer asked for by checkpoint=DIR and monitor=METRIC, in *out (NULL without
+ * checkpoint=); a resumed run keeps its metric and best value. 0, or -1 after reporting. */
+static int parse_checkpoint(struct shell *sh, const struct hk_words *w, const struct hk_train_config *c,
+                            const struct hk_train_state *resume, struct hk_checkpoint **out)
+{
+    int at = arg_option(w, "checkpoint"), mat = arg_option(w, "monitor");
+    *out = NULL;
+    if (at < 0)
+        return mat >= 0 ? shell_error(sh, w, mat, "monitor= chooses the best checkpoint; add checkpoint=DIR") : 0;
+    enum hk_metric monitor = sh->val ? HK_METRIC_VAL_LOSS : HK_METRIC_LOSS;
+    if (resume && resume->monitor != HK_METRIC_COUNT)
+        monitor = resume->monitor;
+    if (mat >= 0) {
+        monitor = hk_metric_find(w->w[mat].value);
+        if (monitor > HK_METRIC_VAL_ACCURACY)
+            return shell_error(sh, w, mat, "monitor must be loss, accuracy, val_loss or val_accuracy, got '%s'",
+                               w->w[mat].value);
+    }
+    if ((monitor == HK_METRIC_VAL_LOSS || monitor == HK_METRIC_VAL_ACCURACY) && !sh->val)
+        return shell_error(sh, w, mat >= 0 ? mat : at, "monitor=%s needs a validation set; load one with: data val "
+                           "FOLDER (or use monitor=loss)", hk_metric_name(monitor));
+    struct hk_model_meta meta;
+    hk_model_meta_init(&meta);
+    meta.rescale = c->rescale;
+    if (sh->train) {
+        meta.class_names = sh->train->class_names;
+        meta.class_count = sh->train->class_count;
+    }
+    struct hk_error err;
+    *out = hk_checkpoint_new(w->w[at].value, monitor, &meta, &err);
+    if (!*out)
+        return shell_error(sh, w, at, "%s", err.msg);
+    if (resume && resume->monitor == monitor && resume->has_best)
+        hk_checkpoint_set_best(*out, resume->best);
+    return 0;
+}
+
+/* Check and start a run with config c, from the position of resume (NULL: from the start), with
+ * checkpointer cp (taken over, may be NULL). 0, or -1 after reporting. */
+static int start_run(struct shell *sh, const struct hk_words *w, const struct hk_train_config *c,
+                     const struct hk_train_state *resume, struct hk_checkpoint *cp)
+{
+    struct hk_error err;
+    enum hk_status st = resume ? hk_train_state_check(resume, sh->model, sh->train, sh->val, &err)
+                               : hk_train_check(sh->model, sh->train, sh->val, c, &err);
+    if (st == HK_OK && resume && resume->nepochs != hk_history_epoch_count(sh->history))
+        st = hk_fail(&err, HK_EINVAL, "the history has %zu epochs, the saved run %zu; load the file again",
+                     hk_history_epoch_count(sh->history), resume->nepochs);
+    if (st != HK_OK) {
+        hk_checkpoint_free(cp);
+        return shell_error(sh, w, 0, "%s", err.msg);
+    }
+    int batch = c->batch < (int)sh->train->count ? c->batch : (int)sh->train->count; /* as the run will */
+    size_t need = hk_model_memory_bytes(sh->model, batch);
+    if (need > hk_model_memory_limit()) {
+        char need_text[32], limit_text[32];
+        hk_checkpoint_free(cp);
+        hk_format_bytes(need_text, sizeof need_text, need);
+        hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
+        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
+                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
+                           need_text, limit_text);
+    }
+    if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run))) {
+        hk_checkpoint_free(cp);
+        return shell_error(sh, w, 0, "out of memory");
+    }
+    struct hk_train_run *run = sh->run;
+    hk_checkpoint_free(run->checkpoint);
+    run->model = sh->model;
+    run->train = sh->train;
+    run->val = sh->val;
+    run->config = *c;
+    run->history = sh->history;
+    run->worker = sh->worker;
+    run->progress = on_progress;
+    run->progress_user = sh;
+    run->checkpoint = cp;
+    run->resume = resume != NULL;
+    if (resume)
+        run->pos = resume->pos;
+    atomic_store(&run->stop, 0);
+    if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    if (resume)
+        shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
+                    resume->pos.batch);
+    else
+        shell_print(sh, "training %d epochs", c->epochs);
+    shell_print(sh, " on %zu pictures, batch %d%s%s%s (running in the background: status, stop, wait)\n",
+                sh->train->count, c->batch, hk_augment_active(&c->augment) ? ", augmented" : "",
+                sh->val ? ", validating after each epoch" : "", cp ? ", checkpointing" : "");
+    /* the session's state now is this run's */
+    hk_train_state_free(sh->resume);
+    sh->resume = NULL;
+    return 0;
+}
+
+/* Continue the run of the training state loaded with the model (train resume=yes, train resume
+ * FILE): its own options, except epochs= (more) and the checkpoint. */
+static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
+{
+    const struct hk_train_state *s = sh->resume;
+    if (!s)
+        return shell_error(sh, w, arg_option(w, "resume"), "there is no training state to resume: load a model "
+                           "file saved with training=yes (or a checkpoint), or use train resume FILE");
+    static const char *const fixed[] = {"batch", "until", "class_weight"};
+    for (int k = 0; k < 3; k++)
+        if (arg_option(w, fixed[k]) >= 0)
+            return shell_error(sh, w, arg_option(w, fixed[k]), "%s= cannot change when a run is resumed: an exact "
+                               "resume uses the run's own options", fixed[k]);
+    struct hk_train_config c = s->config;
+    int at = arg_option(w, "epochs");
+    if (at >= 0 && arg_int(sh, w, at, s->pos.epoch + (s->pos.batch > 0), 1000000, &c.epochs))
+        return -1;
+    if (s->pos.epoch >= c.epochs)
+        return shell_error(sh, w, at >= 0 ? at : arg, "the run already did its %d epochs; give more with epochs=N",
+                           c.epochs);
+    struct hk_checkpoint *cp;
+    if (parse_checkpoint(sh, w, &c, s, &cp))
+        return -1;
+    sh->augment = c.augment; /* later predictions and runs use the run's preprocessing */
+    sh->rescale = c.rescale;
+    return start_run(sh, w, &c, s, cp);
+}
+
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 0, 0, "train epochs=N batch=B ...") || shell_busy(sh, w))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; start one with: model new input=128x128x3");
+    int resume = 0, at = arg_option(w, "resume");
+    if (at >= 0 && arg_bool(sh, w, at, &resume))
+        return -1;
+    if (resume)
+        return resume_run(sh, w, arg);
     struct hk_train_config c = {.epochs = 10, .batch = 32, .seed = sh->seed, .rescale = sh->rescale,
                                 .augment = sh->augment, .until = HK_METRIC_COUNT};
     for (int k = 0; k < 64; k++)
@@ -103,37 +236,21 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
         if (rc)
             return -1;
     }
-    struct hk_error err;
-    if (hk_train_check(sh->model, sh->train, sh->val, &c, &err) != HK_OK)
-        return shell_error(sh, w, 0, "%s", err.msg);
-    int batch = c.batch < (int)sh->train->count ? c.batch : (int)sh->train->count; /* as the run will */
-    size_t need = hk_model_memory_bytes(sh->model, batch);
-    if (need > hk_model_memory_limit()) {
-        char need_text[32], limit_text[32];
-        hk_format_bytes(need_text, sizeof need_text, need);
-        hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
-        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
-                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
-                           need_text, limit_text);
-    }
-    if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run)))
-        return shell_error(sh, w, 0, "out of memory");
-    struct hk_train_run *run = sh->run;
-    run->model = sh->model;
-    run->train = sh->train;
-    run->val = sh->val;
-    run->config = c;
-    run->history = sh->history;
-    run->worker = sh->worker;
-    run->progress = on_progress;
-    run->progress_user = sh;
-    atomic_store(&run->stop, 0);
-    if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
-        return shell_error(sh, w, 0, "%s", err.msg);
-    shell_print(sh, "training %d epochs on %zu pictures, batch %d%s%s (running in the background: status, stop, "
-                "wait)\n", c.epochs, sh->train->count, c.batch, hk_augment_active(&c.augment) ? ", augmented" : "",
-                sh->val ? ", validating after each epoch" : "");
-    return 0;
+    struct hk_checkpoint *cp;
+    if (parse_checkpoint(sh, w, &c, NULL, &cp))
+        return -1;
+    return start_run(sh, w, &c, NULL, cp);
+}
+
+int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC]") ||
+        shell_busy(sh, w) || model_load_file(sh, w, arg))
+        return -1;
+    if (!sh->resume)
+        return shell_error(sh, w, arg, "'%s' has no training state (it was saved without training=yes); it is "
+                           "loaded, and train starts a new run", w->w[arg].text);
+    return resume_run(sh, w, arg);
 }
 
 int cmd_status(struct shell *sh, const struct hk_words *w, int arg)

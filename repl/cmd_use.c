@@ -1,12 +1,20 @@
-/* cmd_use.c: using a trained model: predict pictures and evaluate a loaded set. All model work
- * runs on the compute worker (between two batches when a run is going). */
+/* cmd_use.c: using a trained model: predict pictures (files or whole folders, to the screen or a
+ * CSV file) and evaluate a loaded set (loss, accuracy, balanced accuracy, precision, recall, F1,
+ * ROC AUC, the confusion matrix and the worst-classified files). All model work runs on the
+ * compute worker (between two batches when a run is going), so both work while training runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "batch.h"
 #include "commands.h"
+#include "csv.h"
+#include "folder.h"
+#include "metrics.h"
+
+#define PREDICT_CHUNK 32       /* pictures decoded, then predicted, at a time */
 
 struct predict_call {
     struct hk_model *model;
@@ -20,7 +28,7 @@ struct predict_call {
 static void predict_on_worker(void *arg)
 {
     struct predict_call *c = arg;
-    c->st = hk_model_predict(c->model, c->x, c->n, 32, c->probs, &c->err);
+    c->st = hk_model_predict(c->model, c->x, c->n, PREDICT_CHUNK, c->probs, &c->err);
 }
 
 static const char *class_name(const struct shell *sh, int k, char *buf, size_t cap)
@@ -34,59 +42,187 @@ static const char *class_name(const struct shell *sh, int k, char *buf, size_t c
     return buf;
 }
 
+/* One picture to predict: where it came from and, after decoding, why it failed (or NULL). */
+struct predict_item {
+    const char *path;
+    int word;          /* the command word it came from */
+    int in_folder;     /* found inside a folder: a failure is listed, not an error */
+    char reason[512];   /* as long as an hk_error message */
+};
+
+/* Decode, predict and report up to PREDICT_CHUNK items; *failed counts the pictures that could
+ * not be read. Returns -1 when the model failed. */
+static int predict_chunk(struct shell *sh, const struct hk_words *w, struct predict_item *items, int n,
+                         unsigned char *pix, float *x, float *probs, struct csv *out, int *rc, size_t *failed)
+{
+    struct hk_shape in = hk_model_input(sh->model);
+    size_t size = hk_shape_size(in);
+    int k = (int)hk_shape_size(hk_model_output(sh->model)), good = 0, row[PREDICT_CHUNK];
+    for (int i = 0; i < n; i++) {
+        struct hk_error err;
+        struct stat st;
+        items[i].reason[0] = '\0';
+        if (stat(items[i].path, &st) == 0 && S_ISDIR(st.st_mode))
+            snprintf(items[i].reason, sizeof items[i].reason, "a folder that cannot be read");
+        else if (hk_image_load_resized(items[i].path, &sh->limits, pix, in.w, in.h, &err) != HK_OK)
+            snprintf(items[i].reason, sizeof items[i].reason, "%s", err.msg);
+        if (items[i].reason[0]) {
+            row[i] = -1;
+            continue;
+        }
+        hk_batch_from_pixels(x + (size_t)good * size, pix, in.h, in.w, sh->rescale);
+        row[i] = good++;
+    }
+    struct predict_call c = {sh->model, x, good, probs, HK_OK, {0}};
+    if (good)
+        hk_worker_call(sh->worker, predict_on_worker, &c);
+    if (c.st != HK_OK) {
+        *rc = shell_error(sh, w, 0, "%s", c.err.msg);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; row[i] >= 0 && j < k; j++) {
+            float v = probs[(size_t)row[i] * k + j];
+            if (!isfinite(v)) {
+                *rc = shell_error(sh, w, items[i].word, "%s: the model's output is %s: its weights have blown up "
+                                  "(model reset, or model load a saved model)", items[i].path, isnan(v) ? "nan" : "inf");
+                return -1;
+            }
+        }
+    for (int i = 0; i < n; i++) {
+        const char *path = items[i].path;
+        if (row[i] < 0) {
+            ++*failed;
+            if (out) {
+                csv_field(out, path);
+                csv_field(out, "");
+                csv_field(out, "");
+                csv_field(out, items[i].reason);
+                csv_end_row(out);
+            }
+            if (items[i].in_folder)
+                shell_print(sh, "skipped %s: %s\n", path, items[i].reason);
+            else
+                *rc = shell_error(sh, w, items[i].word, "%s: %s", path, items[i].reason);
+            continue;
+        }
+        const float *p = probs + (size_t)row[i] * k;
+        int best;
+        hk_metrics_predict(p, 1, k, 0.5, &best);
+        double prob = k == 1 ? (best ? p[0] : 1.0 - (double)p[0]) : p[best];
+        char buf[32];
+        const char *name = class_name(sh, best, buf, sizeof buf);
+        if (out) {
+            csv_field(out, path);
+            csv_field(out, name);
+            csv_fieldf(out, "%.6f", prob);
+            csv_field(out, "");
+            csv_end_row(out);
+            continue;
+        }
+        shell_print(sh, "%s: %s %.4f", path, name, prob);
+        if (k == 1)
+            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)p[0], class_name(sh, 1, buf, sizeof buf));
+        shell_print(sh, "\n");
+    }
+    return 0;
+}
+
+static int is_folder(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, HK_LEX_MAX_WORDS, "predict FILE..."))
+    static const char usage[] = "predict FILE|FOLDER... [out=FILE.csv]";
+    if (arg_count(sh, w, arg, 1, HK_LEX_MAX_WORDS, usage))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
+    int at = arg_option(w, "out");
+    const char *out_path = at >= 0 ? w->w[at].value : NULL;
+    if (out_path && !*out_path)
+        return shell_error(sh, w, at, "out= needs a file name, e.g. out=predictions.csv");
     struct hk_shape in = hk_model_input(sh->model);
+    if (in.c != 3)
+        return shell_error(sh, w, 0, "predict needs a model with 3 input channels");
     size_t k = hk_shape_size(hk_model_output(sh->model)), size = hk_shape_size(in);
+
+    /* the pictures: named files as they are, each folder's files (recursively) in its place */
+    struct folder_list files = {0};
+    size_t first[HK_LEX_MAX_WORDS + 1] = {0}, nwords = 0;
+    char folder[HK_LEX_MAX_WORDS] = {0};
+    int rc = 0, folders = 0;
+    for (int i = arg; i < w->count && !rc; i++) {
+        first[i] = files.count;
+        if (w->w[i].key)
+            continue;
+        if (!(folder[i] = (char)is_folder(w->w[i].text))) {
+            nwords++;
+            continue;
+        }
+        folders++;
+        int e = folder_list_files(w->w[i].text, &files);
+        if (e)
+            rc = shell_error(sh, w, i, "%s: %s", w->w[i].text, strerror(e));
+        else if (files.count == first[i])
+            shell_warn(sh, "%s: no files in this folder", w->w[i].text);
+    }
+    first[w->count] = files.count;
+    size_t total = files.count + nwords, n = 0;
+    struct predict_item *items = calloc(total ? total : 1, sizeof *items);
     unsigned char *pix = malloc((size_t)in.h * in.w * 3);
-    float *x = malloc(size * sizeof *x), *probs = malloc(k * sizeof *probs);
-    int rc = 0;
-    if (!pix || !x || !probs || in.c != 3) {
-        rc = shell_error(sh, w, 0, in.c != 3 ? "predict needs a model with 3 input channels" : "out of memory");
+    float *x = malloc(PREDICT_CHUNK * size * sizeof *x), *probs = malloc(PREDICT_CHUNK * k * sizeof *probs);
+    if (!rc && (!items || !pix || !x || !probs))
+        rc = shell_error(sh, w, 0, "out of memory");
+    for (int i = arg; i < w->count && !rc; i++) {
+        if (w->w[i].key)
+            continue;
+        if (!folder[i])
+            items[n++] = (struct predict_item){w->w[i].text, i, 0, ""};
+        for (size_t f = first[i]; f < first[i + 1]; f++)
+            items[n++] = (struct predict_item){files.paths[f], i, 1, ""};
+    }
+    struct csv csv;
+    int writing = 0;
+    if (!rc && out_path) {
+        int e = csv_open(&csv, out_path);
+        if (e)
+            rc = shell_error(sh, w, at, "%s: %s", out_path, strerror(e));
+        writing = !e;
+    }
+    if (rc)
         goto out;
+    if (writing) {
+        csv_field(&csv, "path");
+        csv_field(&csv, "class");
+        csv_field(&csv, "probability");
+        csv_field(&csv, "error");
+        csv_end_row(&csv);
     }
-    for (int i = arg; i < w->count; i++) {
-        struct hk_error err;
-        if (hk_image_load_resized(w->w[i].text, &sh->limits, pix, in.w, in.h, &err) != HK_OK) {
-            rc = shell_error(sh, w, i, "%s: %s", w->w[i].text, err.msg);
-            continue;
-        }
-        hk_batch_from_pixels(x, pix, in.h, in.w, sh->rescale);
-        struct predict_call c = {sh->model, x, 1, probs, HK_OK, {0}};
-        hk_worker_call(sh->worker, predict_on_worker, &c);
-        if (c.st != HK_OK) {
-            rc = shell_error(sh, w, i, "%s", c.err.msg);
-            continue;
-        }
-        size_t bad = 0;
-        while (bad < k && isfinite(probs[bad]))
-            bad++;
-        if (bad < k) {
-            rc = shell_error(sh, w, i, "%s: the model's output is %s: its weights have blown up (model reset, or "
-                             "model load a saved model)", w->w[i].text, isnan(probs[bad]) ? "nan" : "inf");
-            continue;
-        }
-        int best = 0;
-        float p = probs[0];
-        if (k == 1) {
-            best = probs[0] >= 0.5f;
-            p = best ? probs[0] : 1.0f - probs[0];
-        } else {
-            for (size_t j = 1; j < k; j++)
-                best = probs[j] > probs[best] ? (int)j : best;
-            p = probs[best];
-        }
-        char buf[32];
-        shell_print(sh, "%s: %s %.4f", w->w[i].text, class_name(sh, best, buf, sizeof buf), (double)p);
-        if (k == 1)
-            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)probs[0], class_name(sh, 1, buf, sizeof buf));
-        shell_print(sh, "\n");
+    size_t failed = 0;
+    for (size_t s = 0; s < n; s += PREDICT_CHUNK) {
+        int m = n - s < PREDICT_CHUNK ? (int)(n - s) : PREDICT_CHUNK;
+        if (predict_chunk(sh, w, items + s, m, pix, x, probs, writing ? &csv : NULL, &rc, &failed))
+            goto out;
     }
+    if (writing) {
+        writing = 0;
+        int e = csv_commit(&csv);
+        if (e) {
+            rc = shell_error(sh, w, at, "%s: %s", out_path, strerror(e));
+            goto out;
+        }
+        shell_print(sh, "wrote %s (%zu pictures predicted, %zu unreadable)\n", out_path, n - failed, failed);
+    } else if (folders)
+        shell_print(sh, "%zu pictures predicted, %zu unreadable\n", n - failed, failed);
 out:
+    if (writing)
+        csv_abort(&csv);
+    folder_list_free(&files);
+    free(items);
     free(pix);
     free(x);
     free(probs);
@@ -104,6 +240,7 @@ struct evaluate_call {
     struct hk_error err;
 };
 
+/* On the worker: the loss as training reports val_loss, then every picture's output. */
 static void evaluate_on_worker(void *arg)
 {
     struct evaluate_call *c = arg;
@@ -124,9 +261,99 @@ static void evaluate_on_worker(void *arg)
     free(idx);
 }
 
+/* The class named (or numbered) by word i of the set's classes, or -1 after reporting. */
+static int arg_class(struct shell *sh, const struct hk_words *w, int i, const struct hk_dataset *ds)
+{
+    const char *t = w->w[i].value;
+    int idx;
+    if (hk_parse_int(t, &idx)) {
+        if (idx >= 0 && idx < ds->class_count)
+            return idx;
+        return shell_error(sh, w, i, "no class %d; the classes are 0 to %d", idx, ds->class_count - 1);
+    }
+    for (int k = 0; k < ds->class_count; k++)
+        if (!strcmp(ds->class_names[k], t))
+            return k;
+    char list[256] = "";
+    const char *names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
+    for (int k = 0, len = 0; k < ds->class_count && k < 64; k++) {
+        names[k] = ds->class_names[k];
+        if (len < (int)sizeof list - 40)
+            len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);
+    }
+    const char *near = hk_closest(t, names);
+    if (near)
+        return shell_error(sh, w, i, "no class '%s'; did you mean '%s'?", t, near);
+    return shell_error(sh, w, i, "no class '%s'; the classes are: %s", t, list);
+}
+
+static void print_metric(struct shell *sh, const char *name, double v, const char *note)
+{
+    if (isnan(v))
+        shell_print(sh, "  %-18s undefined%s%s\n", name, *note ? "  " : "", note);
+    else
+        shell_print(sh, "  %-18s %.4f%s%s\n", name, v, *note ? "   " : "", note);
+}
+
+/* The confusion matrix with class names, and each class's recall after its row. */
+static void print_confusion(struct shell *sh, const struct hk_dataset *ds, const size_t *cm, const double *recall)
+{
+    int k = ds->class_count, width = 6;
+    for (int c = 0; c < k; c++) {
+        int len = (int)strlen(ds->class_names[c]);
+        width = len > width ? len : width;
+    }
+    width = width > 20 ? 20 : width;
+    shell_print(sh, "confusion matrix (rows: true class, columns: predicted)\n  %-*s", width, "");
+    for (int c = 0; c < k; c++)
+        shell_print(sh, "  %*.*s", width, width, ds->class_names[c]);
+    shell_print(sh, "  %*s\n", 7, "recall");
+    for (int t = 0; t < k; t++) {
+        shell_print(sh, "  %-*.*s", width, width, ds->class_names[t]);
+        for (int p = 0; p < k; p++)
+            shell_print(sh, "  %*zu", width, cm[(size_t)t * k + p]);
+        if (isnan(recall[t]))
+            shell_print(sh, "  %7s\n", "-");
+        else
+            shell_print(sh, "  %7.4f\n", recall[t]);
+    }
+}
+
+/* The `count` pictures whose true class got the lowest probability. */
+static int print_worst(struct shell *sh, const struct hk_words *w, const struct hk_dataset *ds, const float *probs,
+                       int k, const int *pred, size_t count)
+{
+    size_t n = ds->count;
+    double *p_true = malloc(n * sizeof *p_true);
+    size_t *idx = malloc((count < n ? count : n) * sizeof *idx + 1);
+    struct hk_error err;
+    if (!p_true || !idx) {
+        free(p_true);
+        free(idx);
+        return shell_error(sh, w, 0, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        int y = ds->labels[i];
+        p_true[i] = k == 1 ? (y ? probs[i] : 1.0 - (double)probs[i]) : probs[i * (size_t)k + (size_t)y];
+    }
+    size_t m = hk_metrics_worst(p_true, n, count, idx, &err);
+    if (m) {
+        shell_print(sh, "the %zu worst (lowest probability given to the true class):\n", m);
+        shell_print(sh, "  %-10s %-14s %-14s %s\n", "P(true)", "true", "predicted", "file");
+    }
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
+        shell_print(sh, "  %-10.4g %-14s %-14s %s\n", p_true[i], ds->class_names[ds->labels[i]],
+                    ds->class_names[pred[i]], ds->paths[i]);
+    }
+    free(p_true);
+    free(idx);
+    return 0;
+}
+
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "evaluate train|val"))
+    if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N]"))
         return -1;
     const char *which = w->w[arg].text;
     const struct hk_dataset *ds = !strcmp(which, "train") ? sh->train : !strcmp(which, "val") ? sh->val : NULL;
@@ -140,43 +367,114 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
     if (hk_train_check(sh->model, ds, NULL, &cfg, &err) != HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
-    size_t k = hk_shape_size(hk_model_output(sh->model));
-    struct evaluate_call c = {sh->model, ds, sh->rescale, 32, 0, 0, malloc(ds->count * k * sizeof(float)), HK_OK,
-                              {0}};
-    int at = arg_option(w, "batch");
-    if (at >= 0 && arg_int(sh, w, at, 1, 4096, &c.batch))
+    if (!ds->count)
+        return shell_error(sh, w, arg, "the %s set has no pictures", which);
+    int k = (int)hk_shape_size(hk_model_output(sh->model)), classes = ds->class_count;
+    double threshold = 0.5;
+    int positive = k == 1 ? 1 : -1, worst = 5, batch = 32, at;
+    if ((at = arg_option(w, "threshold")) >= 0) {
+        if (k != 1)
+            return shell_error(sh, w, at, "threshold= is for a model with one sigmoid output; this one has %d "
+                               "softmax outputs and predicts the most probable class", k);
+        if (arg_float(sh, w, at, 0, 1, &threshold))
+            return -1;
+    }
+    if ((at = arg_option(w, "positive")) >= 0 && (positive = arg_class(sh, w, at, ds)) < 0)
         return -1;
-    if (!c.probs)
-        return shell_error(sh, w, 0, "out of memory");
+    if ((at = arg_option(w, "worst")) >= 0 && arg_int(sh, w, at, 0, 1000000, &worst))
+        return -1;
+    if ((at = arg_option(w, "batch")) >= 0 && arg_int(sh, w, at, 1, 4096, &batch))
+        return -1;
+
+    size_t n = ds->count;
+    float *probs = malloc(n * (size_t)k * sizeof *probs);
+    double *score = malloc(n * sizeof *score), *auc_score = malloc(n * sizeof *auc_score);
+    int *pred = malloc(n * sizeof *pred), *is_pos = malloc(n * sizeof *is_pos);
+    size_t *cm = malloc((size_t)classes * classes * sizeof *cm);
+    double *recall = malloc((size_t)classes * sizeof *recall);
+    int rc = 0;
+    if (!probs || !score || !auc_score || !pred || !is_pos || !cm || !recall) {
+        rc = shell_error(sh, w, 0, "out of memory");
+        goto out;
+    }
+    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, 0, probs, HK_OK, {0}};
     hk_worker_call(sh->worker, evaluate_on_worker, &c);
     if (c.st != HK_OK) {
-        free(c.probs);
-        return shell_error(sh, w, 0, "%s", c.err.msg);
+        rc = shell_error(sh, w, 0, "%s", c.err.msg);
+        goto out;
     }
-    int classes = ds->class_count;
-    size_t *cm = calloc((size_t)classes * classes, sizeof *cm);
-    for (size_t i = 0; cm && i < ds->count; i++) {
-        const float *p = c.probs + i * k;
-        int pred = 0;
-        if (k == 1)
-            pred = p[0] >= 0.5f;
+    /* Sigmoid: P(positive) >= threshold predicts the positive class. For class 0 that is 1 - p;
+     * the AUC ranks -p instead, which keeps outputs that round to 1 - p == 1 apart. Softmax: the
+     * most probable class; the positive class (if any) is scored by its own probability. */
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * (size_t)k;
+        is_pos[i] = ds->labels[i] == positive;
+        if (k == 1) {
+            score[i] = positive == 1 ? (double)p[0] : 1.0 - (double)p[0];
+            auc_score[i] = positive == 1 ? (double)p[0] : -(double)p[0];
+            pred[i] = score[i] >= threshold ? positive : 1 - positive;
+        } else {
+            hk_metrics_predict(p, 1, k, 0.5, &pred[i]);
+            score[i] = pred[i] == positive;
+            auc_score[i] = positive >= 0 ? (double)p[positive] : 0;
+        }
+    }
+    double accuracy, balanced;
+    if (hk_metrics_confusion(ds->labels, pred, n, classes, cm, &err) != HK_OK ||
+        hk_metrics_summary(cm, classes, &accuracy, &balanced, recall, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
+        goto out;
+    }
+    shell_print(sh, "%s: %zu pictures (", which, n);
+    for (int t = 0; t < classes; t++)
+        shell_print(sh, "%s%s %zu", t ? ", " : "", ds->class_names[t], ds->class_counts[t]);
+    shell_print(sh, ")  loss %.4f\n", c.loss);
+    if (positive >= 0) {
+        const char *pos = ds->class_names[positive];
+        if (k == 1 && positive == 1)
+            shell_print(sh, "positive class: %s (class 1, whose probability the sigmoid gives); predicted %s when "
+                        "P(%s) >= %g\n", pos, pos, pos, threshold);
+        else if (k == 1)
+            shell_print(sh, "positive class: %s (class 0: P(%s) = 1 - the sigmoid's output); predicted %s when "
+                        "P(%s) >= %g\n", pos, pos, pos, pos, threshold);
         else
-            for (size_t j = 1; j < k; j++)
-                pred = p[j] > p[pred] ? (int)j : pred;
-        cm[(size_t)ds->labels[i] * classes + pred]++;
+            shell_print(sh, "positive class: %s (class %d), against the rest\n", pos, positive);
     }
-    shell_print(sh, "%s: %zu pictures  loss %.4f  accuracy %.4f\n", which, ds->count, c.loss, c.accuracy);
-    shell_print(sh, "confusion matrix (rows: true class, columns: predicted)\n%20s", "");
-    for (int j = 0; j < classes; j++)
-        shell_print(sh, " %12.12s", ds->class_names[j]);
-    shell_print(sh, "\n");
-    for (int i = 0; cm && i < classes; i++) {
-        shell_print(sh, "%20.20s", ds->class_names[i]);
-        for (int j = 0; j < classes; j++)
-            shell_print(sh, " %12zu", cm[(size_t)i * classes + j]);
-        shell_print(sh, "\n");
+    print_metric(sh, "accuracy", accuracy, "");
+    char note[600];
+    snprintf(note, sizeof note, "(mean recall over the %d classes)", classes);
+    print_metric(sh, "balanced accuracy", balanced, note);
+    if (positive >= 0) {
+        struct hk_binary_metrics b;
+        double auc = NAN;
+        const char *pos = ds->class_names[positive];
+        if (hk_metrics_binary(score, is_pos, n, k == 1 ? threshold : 0.5, &b, &err) != HK_OK) {
+            rc = shell_error(sh, w, 0, "%s", err.msg);
+            goto out;
+        }
+        snprintf(note, sizeof note, "(of the %zu predicted %s, %zu are)", b.tp + b.fp, pos, b.tp);
+        print_metric(sh, "precision", b.precision, b.tp + b.fp ? note : "(nothing predicted positive)");
+        snprintf(note, sizeof note, "(of the %zu %s, %zu found)", b.tp + b.fn, pos, b.tp);
+        print_metric(sh, "recall", b.recall, b.tp + b.fn ? note : "(no positive pictures)");
+        print_metric(sh, "F1", b.f1, "");
+        enum hk_status st = hk_metrics_roc_auc(auc_score, is_pos, n, &auc, &err);
+        if (st != HK_OK && st != HK_EINVAL) {
+            rc = shell_error(sh, w, 0, "%s", err.msg);
+            goto out;
+        }
+        snprintf(note, sizeof note, "(%s)", err.msg);
+        print_metric(sh, "ROC AUC", auc, st == HK_OK ? "" : note);
     }
+    print_confusion(sh, ds, cm, recall);
+    if (worst > 0)
+        rc = print_worst(sh, w, ds, probs, k, pred, (size_t)worst);
+out:
+    free(probs);
+    free(score);
+    free(auc_score);
+    free(pred);
+    free(is_pos);
     free(cm);
-    free(c.probs);
-    return 0;
+    free(recall);
+    return rc;
 }

@@ -7,13 +7,17 @@
 #include "layer_spec.h"
 
 static const char *const o_model_new[] = {"input", NULL};
-static const char *const o_model_save[] = {"optimizer", NULL};
+static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_data[] = {"size", NULL};
+static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
-static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", NULL};
-static const char *const o_evaluate[] = {"batch", NULL};
+static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
+                                      NULL};
+static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
+static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
+static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 static const char *const o_limits[] = {"memory", NULL};
 
@@ -47,13 +51,23 @@ const struct command commands[] = {
      cmd_model_set, ARG_LAYER},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE},
-    {"model save", "model save FILE [optimizer=yes]",
+    {"model save", "model save FILE [optimizer=yes] [training=yes]",
      "Save the model (architecture, classes, preprocessing, weights; with optimizer=yes also the optimizer "
-     "state), atomically.",
+     "state; with training=yes the full training state: optimizer, position, run options and history, so "
+     "that train resume continues exactly), atomically.",
      o_model_save, cmd_model_save, ARG_PATH},
     {"model load", "model load FILE [sha256=HEX]",
-     "Load a model file; with sha256= the file must have exactly that hash.", o_model_load, cmd_model_load,
-     ARG_PATH},
+     "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
+     "also restores the history; train resume=yes then continues the run.",
+     o_model_load, cmd_model_load, ARG_PATH},
+    {"model verify", "model verify FILE",
+     "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
+     "file's hash and the hash of its weights alone.",
+     NULL, cmd_model_verify, ARG_PATH},
+    {"model info", "model info FILE",
+     "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
+     "seed, husky version, data hash, and whether it has a training state.",
+     NULL, cmd_model_info, ARG_PATH},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
@@ -68,6 +82,23 @@ const struct command commands[] = {
      cmd_data_val, ARG_PATH},
     {"data info", "data info", "Classes, counts per class, class ratio and the files that were skipped.", NULL,
      cmd_data_info, ARG_NONE},
+    {"data split", "data split FRACTION",
+     "Carve a validation set out of the training set when there is no validation folder: in each class, "
+     "round(FRACTION x count) pictures chosen by the seed (stratified, reproducible). data info shows it.",
+     NULL, cmd_data_split, ARG_NONE},
+    {"data manifest", "data manifest FILE",
+     "Write one line per picture file of the loaded sets, atomically: split, label, state (ok or skipped), "
+     "SHA-256 of the file's bytes as loaded, path relative to the set's folder.",
+     NULL, cmd_data_manifest, ARG_PATH},
+    {"data verify", "data verify FILE",
+     "Compare the loaded sets with a manifest: files added, removed, changed, and moved (the same bytes under "
+     "another label, split or name), with counts. A difference is an error, so a script stops there.",
+     NULL, cmd_data_verify, ARG_PATH},
+    {"data limits", "data limits [file_size=10MB] [width=8192] [height=8192] [pixels=40M]",
+     "Show or change the limits checked before a picture is decoded (for the next data train, data val and "
+     "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
+     "pixels (width x height) takes K, M (x1000); sides up to 16384.",
+     o_data_limits, cmd_data_limits, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -80,10 +111,25 @@ const struct command commands[] = {
      "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
      "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
      o_augment, cmd_augment, ARG_NONE},
-    {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...]",
+    {"augment show", "augment show N [out=FILE.png]",
+     "Write a grid of N augmented training pictures (chosen and warped from the seed, as the first epoch "
+     "draws them) with their class labels; augment-show.png unless out= is given.",
+     o_out, cmd_augment_show, ARG_NONE},
+    {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
+              "[monitor=METRIC] [resume=yes]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
-     "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.",
+     "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.\n"
+     "  checkpoint=DIR     after every epoch, and when the run is stopped, write DIR/last.hkm with the full\n"
+     "                     training state, and DIR/best.hkm when monitor= improves\n"
+     "  monitor=METRIC     what best means (default val_loss, or loss without a validation set); higher is\n"
+     "                     better for accuracy metrics, lower for losses\n"
+     "  resume=yes         continue the run of a model loaded with its training state (its options; epochs=\n"
+     "                     may extend it)",
      o_train, cmd_train, ARG_NONE},
+    {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
+     "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "
+     "continue its run exactly where it stopped, on the same training set (load it first with data train).",
+     o_train_resume, cmd_train_resume, ARG_PATH},
     {"status", "status", "Where the run is: epoch, batch and running loss.", NULL, cmd_status, ARG_NONE},
     {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE},
     {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE},
@@ -92,13 +138,27 @@ const struct command commands[] = {
      "Write the per-epoch metrics as CSV (epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s; "
      "a missing value is empty), atomically.",
      NULL, cmd_history_save, ARG_PATH},
-    {"plot", "plot loss|accuracy|METRIC [out=FILE.png|FILE.svg]",
+    {"plot", "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off",
      "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
-     "terminal, or into a PNG or SVG file.",
+     "terminal, or into a PNG or SVG file. With live, the text plot is redrawn after every epoch of the "
+     "current run (or the next one), in place above the prompt, until the run ends or plot off.",
      o_out, cmd_plot, ARG_NONE},
-    {"predict", "predict FILE...", "Class and probability for each picture.", NULL, cmd_predict, ARG_PATH},
-    {"evaluate", "evaluate train|val", "Loss, accuracy and the confusion matrix of a loaded set.", o_evaluate,
-     cmd_evaluate, ARG_SET},
+    {"predict", "predict FILE|FOLDER... [out=FILE.csv]",
+     "Class and probability (of that class) for each picture; a FOLDER is searched recursively, its files in "
+     "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
+     "file (path,class,probability,error), written atomically.",
+     o_predict, cmd_predict, ARG_PATH},
+    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N]",
+     "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
+     "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
+     "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
+     "                  output the default is class 1, whose probability the sigmoid gives (Keras' order:\n"
+     "                  for husky-v1 that is not_husky; positive=husky asks how good it is at huskies).\n"
+     "                  Softmax models have no default: the class against all the others.\n"
+     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
+     "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
+     "Runs on the compute worker, between two batches when training runs.",
+     o_evaluate, cmd_evaluate, ARG_SET},
     {"inspect filters", "inspect filters LAYER [out=FILE.png]",
      "Draw the kernels of a conv2d layer as a grid (colour for the first layer, else the channels averaged "
      "in grey); written to inspect-filters-LAYER.png unless out= is given.",

@@ -63,15 +63,26 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg);
+/* Load the model file named by word arg (sha256= pins its hash) into the session, with its history
+ * and training state; 0, or -1 after reporting. The worker must be idle. */
+int model_load_file(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_layer(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_compile(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_data_train(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_val(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_info(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_split(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_manifest(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_augment(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_status(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_stop(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_wait(struct shell *sh, const struct hk_words *w, int arg);

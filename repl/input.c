@@ -221,6 +221,7 @@ static void on_line(char *line)
     }
     if (*line)
         add_history(line);
+    sh->output_seq++; /* the typed line stays on screen */
     sh->file = NULL;
     sh->failed = 0;
     input_run_line(sh, line);

@@ -13,6 +13,9 @@
 
 #include <readline/readline.h>
 
+#include "checkpoint.h"
+#include "plot.h"
+
 volatile int shell_interrupted;
 
 int shell_init(struct shell *sh, int interactive)
@@ -42,7 +45,10 @@ void shell_free(struct shell *sh)
         hk_worker_wait(sh->worker);
     }
     hk_worker_free(sh->worker);
+    if (sh->run)
+        hk_checkpoint_free(sh->run->checkpoint);
     free(sh->run);
+    hk_train_state_free(sh->resume);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -67,6 +73,7 @@ static void vprint_to(struct shell *sh, FILE *f, const char *fmt, va_list ap)
     }
     vfprintf(f, fmt, ap);
     fflush(f);
+    sh->output_seq++;
     if (prompt_up) {
         rl_on_new_line();
         rl_redisplay();
@@ -81,6 +88,28 @@ void shell_print(struct shell *sh, const char *fmt, ...)
     va_end(ap);
 }
 
+void shell_print_over(struct shell *sh, int erase, const char *text)
+{
+    int prompt_up = sh->interactive && rl_line_buffer != NULL && !sh->command;
+    if (prompt_up)
+        rl_clear_visible_line();
+    if (erase > 0 && sh->interactive)
+        printf("\033[%dA\r\033[J", erase); /* up, to the first column, clear to the end of the screen */
+    fputs(text, stdout);
+    fflush(stdout);
+    sh->output_seq++;
+    if (prompt_up) {
+        rl_on_new_line();
+        rl_redisplay();
+    }
+}
+
+void shell_screen_size(int *rows, int *cols)
+{
+    *rows = *cols = 0;
+    rl_get_screen_size(rows, cols);
+}
+
 void shell_warn(struct shell *sh, const char *fmt, ...)
 {
     char msg[1024];
@@ -88,6 +117,7 @@ void shell_warn(struct shell *sh, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sh->output_seq++;
     if (sh->file)
         fprintf(stderr, "%s:%d: warning: %s\n", sh->file, sh->line, msg);
     else
@@ -103,6 +133,7 @@ int shell_error(struct shell *sh, const struct hk_words *w, int word, const char
     va_end(ap);
     const char *cmd = sh->command ? sh->command : "husky";
     sh->failed = 1;
+    sh->output_seq++;
     fflush(stdout);
     if (sh->file) {
         fprintf(stderr, "%s:%d: %s: %s\n", sh->file, sh->line, cmd, msg);
@@ -126,15 +157,31 @@ int shell_busy(struct shell *sh, const struct hk_words *w)
 
 int shell_drain_progress(struct shell *sh)
 {
-    char buf[4096];
+    /* whole lines go to the live plot's hook; a part line waits for the rest */
+    static char buf[8192];
+    static size_t have;
     int total = 0;
     for (;;) {
-        ssize_t n = read(sh->progress_pipe[0], buf, sizeof buf - 1);
+        ssize_t n = read(sh->progress_pipe[0], buf + have, sizeof buf - 1 - have);
         if (n <= 0)
             break;
-        buf[n] = '\0';
-        shell_print(sh, "%s", buf);
         total += (int)n;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *start = buf, *nl;
+        while ((nl = strchr(start, '\n'))) {
+            char c = nl[1];
+            nl[1] = '\0';
+            plot_live_progress(sh, start);
+            nl[1] = c;
+            start = nl + 1;
+        }
+        have = strlen(start);
+        if (have == sizeof buf - 1) { /* a line longer than the buffer: print it as it is */
+            shell_print(sh, "%s", start);
+            have = 0;
+        } else
+            memmove(buf, start, have + 1);
     }
     return total;
 }

@@ -12,6 +12,7 @@
 #include "lexer.h"
 #include "model.h"
 #include "train.h"
+#include "train_state.h"
 #include "worker.h"
 
 #define SHELL_MAX_DEPTH 16   /* nesting of source / script files */
@@ -19,6 +20,17 @@
 
 struct shell_var {
     char *name, *value;
+};
+
+/* `plot METRIC live`: what is drawn and where the run's epochs start in the history. */
+struct live_plot {
+    int on;
+    enum hk_metric metric;
+    size_t epochs0, batches0;  /* history sizes before the run's first epoch */
+    size_t per_epoch;          /* batches per epoch of the run (0 until known) */
+    int seen;                  /* epochs of the run drawn so far */
+    int lines;                 /* lines of the last plot on screen; 0: none */
+    unsigned long seq;         /* output_seq just after it was drawn */
 };
 
 struct shell {
@@ -34,8 +46,12 @@ struct shell {
     struct hk_worker *worker;
     struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
     int progress_pipe[2];          /* progress lines from the worker to the main thread */
+    struct hk_train_state *resume; /* training state of a loaded model file, for train resume=yes
+                                      (owned), NULL when none */
     char **classes;                /* class names of a loaded model file (owned) */
     int nclasses;
+    struct live_plot live;
+    unsigned long output_seq;      /* counts everything printed and every line typed */
 
     /* where input comes from */
     int interactive;               /* a terminal with readline */
@@ -59,6 +75,13 @@ void shell_free(struct shell *sh);
 
 /* Print to stdout, above the prompt when a prompt is showing. */
 void shell_print(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print text, first erasing the `erase` lines just above the cursor (a live plot printed last)
+ * when on a terminal; above the prompt when a prompt is showing. */
+void shell_print_over(struct shell *sh, int erase, const char *text);
+
+/* The terminal's rows and columns (0 when unknown). */
+void shell_screen_size(int *rows, int *cols);
 
 /* Report an error in the current command about word `word` (-1: the whole command):
  * in a script "file:line: command: message", at the prompt a caret under the word.

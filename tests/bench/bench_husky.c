@@ -15,10 +15,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "blog_model.h"
 #include "model.h"
 
 #define BATCH 32
-#define PARAMS 3304769u
 
 static double now(void)
 {
@@ -64,34 +64,9 @@ static void fill(float *v, size_t n, struct hk_rng *r, float lo, float hi)
 static struct hk_model *build(void)
 {
     struct hk_error err;
-    struct hk_model *m = hk_model_new((struct hk_shape){3, 128, 128}, 42, &err);
+    struct hk_model *m = blog_model_build(42, &err);
     if (!m)
         die("model", &err);
-    const struct hk_layer_spec conv = {.kind = HK_LAYER_CONV2D, .kh = 3, .kw = 3, .act = HK_ACT_RELU};
-    const struct hk_layer_spec pool = {.kind = HK_LAYER_MAXPOOL2D, .kh = 2, .kw = 2};
-    const struct hk_layer_spec drop = {.kind = HK_LAYER_DROPOUT, .rate = 0.4f};
-    struct hk_layer_spec specs[12];
-    int n = 0;
-    for (int f = 32; f <= 128; f *= 2) {
-        specs[n] = conv;
-        specs[n++].units = f;
-        specs[n++] = pool;
-        specs[n++] = drop;
-    }
-    specs[n++] = (struct hk_layer_spec){.kind = HK_LAYER_FLATTEN};
-    specs[n++] = (struct hk_layer_spec){.kind = HK_LAYER_DENSE, .units = 128, .act = HK_ACT_RELU};
-    specs[n++] = (struct hk_layer_spec){.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID};
-    for (int i = 0; i < n; i++)
-        if (hk_model_insert(m, hk_model_count(m), &specs[i], NULL, &err) != HK_OK)
-            die("insert", &err);
-    struct hk_optim opt = hk_optim_default(HK_OPTIM_ADAM);
-    opt.lr = 0.0005f;
-    if (hk_model_compile(m, &opt, HK_LOSS_BCE, &err) != HK_OK)
-        die("compile", &err);
-    if (hk_model_param_count(m) != PARAMS) {
-        fprintf(stderr, "bench_husky: %zu parameters, expected %u\n", hk_model_param_count(m), PARAMS);
-        exit(1);
-    }
     return m;
 }
 

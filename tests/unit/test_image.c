@@ -313,7 +313,7 @@ static void test_decode_refusals(void)
     struct hk_image_limits lim = hk_image_limits_default();
     lim.max_file_bytes = 50;
     CHECK(hk_image_load(fixture("images/small.jpg"), &lim, &px, &w, &h, &err) == HK_ENOMEM &&
-              starts_with(err.msg, "too large: 727 bytes (limit 50)"),
+              starts_with(err.msg, "too large: 727 bytes (limit file_size=50)"),
           "file size limit: %s", err.msg);
 }
 
@@ -331,14 +331,14 @@ static void test_too_large(void)
 
     craft_png_header(png, 10000, 20);
     st = hk_image_decode(png, sizeof png, NULL, &px, &w, &h, &err);
-    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 10000x20 pixels (limit 8192x8192)") == 0,
+    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 10000x20 pixels (limit width=8192)") == 0,
           "10000x20 PNG: %s %s", hk_status_name(st), err.msg);
 
     struct hk_image_limits lim = hk_image_limits_default();
     lim.max_pixels = 1000000;
     craft_png_header(png, 3000, 3000);
     st = hk_image_decode(png, sizeof png, &lim, &px, &w, &h, &err);
-    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 3000x3000 pixels (limit 1000000 pixels)") == 0,
+    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 3000x3000 pixels (limit pixels=1000000)") == 0,
           "pixel budget: %s %s", hk_status_name(st), err.msg);
 
     /* Within the limits, the header alone is a truncated file. */
@@ -349,7 +349,13 @@ static void test_too_large(void)
     lim = hk_image_limits_default();
     lim.max_width = 2;
     st = hk_image_load(fixture("images/rgb4x3.png"), &lim, &px, &w, &h, &err);
-    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 4x3 pixels (limit 2x8192)") == 0, "max_width 2: %s %s",
+    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 4x3 pixels (limit width=2)") == 0, "max_width 2: %s %s",
+          hk_status_name(st), err.msg);
+
+    lim = hk_image_limits_default();
+    lim.max_height = 2;
+    st = hk_image_load(fixture("images/rgb4x3.png"), &lim, &px, &w, &h, &err);
+    CHECK(st == HK_ENOMEM && strcmp(err.msg, "too large: 4x3 pixels (limit height=2)") == 0, "max_height 2: %s %s",
           hk_status_name(st), err.msg);
 }
 

@@ -1,0 +1,106 @@
+/* modelfile_tensors.c: the tensors a model file holds for a model: their names, shapes and where
+ * their values live in the model. */
+#include "modelfile_format.h"
+
+#include <stdio.h>
+
+void mf_canon_name(char name[32], enum hk_layer_kind kind, int serial[HK_LAYER_KIND_COUNT])
+{
+    const char *base = hk_layer_ops_of(kind)->keras_name;
+    if (serial[kind])
+        snprintf(name, 32, "%.20s_%d", base, serial[kind]);
+    else
+        snprintf(name, 32, "%.20s", base);
+    serial[kind]++;
+}
+
+static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname, const char *suffix, int layer,
+                                 enum mf_part part, uint32_t rank, const uint64_t *dims, uint64_t count,
+                                 struct hk_error *err)
+{
+    struct mf_tensor *x = &t[(*nt)++];
+    snprintf(x->name, sizeof x->name, "%.32s%s", lname, suffix);
+    x->rank = rank;
+    x->layer = layer;
+    x->part = part;
+    x->count = count;
+    uint64_t prod = 1;
+    for (uint32_t i = 0; i < rank; i++) {
+        if (dims[i] < 1 || dims[i] > UINT32_MAX || !mf_mul_u64(prod, dims[i], &prod))
+            return hk_fail(err, HK_ENOMEM, "%s is too large to store", x->name);
+        x->dims[i] = (uint32_t)dims[i];
+    }
+    if (prod != count)
+        return hk_fail(err, HK_ENOMEM, "%s: its shape holds %llu values but the layer has %llu", x->name,
+                       (unsigned long long)prod, (unsigned long long)count);
+    return HK_OK;
+}
+
+/* Append the kernel and bias tensors of layer l (named lname) to t. */
+enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char *lname, struct mf_tensor *t,
+                                    int *nt, struct hk_error *err)
+{
+    enum hk_status st = HK_OK;
+    if (l->wcount) {
+        uint64_t dims[4];
+        uint32_t rank;
+        if (l->spec.kind == HK_LAYER_CONV2D) {
+            rank = 4;
+            dims[0] = (uint64_t)l->spec.units, dims[1] = (uint64_t)l->in.c;
+            dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
+        } else if (l->spec.kind == HK_LAYER_DENSE) {
+            rank = 2;
+            dims[0] = (uint64_t)l->in.c, dims[1] = (uint64_t)l->spec.units;
+        } else {
+            rank = 1;
+            dims[0] = l->wcount;
+        }
+        st = add_tensor(t, nt, lname, "/kernel", index, MF_PART_KERNEL, rank, dims, l->wcount, err);
+    }
+    if (st == HK_OK && l->bcount) {
+        uint64_t dims[1] = {l->bcount};
+        st = add_tensor(t, nt, lname, "/bias", index, MF_PART_BIAS, 1, dims, l->bcount, err);
+    }
+    return st;
+}
+
+/* The optimizer-state tensors of a model with nparams parameters. */
+enum hk_status mf_optim_tensors(size_t nparams, struct mf_tensor *t, int *nt, struct hk_error *err)
+{
+    if (!nparams)
+        return HK_OK;
+    uint64_t dims[1] = {nparams};
+    enum hk_status st = add_tensor(t, nt, "optimizer", "/m", -1, MF_PART_OPT_M, 1, dims, nparams, err);
+    if (st == HK_OK)
+        st = add_tensor(t, nt, "optimizer", "/v", -1, MF_PART_OPT_V, 1, dims, nparams, err);
+    return st;
+}
+
+/* Where tensor x lives in model m (borrowed). */
+enum hk_status mf_history_tensors(size_t nbatches, struct mf_tensor *t, int *nt, struct hk_error *err)
+{
+    if (!nbatches)
+        return HK_OK;
+    uint64_t dims[1] = {nbatches};
+    return add_tensor(t, nt, "history", "/batch_loss", -1, MF_PART_BATCH_LOSS, 1, dims, nbatches, err);
+}
+
+float *mf_tensor_data(struct hk_model *m, float *batch_losses, const struct mf_tensor *x)
+{
+    float *m1, *m2;
+    switch (x->part) {
+    case MF_PART_KERNEL:
+        return hk_model_layer(m, x->layer)->w;
+    case MF_PART_BIAS:
+        return hk_model_layer(m, x->layer)->b;
+    case MF_PART_OPT_M:
+        hk_model_optim_state(m, &m1, NULL, NULL);
+        return m1;
+    case MF_PART_OPT_V:
+        hk_model_optim_state(m, NULL, &m2, NULL);
+        return m2;
+    case MF_PART_BATCH_LOSS:
+        return batch_losses;
+    }
+    return NULL;
+}

@@ -1,0 +1,334 @@
+/* modelfile_write.c: hk_modelfile_save: the header text, the tensor table and the data, written
+ * to a synced temporary file in the same folder and renamed over the target. */
+#include "modelfile_format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compile_spec.h"
+#include "layer_spec.h"
+#include "sha256.h"
+
+/* Is a class name safe to write unquoted? */
+static int needs_quotes(const char *s)
+{
+    return strpbrk(s, " \t#;'=") != NULL;
+}
+
+static enum hk_status check_save_meta(const struct hk_model_meta *meta, struct hk_model *m, struct hk_error *err)
+{
+    int want = mf_classes_for_output(hk_model_output(m), hk_model_count(m));
+    if (meta->class_count < 0 || (meta->class_count > 0 && !meta->class_names))
+        return hk_fail(err, HK_EINVAL, "class list is malformed");
+    if (meta->class_count == 1 || (meta->class_count > 0 && want && meta->class_count != want))
+        return hk_fail(err, HK_EINVAL, "the model's output (%zu values) needs %d class names, but %d are given",
+                       hk_shape_size(hk_model_output(m)), want ? want : 2, meta->class_count);
+    for (int i = 0; i < meta->class_count; i++) {
+        enum hk_status st = mf_check_class_name(meta->class_names[i], err);
+        if (st != HK_OK)
+            return st;
+    }
+    if (!isfinite(meta->rescale) || meta->rescale < 0)
+        return hk_fail(err, HK_EINVAL, "rescale must be a positive number, got %g", (double)meta->rescale);
+    if (meta->script && !mf_str_utf8(meta->script))
+        return hk_fail(err, HK_EINVAL, "the script is not valid UTF-8");
+    if (meta->data_sha256) {
+        enum hk_status st = mf_check_meta_value("data_sha256", meta->data_sha256, err);
+        if (st != HK_OK)
+            return st;
+    }
+    for (int i = 0; i < meta->extra_count; i++) {
+        const char *key = meta->extra[i].key;
+        if (!key || !meta->extra[i].value || !mf_valid_key(key, strlen(key)))
+            return hk_fail(err, HK_EINVAL, "meta key '%s' must be 1 to 64 letters, digits, '_', '.' or '-'",
+                           key ? key : "(null)");
+        if (strcmp(key, "data_sha256") == 0)
+            return hk_fail(err, HK_EINVAL, "meta key 'data_sha256' is set through data_sha256");
+        for (int j = 0; j < i; j++)
+            if (strcmp(meta->extra[j].key, key) == 0)
+                return hk_fail(err, HK_EINVAL, "meta key '%s' is given twice", key);
+        char what[96];
+        snprintf(what, sizeof what, "the value of meta key '%s'", key);
+        enum hk_status st = mf_check_meta_value(what, meta->extra[i].value, err);
+        if (st != HK_OK)
+            return st;
+    }
+    return HK_OK;
+}
+
+/* The header text of m and meta. */
+static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_model_meta *meta, unsigned state)
+{
+    char line[512];
+    struct hk_shape in = hk_model_input(m);
+    mf_buf_printf(h, "husky %s\n", HK_VERSION);
+    mf_buf_printf(h, "model new input=%dx%dx%d seed=%llu\n", in.h, in.w, in.c,
+               (unsigned long long)hk_model_seed(m));
+    for (int i = 0; i < hk_model_count(m); i++) {
+        hk_layer_spec_format(&hk_model_layer(m, i)->spec, line, sizeof line);
+        mf_buf_str(h, line);
+        mf_buf_str(h, "\n");
+    }
+    struct hk_optim opt;
+    enum hk_loss loss;
+    if (hk_model_compiled(m, &opt, &loss)) {
+        hk_compile_format(&opt, loss, line, sizeof line);
+        mf_buf_str(h, line);
+        mf_buf_str(h, "\n");
+    }
+    for (int i = 0; i < meta->class_count; i++) {
+        const char *name = meta->class_names[i];
+        mf_buf_str(h, i % MF_CLASSES_PER_LINE ? " " : "classes ");
+        if (needs_quotes(name)) {
+            mf_buf_str(h, "\"");
+            mf_buf_str(h, name);
+            mf_buf_str(h, "\"");
+        } else {
+            mf_buf_str(h, name);
+        }
+        if (i % MF_CLASSES_PER_LINE == MF_CLASSES_PER_LINE - 1 || i == meta->class_count - 1)
+            mf_buf_str(h, "\n");
+    }
+    hk_format_float(line, sizeof line, meta->rescale > 0 ? meta->rescale : 1.0f); /* 0: zeroed meta, none */
+    mf_buf_printf(h, "rescale %s\n", line);
+    if (meta->data_sha256) {
+        mf_buf_str(h, "meta data_sha256 ");
+        mf_buf_str(h, meta->data_sha256);
+        mf_buf_str(h, "\n");
+    }
+    for (int i = 0; i < meta->extra_count; i++) {
+        mf_buf_printf(h, "meta %s ", meta->extra[i].key);
+        mf_buf_str(h, meta->extra[i].value);
+        mf_buf_str(h, "\n");
+    }
+    if (meta->script) {
+        /* each piece between newlines becomes one raw "script" line; join with '\n' to read back */
+        const char *p = meta->script;
+        for (;;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            mf_buf_str(h, "script ");
+            mf_buf_add(h, p, len);
+            mf_buf_str(h, "\n");
+            if (!nl)
+                break;
+            p = nl + 1;
+        }
+    }
+    if (state & HK_MODELFILE_STATE_OPTIMIZER)
+        mf_buf_printf(h, "optimizer_step %llu\n", (unsigned long long)hk_model_optim_step(m));
+}
+
+/* Output to the temporary file, hashed on the way; the first error's errno is kept. */
+struct out {
+    FILE *f;
+    struct hk_sha256 sha;
+    int err_no;
+};
+
+static void out_put(struct out *o, const void *p, size_t n)
+{
+    if (o->err_no || !n)
+        return;
+    errno = 0;
+    if (fwrite(p, 1, n, o->f) != n)
+        o->err_no = errno ? errno : EIO;
+    hk_sha256_update(&o->sha, p, n);
+}
+
+/* n floats as little-endian float32. */
+static void out_floats(struct out *o, const float *x, uint64_t n)
+{
+    unsigned char chunk[4096 * 4];
+    while (n && !o->err_no) {
+        size_t k = n < 4096 ? (size_t)n : 4096;
+        for (size_t i = 0; i < k; i++) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            mf_put_u32(chunk + 4 * i, u);
+        }
+        out_put(o, chunk, 4 * k);
+        x += k;
+        n -= k;
+    }
+}
+
+/* The mode a new file gets: that of the file it replaces, else 0666 less the umask. */
+static mode_t new_file_mode(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return st.st_mode & 0777;
+    mode_t mask = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "Umask:", 6) == 0) {
+                mask = (mode_t)strtoul(line + 6, NULL, 8) & 0777;
+                break;
+            }
+        fclose(f);
+    }
+    return 0666 & ~mask;
+}
+
+/* Best effort: make the rename itself durable. */
+static void sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
+    if (slash && !dir)
+        return;
+    if (dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
+                                 unsigned state, struct hk_error *err)
+{
+    struct hk_model_meta none;
+    if (!meta) {
+        hk_model_meta_init(&none);
+        meta = &none;
+    }
+    const unsigned known = HK_MODELFILE_STATE_OPTIMIZER | HK_MODELFILE_STATE_TRAINING;
+    if (state & ~known)
+        return hk_fail(err, HK_EINVAL, "unknown training-state sections 0x%x", state & ~known);
+    if ((state & HK_MODELFILE_STATE_TRAINING) && (!(state & HK_MODELFILE_STATE_OPTIMIZER) || !meta->training))
+        return hk_fail(err, HK_EINVAL, "the training state needs the optimizer state and meta->training");
+    const struct hk_train_state *train = state & HK_MODELFILE_STATE_TRAINING ? meta->training : NULL;
+    if (train && (train->class_count < 2 || train->class_count > 64 || !train->images ||
+                  train->nepochs > HK_TRAIN_STATE_MAX_EPOCHS || train->nbatches > HK_TRAIN_STATE_MAX_BATCHES))
+        return hk_fail(err, HK_EINVAL, "the training state cannot be saved: %d classes, %zu pictures, %zu epochs, "
+                       "%zu batches", train->class_count, train->images, train->nepochs, train->nbatches);
+    if ((state & HK_MODELFILE_STATE_OPTIMIZER) && !hk_model_compiled(m, NULL, NULL))
+        return hk_fail(err, HK_EINVAL, "the model is not compiled, so it has no optimizer state to save");
+    enum hk_status st = check_save_meta(meta, m, err);
+    if (st != HK_OK)
+        return st;
+
+    /* the tensors, named as a replay of the header will name the layers */
+    struct mf_tensor *t = malloc(MF_MAX_TENSORS_WANTED * sizeof *t);
+    if (!t)
+        return hk_fail(err, HK_ENOMEM, "out of memory");
+    int nt = 0, serial[HK_LAYER_KIND_COUNT] = {0};
+    for (int i = 0; i < hk_model_count(m) && st == HK_OK; i++) {
+        const struct hk_layer *l = hk_model_layer(m, i);
+        char lname[32];
+        mf_canon_name(lname, l->spec.kind, serial);
+        st = mf_layer_tensors(l, i, lname, t, &nt, err);
+    }
+    if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))
+        st = mf_optim_tensors(hk_model_param_count(m), t, &nt, err);
+    if (st == HK_OK && train)
+        st = mf_history_tensors(train->nbatches, t, &nt, err);
+    if (st != HK_OK) {
+        free(t);
+        return st;
+    }
+
+    struct mf_buf head = {0}, table = {0};
+    build_header(&head, m, meta, state);
+    if (train)
+        mf_train_header(&head, train);
+    uint64_t offset = 0;
+    mf_buf_int(&table, (uint64_t)nt, 4);
+    for (int i = 0; i < nt; i++) {
+        size_t len = strlen(t[i].name);
+        mf_buf_int(&table, len, 2);
+        mf_buf_add(&table, t[i].name, len);
+        mf_buf_int(&table, t[i].rank, 4);
+        for (uint32_t d = 0; d < t[i].rank; d++)
+            mf_buf_int(&table, t[i].dims[d], 4);
+        mf_buf_int(&table, offset, 8);
+        mf_buf_int(&table, t[i].count * 4, 8);
+        offset += t[i].count * 4;
+    }
+    if (head.oom || table.oom) {
+        st = hk_fail(err, HK_ENOMEM, "out of memory writing the header of '%s'", path);
+        goto done;
+    }
+    if (head.n > HK_MODELFILE_MAX_HEADER) {
+        st = hk_fail(err, HK_EINVAL,
+                     "the header of '%s' would be %zu bytes (the script or the class names are too long); the limit "
+                     "is %lu",
+                     path, head.n, (unsigned long)HK_MODELFILE_MAX_HEADER);
+        goto done;
+    }
+
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        st = hk_fail(err, HK_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    mode_t mode = new_file_mode(path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = hk_fail(err, HK_EIO, "cannot save model file '%s': cannot create '%s': %s", path, tmp,
+                     strerror(errno));
+        free(tmp);
+        goto done;
+    }
+    struct out o = {fdopen(fd, "wb"), {{0}, 0, {0}, 0}, 0};
+    if (!o.f) {
+        o.err_no = errno;
+        close(fd);
+    } else {
+        unsigned char prefix[MF_PREFIX_BYTES];
+        memcpy(prefix, MF_MAGIC, 8);
+        mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
+        mf_put_u32(prefix + 12, (uint32_t)head.n);
+        hk_sha256_init(&o.sha);
+        out_put(&o, prefix, sizeof prefix);
+        out_put(&o, head.p, head.n);
+        out_put(&o, table.p, table.n);
+        for (int i = 0; i < nt; i++)
+            out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
+        unsigned char digest[HK_SHA256_BYTES];
+        hk_sha256_final(&o.sha, digest);
+        if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
+            o.err_no = errno ? errno : EIO;
+        if (!o.err_no && fflush(o.f) != 0)
+            o.err_no = errno ? errno : EIO;
+        if (!o.err_no && fsync(fileno(o.f)) != 0)
+            o.err_no = errno ? errno : EIO;
+        if (!o.err_no && fchmod(fileno(o.f), mode) != 0)
+            o.err_no = errno ? errno : EIO;
+        if (fclose(o.f) != 0 && !o.err_no)
+            o.err_no = errno ? errno : EIO;
+    }
+    if (!o.err_no && rename(tmp, path) != 0)
+        o.err_no = errno ? errno : EIO;
+    if (o.err_no) {
+        unlink(tmp);
+        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s (any existing file is unchanged)", path,
+                     strerror(o.err_no));
+    } else {
+        sync_parent(path);
+    }
+    free(tmp);
+done:
+    free(head.p);
+    free(table.p);
+    free(t);
+    return st;
+}
