@@ -169,7 +169,7 @@ static enum hk_status infer_all(struct hk_model *m, struct hk_layer *layers, int
         if (params > limit || acts > limit - params) {
             char lim[32];
             hk_format_bytes(lim, sizeof lim, limit);
-            snprintf(why, sizeof why, "the memory limit is %s (raise it with: limits memory=SIZE)", lim);
+            snprintf(why, sizeof why, "the memory limit is %s (raise it with: model limits memory=SIZE)", lim);
             return refuse(l, total, (double)params + (double)acts, 0, why, err);
         }
     }
@@ -421,7 +421,7 @@ static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
         hk_format_bytes(need, sizeof need, m->nparams * 4 * sizeof(float) + bytes);
         hk_format_bytes(lim, sizeof lim, limit);
         return hk_fail(err, HK_ENOMEM, "a batch of %d would need %s with the parameters; the memory limit is %s "
-                       "(use a smaller batch, or raise it with: limits memory=SIZE)", n, need, lim);
+                       "(use a smaller batch, or raise it with: model limits memory=SIZE)", n, need, lim);
     }
     void *ws = aligned_alloc(64, bytes);
     if (!ws)

@@ -141,8 +141,8 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         hk_format_bytes(need_text, sizeof need_text, need);
         hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
         return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
-                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
-                           need_text, limit_text);
+                           "memory limit is %s (use a smaller batch, or raise it with: model limits memory=SIZE)",
+                           batch, need_text, limit_text);
     }
     if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run))) {
         hk_checkpoint_free(cp);
