@@ -132,4 +132,8 @@ size_t hk_model_workspace_bytes(const struct hk_model *m, int n);
 /* Bytes the model needs at batch n: parameters, gradients, optimizer moments and workspace. */
 size_t hk_model_memory_bytes(const struct hk_model *m, int n);
 
+/* HK_OK when a forward pass at batch n fits the memory limit (hk_model_memory_limit); else
+ * HK_ENOMEM with the memory it would need, the limit and how to raise it. */
+enum hk_status hk_model_check_batch(const struct hk_model *m, int n, struct hk_error *err);
+
 #endif
