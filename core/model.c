@@ -197,7 +197,9 @@ static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int cou
         free(grads);
         free(mom1);
         free(mom2);
-        return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%.1f MB)", n, (double)bytes * 4 / 1e6);
+        char need[32];
+        hk_format_bytes(need, sizeof need, bytes * 4);
+        return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%s)", n, need);
     }
     if (chg)
         chg->reinitialised[0] = '\0';
