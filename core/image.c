@@ -99,15 +99,41 @@ static int format_info(enum image_format fmt, const unsigned char *bytes, int n,
     return stbi__err("unknown image type", "Image not of any known type, or corrupt");
 }
 
-/* Whether every Huffman table of a JPEG holds at most 256 codes. stb_image 2.27 (Debian 12's
- * libstb-dev) lacks that check and writes past its tables (upstream issue nothings/stb#1289, fixed
- * in 2.28), so the marker segments are walked here first, the way stb_image walks them: a DHT
- * segment is a run of tables (class/id byte, 16 counts, the codes) until its length is used up;
- * entropy-coded data runs to the first 0xFF that is not stuffing (FF 00) or a restart marker.
- * Wherever this walk differs from stb_image's, stb_image has already stopped with an error, so
- * every table it would build is checked here. Bytes past the end read as 0, as in stb_image. */
-static int jpeg_huffman_ok(const unsigned char *b, size_t n)
+/* Whether a scan (the first bytes of an SOS segment of len bytes after its length field, zeros
+ * past the end of the file) uses only Huffman tables that
+ * defined[class][id] says a DHT has defined before it, as stb_image decodes it: a baseline scan
+ * each component's DC and AC table; a progressive scan its DC tables when it is a first DC scan
+ * (Ss 0, Ah 0), none when it refines DC (the bits are read raw), its AC tables when Ss > 0. */
+static int jpeg_scan_tables_ok(const unsigned char seg[12], size_t len, int progressive, const int defined[2][4])
 {
+    size_t ns = seg[0];
+    if (ns < 1 || ns > 4 || len != 1 + 2 * ns + 3)
+        return 1; /* stb_image refuses the scan header */
+    int ss = seg[1 + 2 * ns], ah = seg[3 + 2 * ns] >> 4;
+    int uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss > 0;
+    for (size_t c = 0; c < ns; c++) {
+        int dc = seg[2 + 2 * c] >> 4, ac = seg[2 + 2 * c] & 15;
+        if (dc > 3 || ac > 3)
+            return 1; /* stb_image: bad huffman table index */
+        if ((uses_dc && !defined[0][dc]) || (uses_ac && !defined[1][ac]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Why stb_image 2.27 (Debian 12's libstb-dev) must not decode a JPEG's entropy-coded data, or
+ * NULL. It lacks two checks: that a Huffman table holds at most 256 codes (it writes past its
+ * tables; upstream issue nothings/stb#1289, fixed in 2.28), and that a scan's tables were defined
+ * (it decodes with uninitialised tables, nondeterministic output and, with assertions, an abort;
+ * found by tests/fuzz/fuzz_image). So the marker segments are walked here first, the way
+ * stb_image walks them: a DHT segment is a run of tables (class/id byte, 16 counts, the codes)
+ * until its length is used up; entropy-coded data runs to the first 0xFF that is not stuffing
+ * (FF 00) or a restart marker. Wherever this walk differs from stb_image's, stb_image has already
+ * stopped with an error, so every table it would build and every scan it would decode is checked
+ * here. Bytes past the end read as 0, as in stb_image. */
+static const char *jpeg_huffman_problem(const unsigned char *b, size_t n)
+{
+    int defined[2][4] = {{0}}, progressive = 0;
     size_t i = 2;
     for (;;) {
         while (i < n && b[i] != 0xFF)
@@ -115,13 +141,15 @@ static int jpeg_huffman_ok(const unsigned char *b, size_t n)
         while (i < n && b[i] == 0xFF)
             i++;
         if (i + 2 >= n)
-            return 1;
+            return NULL;
         int marker = b[i++];
         if (marker == 0xD9)
-            return 1; /* end of image: stb_image reads no further */
+            return NULL; /* end of image: stb_image reads no further */
         if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
             continue;
         size_t len = (size_t)b[i] << 8 | b[i + 1];
+        if (marker == 0xC2)
+            progressive = 1;
         if (marker == 0xC4) {
             size_t p = i + 2;
             long left = (long)len - 2;
@@ -130,10 +158,20 @@ static int jpeg_huffman_ok(const unsigned char *b, size_t n)
                 for (int k = 0; k < 16; k++)
                     codes += p + 1 + (size_t)k < n ? b[p + 1 + (size_t)k] : 0;
                 if (codes > 256)
-                    return 0;
+                    return "Huffman table with more than 256 codes";
+                int table = p < n ? b[p] : 0;
+                if ((table >> 4) <= 1 && (table & 15) <= 3)
+                    defined[table >> 4][table & 15] = 1;
                 p += 17 + codes;
                 left -= 17 + (long)codes;
             }
+        }
+        if (marker == 0xDA && len >= 2) {
+            unsigned char seg[12] = {0};
+            for (size_t k = 0; k < sizeof seg && k < len - 2; k++)
+                seg[k] = i + 2 + k < n ? b[i + 2 + k] : 0;
+            if (!jpeg_scan_tables_ok(seg, len - 2, progressive, (const int(*)[4])defined))
+                return "a scan uses a Huffman table that was not defined before it";
         }
         i += len;
         if (marker == 0xDA) {
@@ -279,8 +317,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if (fmt == FMT_NONE)
         return hk_fail(err, HK_EFORMAT, "not an image (expected JPEG, PNG, BMP or GIF)");
 
-    if (fmt == FMT_JPEG && !jpeg_huffman_ok(bytes, n))
-        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: Huffman table with more than 256 codes");
+    const char *huffman = fmt == FMT_JPEG ? jpeg_huffman_problem(bytes, n) : NULL;
+    if (huffman)
+        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: %s", huffman);
 
     int iw = 0, ih = 0, comp = 0;
     if (!format_info(fmt, bytes, (int)n, &iw, &ih, &comp))
