@@ -1,6 +1,7 @@
 /* lexer.c: words, quotes, comments and number parsing of the command language. */
 #include "lexer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -113,7 +114,7 @@ const char *hk_closest(const char *word, const char *const *candidates)
 
 int hk_parse_int(const char *text, int *out)
 {
-    if (!*text || *text == '-' || *text == '+')
+    if (*text < '0' || *text > '9') /* strtol would also take blanks (\v, \f) and a sign before the digits */
         return 0;
     char *end;
     errno = 0;
@@ -152,7 +153,7 @@ int hk_parse_dims(const char *text, int dims[3])
 
 int hk_parse_float(const char *text, double *out)
 {
-    if (!*text)
+    if (!*text || isspace((unsigned char)*text))
         return 0;
     char *end;
     errno = 0;
@@ -162,7 +163,7 @@ int hk_parse_float(const char *text, double *out)
     if (*end == '/') {
         char *end2;
         double d = strtod(end + 1, &end2);
-        if (end2 == end + 1 || *end2 || d == 0)
+        if (end2 == end + 1 || isspace((unsigned char)end[1]) || *end2 || d == 0)
             return 0;
         v /= d;
     } else if (*end) {

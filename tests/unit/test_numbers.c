@@ -1,7 +1,9 @@
-/* test_sizes.c: the one parser of sizes and counts (hk_parse_bytes: powers of 1024 with K, M, G,
- * T and an optional B, for `model limits memory=` and `data limits file_size=`; hk_parse_count:
- * powers of 1000, for `data limits pixels=`) and the two size formatters, including that the
- * exact form reads back to the same number of bytes. */
+/* test_numbers.c: the number parsers of the command language (core/lexer.h): hk_parse_int and
+ * hk_parse_float refuse blanks and signs strtol/strtod would skip (a word "\v-1" parsed as -1,
+ * found by tests/fuzz/fuzz_language); the one parser of sizes and counts (hk_parse_bytes: powers
+ * of 1024 with K, M, G, T and an optional B, for `model limits memory=` and `data limits
+ * file_size=`; hk_parse_count: powers of 1000, for `data limits pixels=`) and the two size
+ * formatters, including that the exact form reads back to the same number of bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,8 +42,30 @@ static void check_format(size_t bytes, const char *rounded, const char *exact)
     CHECK(hk_parse_bytes(buf, &back) && back == bytes, "'%s' reads back as %zu, not %zu", buf, back, bytes);
 }
 
+static void check_int_and_float(void)
+{
+    int n = 7;
+    CHECK(hk_parse_int("42", &n) && n == 42, "hk_parse_int(\"42\")");
+    CHECK(hk_parse_int("2147483647", &n) && n == 2147483647, "hk_parse_int(INT_MAX)");
+    const char *bad_ints[] = {"", "-1", "+1", "\v-1", "\f1", " 1", "\t1", "1 ", "2147483648", "1x", "0x10"};
+    for (size_t i = 0; i < sizeof bad_ints / sizeof *bad_ints; i++) {
+        n = 7;
+        CHECK(!hk_parse_int(bad_ints[i], &n) && n == 7, "hk_parse_int(\"%s\") accepted (%d)", bad_ints[i], n);
+    }
+    double v = 7;
+    CHECK(hk_parse_float("-0.5", &v) && v == -0.5, "hk_parse_float(\"-0.5\")");
+    CHECK(hk_parse_float("1/255", &v) && v == 1.0 / 255, "hk_parse_float(\"1/255\")");
+    const char *bad_floats[] = {"", "\v1", " 1", "\n1", "1/\v2", "1/ 2", "1/0", "1e999", "nan", "inf", "1/"};
+    for (size_t i = 0; i < sizeof bad_floats / sizeof *bad_floats; i++) {
+        v = 7;
+        CHECK(!hk_parse_float(bad_floats[i], &v) && v == 7, "hk_parse_float(\"%s\") accepted (%g)", bad_floats[i],
+              v);
+    }
+}
+
 int main(void)
 {
+    check_int_and_float();
     check_bytes("1", 1);
     check_bytes("4294967296", (size_t)4 << 30);
     check_bytes("100B", 100);
