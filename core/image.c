@@ -99,41 +99,96 @@ static int format_info(enum image_format fmt, const unsigned char *bytes, int n,
     return stbi__err("unknown image type", "Image not of any known type, or corrupt");
 }
 
-/* Whether a scan (the first bytes of an SOS segment of len bytes after its length field, zeros
- * past the end of the file) uses only Huffman tables that
- * defined[class][id] says a DHT has defined before it, as stb_image decodes it: a baseline scan
- * each component's DC and AC table; a progressive scan its DC tables when it is a first DC scan
- * (Ss 0, Ah 0), none when it refines DC (the bits are read raw), its AC tables when Ss > 0. */
-static int jpeg_scan_tables_ok(const unsigned char seg[12], size_t len, int progressive, const int defined[2][4])
+/* What the JPEG walk below has seen so far: the Huffman tables (DC 0, AC 1) and quantization
+ * tables defined, whether the frame is progressive, and the frame's components (id, table). */
+struct jpeg_walk {
+    int huffman[2][4], quant[4], progressive, ncomp;
+    unsigned char comp_id[4], comp_quant[4];
+};
+
+/* Byte i of the file; stb_image reads bytes past the end as 0. */
+static unsigned char byte_at(const unsigned char *b, size_t n, size_t i)
 {
-    size_t ns = seg[0];
-    if (ns < 1 || ns > 4 || len != 1 + 2 * ns + 3)
-        return 1; /* stb_image refuses the scan header */
-    int ss = seg[1 + 2 * ns], ah = seg[3 + 2 * ns] >> 4;
-    int uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss > 0;
-    for (size_t c = 0; c < ns; c++) {
-        int dc = seg[2 + 2 * c] >> 4, ac = seg[2 + 2 * c] & 15;
-        if (dc > 3 || ac > 3)
-            return 1; /* stb_image: bad huffman table index */
-        if ((uses_dc && !defined[0][dc]) || (uses_ac && !defined[1][ac]))
-            return 0;
-    }
-    return 1;
+    return i < n ? b[i] : 0;
 }
 
-/* Why stb_image 2.27 (Debian 12's libstb-dev) must not decode a JPEG's entropy-coded data, or
- * NULL. It lacks two checks: that a Huffman table holds at most 256 codes (it writes past its
- * tables; upstream issue nothings/stb#1289, fixed in 2.28), and that a scan's tables were defined
- * (it decodes with uninitialised tables, nondeterministic output and, with assertions, an abort;
- * found by tests/fuzz/fuzz_image). So the marker segments are walked here first, the way
- * stb_image walks them: a DHT segment is a run of tables (class/id byte, 16 counts, the codes)
- * until its length is used up; entropy-coded data runs to the first 0xFF that is not stuffing
- * (FF 00) or a restart marker. Wherever this walk differs from stb_image's, stb_image has already
- * stopped with an error, so every table it would build and every scan it would decode is checked
- * here. Bytes past the end read as 0, as in stb_image. */
-static const char *jpeg_huffman_problem(const unsigned char *b, size_t n)
+/* What is wrong with the scan whose SOS segment starts at b[at] (after the length field, len
+ * bytes), or NULL: a table it uses that no segment defined before it, as stb_image decodes the
+ * scan. Huffman tables: a baseline scan uses each component's DC and AC table; a progressive one
+ * its DC tables when it is a first DC scan (Ss 0, Ah 0), none when it refines DC (the bits are
+ * read raw), its AC tables when Ss > 0. Quantization: each component's table. */
+static const char *jpeg_scan_problem(const unsigned char *b, size_t n, size_t at, size_t len,
+                                     const struct jpeg_walk *jw)
 {
-    int defined[2][4] = {{0}}, progressive = 0;
+    size_t ns = byte_at(b, n, at);
+    if (ns < 1 || ns > 4 || len != 1 + 2 * ns + 3)
+        return NULL; /* stb_image refuses the scan header */
+    int ss = byte_at(b, n, at + 1 + 2 * ns), ah = byte_at(b, n, at + 3 + 2 * ns) >> 4;
+    int uses_dc = !jw->progressive || (ss == 0 && ah == 0), uses_ac = !jw->progressive || ss > 0;
+    for (size_t c = 0; c < ns; c++) {
+        int id = byte_at(b, n, at + 1 + 2 * c), tables = byte_at(b, n, at + 2 + 2 * c);
+        int dc = tables >> 4, ac = tables & 15;
+        if (dc > 3 || ac > 3)
+            return NULL; /* stb_image: bad huffman table index */
+        if ((uses_dc && !jw->huffman[0][dc]) || (uses_ac && !jw->huffman[1][ac]))
+            return "a scan uses a Huffman table that was not defined before it";
+        for (int k = 0; k < jw->ncomp; k++)
+            if (jw->comp_id[k] == id && jw->comp_quant[k] <= 3 && !jw->quant[jw->comp_quant[k]])
+                return "a scan uses a quantization table that was not defined before it";
+    }
+    return NULL;
+}
+
+/* Note the tables a DHT (Huffman) or DQT (quantization) segment at b[at], len bytes after the
+ * length field, defines, the way stb_image reads them (a run of tables until len is used up);
+ * what is wrong with one, or NULL. */
+static const char *jpeg_note_tables(const unsigned char *b, size_t n, int marker, size_t at, size_t len,
+                                    struct jpeg_walk *jw)
+{
+    for (size_t p = at; p < at + len;) {
+        int table = byte_at(b, n, p), kind = table >> 4, id = table & 15;
+        if (marker == 0xDB) {
+            if (kind <= 1 && id <= 3)
+                jw->quant[id] = 1;
+            p += kind ? 129 : 65;
+            continue;
+        }
+        size_t codes = 0;
+        for (size_t k = 0; k < 16; k++)
+            codes += byte_at(b, n, p + 1 + k);
+        if (codes > 256)
+            return "Huffman table with more than 256 codes";
+        if (kind <= 1 && id <= 3)
+            jw->huffman[kind][id] = 1;
+        p += 17 + codes;
+    }
+    return NULL;
+}
+
+/* Note the components of a frame header (SOF segment at b[at]): id and quantization table. */
+static void jpeg_note_frame(const unsigned char *b, size_t n, int marker, size_t at, struct jpeg_walk *jw)
+{
+    jw->progressive = marker == 0xC2;
+    int count = byte_at(b, n, at + 5);
+    jw->ncomp = count < 4 ? count : 4;
+    for (int k = 0; k < jw->ncomp; k++) {
+        jw->comp_id[k] = byte_at(b, n, at + 6 + 3 * (size_t)k);
+        jw->comp_quant[k] = byte_at(b, n, at + 8 + 3 * (size_t)k);
+    }
+}
+
+/* Why stb_image 2.27 (Debian 12's libstb-dev) must not decode a JPEG, or NULL. It lacks three
+ * checks: that a Huffman table holds at most 256 codes (it writes past its tables; upstream issue
+ * nothings/stb#1289, fixed in 2.28), and that the Huffman and quantization tables a scan uses
+ * were defined (it decodes with uninitialised tables: pixels from stale heap memory and, with
+ * assertions, an abort; found by tests/fuzz/fuzz_image). So the marker segments are walked here
+ * first, the way stb_image walks them: entropy-coded data runs to the first 0xFF that is not
+ * stuffing (FF 00) or a restart marker. Wherever this walk differs from stb_image's, stb_image
+ * has already stopped with an error, so every table it would build and every scan it would
+ * decode is checked here. Bytes past the end read as 0, as in stb_image. */
+static const char *jpeg_tables_problem(const unsigned char *b, size_t n)
+{
+    struct jpeg_walk jw = {0};
     size_t i = 2;
     for (;;) {
         while (i < n && b[i] != 0xFF)
@@ -148,31 +203,16 @@ static const char *jpeg_huffman_problem(const unsigned char *b, size_t n)
         if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
             continue;
         size_t len = (size_t)b[i] << 8 | b[i + 1];
-        if (marker == 0xC2)
-            progressive = 1;
-        if (marker == 0xC4) {
-            size_t p = i + 2;
-            long left = (long)len - 2;
-            while (left > 0) {
-                size_t codes = 0;
-                for (int k = 0; k < 16; k++)
-                    codes += p + 1 + (size_t)k < n ? b[p + 1 + (size_t)k] : 0;
-                if (codes > 256)
-                    return "Huffman table with more than 256 codes";
-                int table = p < n ? b[p] : 0;
-                if ((table >> 4) <= 1 && (table & 15) <= 3)
-                    defined[table >> 4][table & 15] = 1;
-                p += 17 + codes;
-                left -= 17 + (long)codes;
-            }
-        }
-        if (marker == 0xDA && len >= 2) {
-            unsigned char seg[12] = {0};
-            for (size_t k = 0; k < sizeof seg && k < len - 2; k++)
-                seg[k] = i + 2 + k < n ? b[i + 2 + k] : 0;
-            if (!jpeg_scan_tables_ok(seg, len - 2, progressive, (const int(*)[4])defined))
-                return "a scan uses a Huffman table that was not defined before it";
-        }
+        size_t body = len >= 2 ? len - 2 : 0;
+        const char *why = NULL;
+        if (marker == 0xC4 || marker == 0xDB)
+            why = jpeg_note_tables(b, n, marker, i + 2, body, &jw);
+        else if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2)
+            jpeg_note_frame(b, n, marker, i + 2, &jw);
+        else if (marker == 0xDA)
+            why = jpeg_scan_problem(b, n, i + 2, body, &jw);
+        if (why)
+            return why;
         i += len;
         if (marker == 0xDA) {
             for (; i + 1 < n; i++) {
@@ -317,9 +357,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if (fmt == FMT_NONE)
         return hk_fail(err, HK_EFORMAT, "not an image (expected JPEG, PNG, BMP or GIF)");
 
-    const char *huffman = fmt == FMT_JPEG ? jpeg_huffman_problem(bytes, n) : NULL;
-    if (huffman)
-        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: %s", huffman);
+    const char *tables = fmt == FMT_JPEG ? jpeg_tables_problem(bytes, n) : NULL;
+    if (tables)
+        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: %s", tables);
 
     int iw = 0, ih = 0, comp = 0;
     if (!format_info(fmt, bytes, (int)n, &iw, &ih, &comp))
