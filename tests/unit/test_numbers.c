@@ -11,24 +11,28 @@
 #include "check.h"
 #include "lexer.h"
 
-static void check_bytes(const char *text, size_t want)
+/* parse (hk_parse_bytes or hk_parse_count, named what) reads text as want. */
+static void check_size(int (*parse)(const char *, size_t *), const char *what, const char *text, size_t want)
 {
     size_t got = 0;
-    int ok = hk_parse_bytes(text, &got);
-    CHECK(ok && got == want, "hk_parse_bytes(\"%s\") = %d, %zu; want %zu", text, ok, got, want);
+    int ok = parse(text, &got);
+    CHECK(ok && got == want, "%s(\"%s\") = %d, %zu; want %zu", what, text, ok, got, want);
+}
+
+static void check_bytes(const char *text, size_t want)
+{
+    check_size(hk_parse_bytes, "hk_parse_bytes", text, want);
+}
+
+static void check_count(const char *text, size_t want)
+{
+    check_size(hk_parse_count, "hk_parse_count", text, want);
 }
 
 static void check_bytes_refused(const char *text)
 {
     size_t got = 12345;
     CHECK(!hk_parse_bytes(text, &got) && got == 12345, "hk_parse_bytes(\"%s\") accepted (%zu)", text, got);
-}
-
-static void check_count(const char *text, size_t want)
-{
-    size_t got = 0;
-    int ok = hk_parse_count(text, &got);
-    CHECK(ok && got == want, "hk_parse_count(\"%s\") = %d, %zu; want %zu", text, ok, got, want);
 }
 
 static void check_format(size_t bytes, const char *rounded, const char *exact)
