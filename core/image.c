@@ -99,15 +99,96 @@ static int format_info(enum image_format fmt, const unsigned char *bytes, int n,
     return stbi__err("unknown image type", "Image not of any known type, or corrupt");
 }
 
-/* Whether every Huffman table of a JPEG holds at most 256 codes. stb_image 2.27 (Debian 12's
- * libstb-dev) lacks that check and writes past its tables (upstream issue nothings/stb#1289, fixed
- * in 2.28), so the marker segments are walked here first, the way stb_image walks them: a DHT
- * segment is a run of tables (class/id byte, 16 counts, the codes) until its length is used up;
- * entropy-coded data runs to the first 0xFF that is not stuffing (FF 00) or a restart marker.
- * Wherever this walk differs from stb_image's, stb_image has already stopped with an error, so
- * every table it would build is checked here. Bytes past the end read as 0, as in stb_image. */
-static int jpeg_huffman_ok(const unsigned char *b, size_t n)
+/* What the JPEG walk below has seen so far: the Huffman tables (DC 0, AC 1) and quantization
+ * tables defined, whether the frame is progressive, and the frame's components (id, table). */
+struct jpeg_walk {
+    int huffman[2][4], quant[4], progressive, ncomp;
+    unsigned char comp_id[4], comp_quant[4];
+};
+
+/* Byte i of the file; stb_image reads bytes past the end as 0. */
+static unsigned char byte_at(const unsigned char *b, size_t n, size_t i)
 {
+    return i < n ? b[i] : 0;
+}
+
+/* What is wrong with the scan whose SOS segment starts at b[at] (after the length field, len
+ * bytes), or NULL: a table it uses that no segment defined before it, as stb_image decodes the
+ * scan. Huffman tables: a baseline scan uses each component's DC and AC table; a progressive one
+ * its DC tables when it is a first DC scan (Ss 0, Ah 0), none when it refines DC (the bits are
+ * read raw), its AC tables when Ss > 0. Quantization: each component's table. */
+static const char *jpeg_scan_problem(const unsigned char *b, size_t n, size_t at, size_t len,
+                                     const struct jpeg_walk *jw)
+{
+    size_t ns = byte_at(b, n, at);
+    if (ns < 1 || ns > 4 || len != 1 + 2 * ns + 3)
+        return NULL; /* stb_image refuses the scan header */
+    int ss = byte_at(b, n, at + 1 + 2 * ns), ah = byte_at(b, n, at + 3 + 2 * ns) >> 4;
+    int uses_dc = !jw->progressive || (ss == 0 && ah == 0), uses_ac = !jw->progressive || ss > 0;
+    for (size_t c = 0; c < ns; c++) {
+        int id = byte_at(b, n, at + 1 + 2 * c), tables = byte_at(b, n, at + 2 + 2 * c);
+        int dc = tables >> 4, ac = tables & 15;
+        if (dc > 3 || ac > 3)
+            return NULL; /* stb_image: bad huffman table index */
+        if ((uses_dc && !jw->huffman[0][dc]) || (uses_ac && !jw->huffman[1][ac]))
+            return "a scan uses a Huffman table that was not defined before it";
+        for (int k = 0; k < jw->ncomp; k++)
+            if (jw->comp_id[k] == id && jw->comp_quant[k] <= 3 && !jw->quant[jw->comp_quant[k]])
+                return "a scan uses a quantization table that was not defined before it";
+    }
+    return NULL;
+}
+
+/* Note the tables a DHT (Huffman) or DQT (quantization) segment at b[at], len bytes after the
+ * length field, defines, the way stb_image reads them (a run of tables until len is used up);
+ * what is wrong with one, or NULL. */
+static const char *jpeg_note_tables(const unsigned char *b, size_t n, int marker, size_t at, size_t len,
+                                    struct jpeg_walk *jw)
+{
+    for (size_t p = at; p < at + len;) {
+        int table = byte_at(b, n, p), kind = table >> 4, id = table & 15;
+        if (marker == 0xDB) {
+            if (kind <= 1 && id <= 3)
+                jw->quant[id] = 1;
+            p += kind ? 129 : 65;
+            continue;
+        }
+        size_t codes = 0;
+        for (size_t k = 0; k < 16; k++)
+            codes += byte_at(b, n, p + 1 + k);
+        if (codes > 256)
+            return "Huffman table with more than 256 codes";
+        if (kind <= 1 && id <= 3)
+            jw->huffman[kind][id] = 1;
+        p += 17 + codes;
+    }
+    return NULL;
+}
+
+/* Note the components of a frame header (SOF segment at b[at]): id and quantization table. */
+static void jpeg_note_frame(const unsigned char *b, size_t n, int marker, size_t at, struct jpeg_walk *jw)
+{
+    jw->progressive = marker == 0xC2;
+    int count = byte_at(b, n, at + 5);
+    jw->ncomp = count < 4 ? count : 4;
+    for (int k = 0; k < jw->ncomp; k++) {
+        jw->comp_id[k] = byte_at(b, n, at + 6 + 3 * (size_t)k);
+        jw->comp_quant[k] = byte_at(b, n, at + 8 + 3 * (size_t)k);
+    }
+}
+
+/* Why stb_image 2.27 (Debian 12's libstb-dev) must not decode a JPEG, or NULL. It lacks three
+ * checks: that a Huffman table holds at most 256 codes (it writes past its tables; upstream issue
+ * nothings/stb#1289, fixed in 2.28), and that the Huffman and quantization tables a scan uses
+ * were defined (it decodes with uninitialised tables: pixels from stale heap memory and, with
+ * assertions, an abort; found by tests/fuzz/fuzz_image). So the marker segments are walked here
+ * first, the way stb_image walks them: entropy-coded data runs to the first 0xFF that is not
+ * stuffing (FF 00) or a restart marker. Wherever this walk differs from stb_image's, stb_image
+ * has already stopped with an error, so every table it would build and every scan it would
+ * decode is checked here. Bytes past the end read as 0, as in stb_image. */
+static const char *jpeg_tables_problem(const unsigned char *b, size_t n)
+{
+    struct jpeg_walk jw = {0};
     size_t i = 2;
     for (;;) {
         while (i < n && b[i] != 0xFF)
@@ -115,26 +196,23 @@ static int jpeg_huffman_ok(const unsigned char *b, size_t n)
         while (i < n && b[i] == 0xFF)
             i++;
         if (i + 2 >= n)
-            return 1;
+            return NULL;
         int marker = b[i++];
         if (marker == 0xD9)
-            return 1; /* end of image: stb_image reads no further */
+            return NULL; /* end of image: stb_image reads no further */
         if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
             continue;
         size_t len = (size_t)b[i] << 8 | b[i + 1];
-        if (marker == 0xC4) {
-            size_t p = i + 2;
-            long left = (long)len - 2;
-            while (left > 0) {
-                size_t codes = 0;
-                for (int k = 0; k < 16; k++)
-                    codes += p + 1 + (size_t)k < n ? b[p + 1 + (size_t)k] : 0;
-                if (codes > 256)
-                    return 0;
-                p += 17 + codes;
-                left -= 17 + (long)codes;
-            }
-        }
+        size_t body = len >= 2 ? len - 2 : 0;
+        const char *why = NULL;
+        if (marker == 0xC4 || marker == 0xDB)
+            why = jpeg_note_tables(b, n, marker, i + 2, body, &jw);
+        else if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2)
+            jpeg_note_frame(b, n, marker, i + 2, &jw);
+        else if (marker == 0xDA)
+            why = jpeg_scan_problem(b, n, i + 2, body, &jw);
+        if (why)
+            return why;
         i += len;
         if (marker == 0xDA) {
             for (; i + 1 < n; i++) {
@@ -167,6 +245,76 @@ static int png_chunks_ok(const unsigned char *b, size_t n)
         i += 12 + len;
     }
     return 0;
+}
+
+/* Whether an uncompressed BMP holds all the pixel rows its header claims. stb_image reads missing
+ * bytes as zeros, so 57 bytes claiming 1024x1597 pixels decoded as a black picture, and slowly
+ * (found by tests/fuzz/fuzz_image). Compressed or unusual headers are left to stb_image. */
+static int bmp_complete(const unsigned char *b, size_t n)
+{
+    if (n < 30)
+        return 0;
+    uint32_t offset = (uint32_t)b[10] | (uint32_t)b[11] << 8 | (uint32_t)b[12] << 16 | (uint32_t)b[13] << 24;
+    uint32_t hsize = (uint32_t)b[14] | (uint32_t)b[15] << 8 | (uint32_t)b[16] << 16 | (uint32_t)b[17] << 24;
+    uint64_t width, height, bpp;
+    if (hsize == 12) {
+        width = (uint64_t)(b[18] | b[19] << 8);
+        height = (uint64_t)(b[20] | b[21] << 8);
+        bpp = (uint64_t)(b[24] | b[25] << 8);
+    } else {
+        if (n < 34)
+            return 0;
+        uint32_t compression = (uint32_t)b[30] | (uint32_t)b[31] << 8 | (uint32_t)b[32] << 16 | (uint32_t)b[33] << 24;
+        if (compression != 0 && compression != 3)
+            return 1;
+        int32_t w = (int32_t)((uint32_t)b[18] | (uint32_t)b[19] << 8 | (uint32_t)b[20] << 16 | (uint32_t)b[21] << 24);
+        int32_t h = (int32_t)((uint32_t)b[22] | (uint32_t)b[23] << 8 | (uint32_t)b[24] << 16 | (uint32_t)b[25] << 24);
+        width = (uint64_t)(w < 0 ? -(int64_t)w : w);
+        height = (uint64_t)(h < 0 ? -(int64_t)h : h);
+        bpp = (uint64_t)(b[28] | b[29] << 8);
+    }
+    uint64_t row = (width * bpp + 31) / 32 * 4;
+    return (uint64_t)offset + row * height <= n;
+}
+
+/* Whether a GIF's first picture is all in the file: the blocks before it and its LZW data end
+ * with their zero-length sub-block inside the n bytes. stb_image reads missing bytes as zeros, so
+ * a cut GIF decoded as a partly blank picture without complaint. Only the first frame is read. */
+static int gif_first_frame_complete(const unsigned char *b, size_t n)
+{
+    if (n < 13)
+        return 0;
+    size_t i = 13;
+    if (b[10] & 0x80)
+        i += (size_t)3 << ((b[10] & 7) + 1);
+    for (;;) {
+        if (i >= n)
+            return 0;
+        unsigned char kind = b[i++];
+        if (kind == 0x2C) {
+            if (i + 9 > n)
+                return 0;
+            unsigned char flags = b[i + 8];
+            i += 9;
+            if (flags & 0x80)
+                i += (size_t)3 << ((flags & 7) + 1);
+            i++; /* LZW minimum code size */
+        } else if (kind == 0x21) {
+            i++; /* extension label */
+        } else {
+            return 1; /* the trailer or garbage: stb_image reports it */
+        }
+        for (;;) { /* sub-blocks up to the empty one */
+            if (i >= n)
+                return 0;
+            size_t len = b[i++];
+            if (!len)
+                break;
+            i += len;
+        }
+        if (kind == 0x2C)
+            return 1;
+    }
 }
 
 static int min_int(int a, int b)
@@ -209,8 +357,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if (fmt == FMT_NONE)
         return hk_fail(err, HK_EFORMAT, "not an image (expected JPEG, PNG, BMP or GIF)");
 
-    if (fmt == FMT_JPEG && !jpeg_huffman_ok(bytes, n))
-        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: Huffman table with more than 256 codes");
+    const char *tables = fmt == FMT_JPEG ? jpeg_tables_problem(bytes, n) : NULL;
+    if (tables)
+        return hk_fail(err, HK_EFORMAT, "corrupt JPEG: %s", tables);
 
     int iw = 0, ih = 0, comp = 0;
     if (!format_info(fmt, bytes, (int)n, &iw, &ih, &comp))
@@ -226,6 +375,10 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if ((size_t)iw * (size_t)ih > lim->max_pixels)
         return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", iw, ih, lim->max_pixels);
 
+    if (fmt == FMT_BMP && !bmp_complete(bytes, n))
+        return hk_fail(err, HK_EFORMAT, "corrupt or truncated BMP: the file is shorter than its pixel rows");
+    if (fmt == FMT_GIF && !gif_first_frame_complete(bytes, n))
+        return hk_fail(err, HK_EFORMAT, "corrupt or truncated GIF: the first picture's data runs past the end");
     if (fmt == FMT_PNG && !png_chunks_ok(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated PNG: a chunk runs past the end of the file");
 

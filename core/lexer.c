@@ -1,6 +1,7 @@
 /* lexer.c: words, quotes, comments and number parsing of the command language. */
 #include "lexer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -113,7 +114,7 @@ const char *hk_closest(const char *word, const char *const *candidates)
 
 int hk_parse_int(const char *text, int *out)
 {
-    if (!*text || *text == '-' || *text == '+')
+    if (*text < '0' || *text > '9') /* strtol would also take blanks (\v, \f) and a sign before the digits */
         return 0;
     char *end;
     errno = 0;
@@ -152,7 +153,7 @@ int hk_parse_dims(const char *text, int dims[3])
 
 int hk_parse_float(const char *text, double *out)
 {
-    if (!*text)
+    if (!*text || isspace((unsigned char)*text))
         return 0;
     char *end;
     errno = 0;
@@ -162,7 +163,7 @@ int hk_parse_float(const char *text, double *out)
     if (*end == '/') {
         char *end2;
         double d = strtod(end + 1, &end2);
-        if (end2 == end + 1 || *end2 || d == 0)
+        if (end2 == end + 1 || isspace((unsigned char)end[1]) || *end2 || d == 0)
             return 0;
         v /= d;
     } else if (*end) {
@@ -174,22 +175,26 @@ int hk_parse_float(const char *text, double *out)
     return 1;
 }
 
-int hk_parse_bytes(const char *text, size_t *out)
+/* Digits with an optional fraction, then an optional unit K (or k), M, G or T standing for base,
+ * base^2, base^3, base^4; with bytes, also an optional B after it ("512M", "1.5GB", "100B").
+ * The value must be at least 1 and fit a size_t. */
+static int parse_scaled(const char *text, double base, int bytes, size_t *out)
 {
-    static const char units[] = "kMGT";
+    static const char units[] = "KMGT";
+    size_t digits = strspn(text, "0123456789.");
     if (*text < '0' || *text > '9')
         return 0;
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || end == text)
+    if (errno || end != text + digits)
         return 0;
-    const char *u = *end ? strchr(units, *end) : NULL;
+    const char *u = *end ? strchr(units, *end == 'k' ? 'K' : *end) : NULL;
     if (u) {
-        v *= pow(1000.0, (double)(u - units + 1));
+        v *= pow(base, (double)(u - units + 1));
         end++;
     }
-    if (*end == 'B')
+    if (bytes && (*end == 'B' || (*end == 'b' && u)))
         end++;
     if (*end || !(v >= 1) || v >= 18446744073709549568.0 || v > (double)SIZE_MAX)
         return 0;
@@ -197,15 +202,36 @@ int hk_parse_bytes(const char *text, size_t *out)
     return 1;
 }
 
+int hk_parse_bytes(const char *text, size_t *out)
+{
+    return parse_scaled(text, 1024.0, 1, out);
+}
+
+int hk_parse_count(const char *text, size_t *out)
+{
+    return parse_scaled(text, 1000.0, 0, out);
+}
+
+int hk_format_bytes_exact(char *buf, size_t cap, size_t bytes)
+{
+    static const char *const units[] = {"", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (u < 4 && bytes && bytes % 1024 == 0) {
+        bytes /= 1024;
+        u++;
+    }
+    return snprintf(buf, cap, "%zu%s", bytes, units[u]);
+}
+
 int hk_format_bytes(char *buf, size_t cap, size_t bytes)
 {
-    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
-    if (bytes < 1000)
+    static const char *const units[] = {"KB", "MB", "GB", "TB", "PB", "EB"};
+    if (bytes < 1024)
         return snprintf(buf, cap, "%zu bytes", bytes);
-    double v = (double)bytes / 1000.0;
+    double v = (double)bytes / 1024.0;
     int u = 0;
-    while (v >= 1000.0 && u < 5) {
-        v /= 1000.0;
+    while (v >= 1024.0 && u < 5) {
+        v /= 1024.0;
         u++;
     }
     return snprintf(buf, cap, "%.1f %s", v, units[u]);

@@ -43,13 +43,21 @@ int hk_parse_float(const char *text, double *out);
 /* Write v in the shortest %g form that reads back as exactly v; returns the length written. */
 int hk_format_float(char *buf, size_t cap, float v);
 
-/* Parse an amount of memory: digits with an optional fraction and an optional unit k, M, G or T
- * (powers of 1000), optionally followed by B ("4000000000", "512M", "1.5GB"). Returns 0 on
- * malformed text, a value under 1 byte or over SIZE_MAX. */
+/* Parse an amount of memory, as `model limits memory=` and `data limits file_size=` take it:
+ * digits with an optional fraction and an optional unit K, M, G or T (powers of 1024), optionally
+ * followed by B ("4294967296", "512M", "1.5GB"). Returns 0 on malformed text, under 1 byte or
+ * over SIZE_MAX. */
 int hk_parse_bytes(const char *text, size_t *out);
 
-/* Write an amount of memory for people: "900 bytes", "3.4 kB", "512.0 MB", "78.6 TB". Returns
- * the length written. */
+/* Parse a count the same way with K, M, G, T meaning powers of 1000 and no B ("40M"). */
+int hk_parse_count(const char *text, size_t *out);
+
+/* Write an amount of memory exactly, in the largest unit that divides it, so that hk_parse_bytes
+ * reads it back: "10MB", "1536KB", "1000". Returns the length written. */
+int hk_format_bytes_exact(char *buf, size_t cap, size_t bytes);
+
+/* Write an amount of memory for people, in powers of 1024: "900 bytes", "3.4 KB", "512.0 MB",
+ * "78.6 TB". Returns the length written. */
 int hk_format_bytes(char *buf, size_t cap, size_t bytes);
 
 /* Parse a non-negative integer that fits in an int; returns 0 on malformed text. */

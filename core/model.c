@@ -169,7 +169,7 @@ static enum hk_status infer_all(struct hk_model *m, struct hk_layer *layers, int
         if (params > limit || acts > limit - params) {
             char lim[32];
             hk_format_bytes(lim, sizeof lim, limit);
-            snprintf(why, sizeof why, "the memory limit is %s (raise it with: limits memory=SIZE)", lim);
+            snprintf(why, sizeof why, "the memory limit is %s (raise it with: model limits memory=SIZE)", lim);
             return refuse(l, total, (double)params + (double)acts, 0, why, err);
         }
     }
@@ -197,7 +197,9 @@ static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int cou
         free(grads);
         free(mom1);
         free(mom2);
-        return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%.1f MB)", n, (double)bytes * 4 / 1e6);
+        char need[32];
+        hk_format_bytes(need, sizeof need, bytes * 4);
+        return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%s)", n, need);
     }
     if (chg)
         chg->reinitialised[0] = '\0';
@@ -410,23 +412,32 @@ size_t hk_model_memory_bytes(const struct hk_model *m, int n)
     return m->nparams * 4 * sizeof(float) + hk_model_workspace_bytes(m, n);
 }
 
+enum hk_status hk_model_check_batch(const struct hk_model *m, int n, struct hk_error *err)
+{
+    size_t params = m->nparams * 4 * sizeof(float), bytes = hk_model_workspace_bytes(m, n);
+    size_t limit = hk_model_memory_limit();
+    if (params <= limit && bytes <= limit - params)
+        return HK_OK;
+    char need[32], lim[32];
+    hk_format_bytes(need, sizeof need, params + bytes);
+    hk_format_bytes(lim, sizeof lim, limit);
+    return hk_fail(err, HK_ENOMEM, "a batch of %d would need %s with the parameters; the memory limit is %s (use a "
+                   "smaller batch, or raise it with: model limits memory=SIZE)", n, need, lim);
+}
+
 static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
 {
     if (n <= m->ws_batch && m->workspace)
         return HK_OK;
+    if (hk_model_check_batch(m, n, err) != HK_OK)
+        return HK_ENOMEM;
     size_t bytes = layout(m, m->layers, m->count, n, NULL);
-    size_t limit = hk_model_memory_limit();
-    if (bytes > limit - m->nparams * 4 * sizeof(float)) {
-        char need[32], lim[32];
-        hk_format_bytes(need, sizeof need, m->nparams * 4 * sizeof(float) + bytes);
-        hk_format_bytes(lim, sizeof lim, limit);
-        return hk_fail(err, HK_ENOMEM, "a batch of %d would need %s with the parameters; the memory limit is %s "
-                       "(use a smaller batch, or raise it with: limits memory=SIZE)", n, need, lim);
-    }
     void *ws = aligned_alloc(64, bytes);
-    if (!ws)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a batch of %d (%.1f MB of activations)", n,
-                       (double)bytes / 1e6);
+    if (!ws) {
+        char need[32];
+        hk_format_bytes(need, sizeof need, bytes);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a batch of %d (%s of activations)", n, need);
+    }
     free(m->workspace);
     m->workspace = ws;
     m->ws_batch = n;

@@ -16,13 +16,13 @@ struct hk_model;
 /* Limits on what a model may allocate, checked before any allocation. */
 #define HK_MODEL_MAX_LAYERS 256
 #define HK_MODEL_MAX_PARAMS ((size_t)1 << 28) /* 268 M parameters, 1 GiB of float32 */
-#define HK_MODEL_DEFAULT_MEMORY ((size_t)4000000000u) /* 4 GB: see hk_model_memory_limit */
+#define HK_MODEL_DEFAULT_MEMORY ((size_t)4 << 30) /* 4 GB: see hk_model_memory_limit */
 
 /* The memory one model may use, process-wide: its parameters with their gradients and optimizer
  * moments (16 bytes each) and its per-batch workspace. Adding or changing a layer is refused
  * when the parameters and one picture's activations would not fit; a forward pass (training,
  * prediction) is refused when its batch would not fit. Checked before anything is allocated.
- * Default HK_MODEL_DEFAULT_MEMORY; the setter is for the shell's `limits memory=`. */
+ * Default HK_MODEL_DEFAULT_MEMORY; the setter is for the shell's `model limits memory=`. */
 size_t hk_model_memory_limit(void);
 void hk_model_set_memory_limit(size_t bytes);
 
@@ -131,5 +131,9 @@ size_t hk_model_workspace_bytes(const struct hk_model *m, int n);
 
 /* Bytes the model needs at batch n: parameters, gradients, optimizer moments and workspace. */
 size_t hk_model_memory_bytes(const struct hk_model *m, int n);
+
+/* HK_OK when a forward pass at batch n fits the memory limit (hk_model_memory_limit); else
+ * HK_ENOMEM with the memory it would need, the limit and how to raise it. */
+enum hk_status hk_model_check_batch(const struct hk_model *m, int n, struct hk_error *err);
 
 #endif

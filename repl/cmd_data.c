@@ -242,39 +242,13 @@ int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg)
     return rc;
 }
 
-/* A count with an optional suffix: K, M, G (times unit, unit^2, unit^3; KB/MB/GB too).
- * Returns 1 and *out, or 0 when malformed or over max. */
-static int parse_count(const char *text, size_t unit, size_t max, size_t *out)
-{
-    char *end;
-    if (*text < '0' || *text > '9')
-        return 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    size_t mult = 1;
-    if (*end == 'K' || *end == 'k')
-        mult = unit;
-    else if (*end == 'M')
-        mult = unit * unit;
-    else if (*end == 'G')
-        mult = unit * unit * unit;
-    if (mult > 1 && (*++end == 'B' || *end == 'b'))
-        end++;
-    if (*end || v > max / mult)
-        return 0;
-    *out = (size_t)v * mult;
-    return 1;
-}
-
 static void show_limits(struct shell *sh)
 {
     const struct hk_image_limits *l = &sh->limits;
-    size_t mb = (size_t)1 << 20;
-    if (l->max_file_bytes % mb == 0)
-        shell_print(sh, "file_size=%zuMB", l->max_file_bytes / mb);
-    else
-        shell_print(sh, "file_size=%zu", l->max_file_bytes);
-    shell_print(sh, " width=%d height=%d pixels=%zu (checked before a picture is decoded; applies to the next "
-                "load)\n", l->max_width, l->max_height, l->max_pixels);
+    char file_size[32];
+    hk_format_bytes_exact(file_size, sizeof file_size, l->max_file_bytes);
+    shell_print(sh, "file_size=%s width=%d height=%d pixels=%zu (checked before a picture is decoded; applies to "
+                "the next load)\n", file_size, l->max_width, l->max_height, l->max_pixels);
 }
 
 int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg)
@@ -286,7 +260,7 @@ int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg)
         const char *k = w->w[i].key, *v = w->w[i].value;
         size_t n;
         if (!strcmp(k, "file_size")) {
-            if (!parse_count(v, 1024, (size_t)1 << 31, &n) || n == 0)
+            if (!hk_parse_bytes(v, &n) || n > (size_t)1 << 31)
                 return shell_error(sh, w, i, "file_size must be bytes, or with KB, MB or GB, from 1 to 2GB, got '%s'",
                                    v);
             l.max_file_bytes = n;
@@ -296,7 +270,7 @@ int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg)
                 return -1;
             *(k[0] == 'w' ? &l.max_width : &l.max_height) = side;
         } else if (!strcmp(k, "pixels")) {
-            if (!parse_count(v, 1000, (size_t)HK_IMAGE_MAX_SIDE * HK_IMAGE_MAX_SIDE, &n) || n == 0)
+            if (!hk_parse_count(v, &n) || n > (size_t)HK_IMAGE_MAX_SIDE * HK_IMAGE_MAX_SIDE)
                 return shell_error(sh, w, i, "pixels must be a count (K and M mean thousand and million) from 1 to "
                                    "%d, got '%s'", HK_IMAGE_MAX_SIDE * HK_IMAGE_MAX_SIDE, v);
             l.max_pixels = n;

@@ -143,15 +143,9 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         cp = NULL;
     }
     int batch = c->batch < (int)sh->train->count ? c->batch : (int)sh->train->count; /* as the run will */
-    size_t need = hk_model_memory_bytes(sh->model, batch);
-    if (need > hk_model_memory_limit()) {
-        char need_text[32], limit_text[32];
+    if (hk_model_check_batch(sh->model, batch, &err) != HK_OK) {
         hk_checkpoint_free(cp);
-        hk_format_bytes(need_text, sizeof need_text, need);
-        hk_format_bytes(limit_text, sizeof limit_text, hk_model_memory_limit());
-        return shell_error(sh, w, arg_option(w, "batch"), "a batch of %d would need %s with the parameters; the "
-                           "memory limit is %s (use a smaller batch, or raise it with: limits memory=SIZE)", batch,
-                           need_text, limit_text);
+        return shell_error(sh, w, arg_option(w, "batch"), "%s", err.msg);
     }
     if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run))) {
         hk_checkpoint_free(cp);

@@ -20,7 +20,7 @@ static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", 
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
-static const char *const o_limits[] = {"memory", NULL};
+static const char *const o_model_limits[] = {"memory", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -31,11 +31,6 @@ const struct command commands[] = {
      NULL, cmd_set, ARG_NONE},
     {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE},
     {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH},
-    {"limits", "limits [memory=SIZE]",
-     "Show the limits on what husky reads and allocates, or set memory=SIZE (e.g. 8G, 512M): the most one "
-     "model may use for its parameters with gradients and optimizer state and a batch's activations "
-     "(default 4 GB). A layer that would not fit is refused when it is added.",
-     o_limits, cmd_limits, ARG_NONE},
     {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE},
     {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE},
     {"model new", "model new input=HxWxC",
@@ -69,6 +64,12 @@ const struct command commands[] = {
      "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
      "seed, husky version, data hash, and whether it has a training state.",
      NULL, cmd_model_info, ARG_PATH},
+    {"model limits", "model limits [memory=SIZE]",
+     "Show or set the most memory one model may use (default 4GB): its parameters with gradients and "
+     "optimizer state, and a batch's activations. A layer that would not fit is refused when it is added, "
+     "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
+     "file_size=), e.g. memory=16GB.",
+     o_model_limits, cmd_model_limits, ARG_NONE},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",

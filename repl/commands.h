@@ -52,7 +52,6 @@ int cmd_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_echo(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_source(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_quit(struct shell *sh, const struct hk_words *w, int arg);
-int cmd_limits(struct shell *sh, const struct hk_words *w, int arg);
 
 int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg);
@@ -61,6 +60,7 @@ int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_limits(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg);
 /* Load the model file named by word arg (sha256= pins its hash) into the session, with its history

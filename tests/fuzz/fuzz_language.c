@@ -23,7 +23,8 @@
 #define MAX_INPUT (1 << 16)          /* bytes of script looked at */
 #define MAX_INPUT_VALUES 4096        /* values per input sample */
 #define MAX_FORWARD_BYTES (16 << 20) /* run passes only on models this small */
-#define MEMORY_LIMIT ((size_t)256 << 20) /* hk_model_set_memory_limit: what a user might set */
+#define MEMORY_LIMIT ((size_t)32 << 20) /* hk_model_set_memory_limit: what a user might set; small, so
+                                         * that the limit is often reached and runs stay fast */
 
 static struct hk_words words, again; /* large: not on the stack */
 

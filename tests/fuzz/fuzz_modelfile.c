@@ -11,38 +11,15 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "fuzz_files.h"
 #include "modelfile.h"
 #include "sha256.h"
-
-static char dir[64];
-
-static const char *temp_path(const char *name)
-{
-    static char path[2][128];
-    static int next;
-    if (!dir[0]) {
-        const char *base = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/hkfuzz.XXXXXX", base && strlen(base) < 40 ? base : "/tmp");
-        FUZZ_CHECK(mkdtemp(dir) != NULL);
-    }
-    char *p = path[next++ % 2];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    return p;
-}
-
-static void write_all(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    FUZZ_CHECK(f != NULL);
-    FUZZ_CHECK(fwrite(data, 1, size, f) == size);
-    FUZZ_CHECK(fclose(f) == 0);
-}
 
 /* Save m, load it back, compare the weights bit for bit. */
 static void check_round_trip(struct hk_model *m, const struct hk_model_meta *meta)
 {
     struct hk_error err;
-    const char *again = temp_path("again.hkm");
+    const char *again = fuzz_temp_path("again.hkm");
     unsigned state = hk_model_compiled(m, NULL, NULL) ? HK_MODELFILE_STATE_OPTIMIZER : 0;
     if (hk_modelfile_save(again, m, meta, state, &err) != HK_OK) {
         fprintf(stderr, "save after load failed: %s\n", err.msg);
@@ -68,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(file, data, size);
     if (size > HK_SHA256_BYTES)
         hk_sha256(file, size - HK_SHA256_BYTES, file + size - HK_SHA256_BYTES);
-    const char *path = temp_path("input.hkm");
-    write_all(path, file, size);
+    const char *path = fuzz_temp_path("input.hkm");
+    fuzz_write_file(path, file, size);
     free(file);
 
     struct hk_error err;

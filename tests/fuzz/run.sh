@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-language image modelfile}
+targets=${*:-language image modelfile manifest}
 build=${FUZZ_BUILD:-build-fuzz}
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true -Dbuildtype=debugoptimized -Db_ndebug=false \
@@ -22,10 +22,11 @@ for t in $targets; do
 done
 mkdir -p "$build/findings"
 export OPENBLAS_NUM_THREADS=1
-# -rss_limit_mb: husky must stay well under it on any input; -timeout: no input may take 10 s
+# -rss_limit_mb: husky must stay well under it on any input; -timeout: no input may take 30 s (a hang;
+# a loaded shared machine under ASan makes 1 s inputs take 10)
 run_one() {
     mkdir -p "$build/corpus/$1"
-    "$build/tests/fuzz/fuzz_$1" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    "$build/tests/fuzz/fuzz_$1" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$build/findings/$1-" \
         "$build/corpus/$1" "tests/fuzz/corpus/$1" > "$build/fuzz-$1.log" 2>&1
 }
