@@ -92,6 +92,13 @@ static void im2col(float *col, const float *x, const struct conv_geom *g)
             }
 }
 
+/* dst[i] += src[i]; the two never overlap (dx and the column scratch). */
+static void add_row(float *restrict dst, const float *restrict src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 /* dx[c][iy][ix] += dcol[(c*kh+i)*kw+j][oy*ow+ox]; the adjoint of im2col. dx is zeroed first. */
 static void col2im(float *dx, const float *col, const struct conv_geom *g)
 {
@@ -106,6 +113,10 @@ static void col2im(float *dx, const float *col, const struct conv_geom *g)
                         continue;
                     const float *src = row + (size_t)oy * g->ow;
                     float *dst = dx + ((size_t)c * g->h + iy) * g->w;
+                    if (g->sw == 1 && g->pl == 0 && j + g->ow <= g->w) {
+                        add_row(dst + j, src, g->ow);
+                        continue;
+                    }
                     for (int ox = 0; ox < g->ow; ox++) {
                         int ix = ox * g->sw + j - g->pl;
                         if (ix >= 0 && ix < g->w)
@@ -132,6 +143,28 @@ static void conv_forward(struct hk_layer *l, const float *x, int n, const struct
     }
 }
 
+/* db[f] += sum over k of d[f][k], each sum in order of k as a single loop would add it, but
+ * BIAS_LANES filters at a time so that the additions of different filters overlap. */
+#define BIAS_LANES 8
+static void add_plane_sums(float *db, const float *d, int f, int ohw)
+{
+    int f0 = 0;
+    for (; f0 + BIAS_LANES <= f; f0 += BIAS_LANES) {
+        float sum[BIAS_LANES] = {0};
+        for (int k = 0; k < ohw; k++)
+            for (int j = 0; j < BIAS_LANES; j++)
+                sum[j] += d[(size_t)(f0 + j) * ohw + k];
+        for (int j = 0; j < BIAS_LANES; j++)
+            db[f0 + j] += sum[j];
+    }
+    for (; f0 < f; f0++) {
+        float sum = 0;
+        for (int k = 0; k < ohw; k++)
+            sum += d[(size_t)f0 * ohw + k];
+        db[f0] += sum;
+    }
+}
+
 /* dy: [n][f][oh][ow]; dw (f x ckk) += dy_n * col_n^T; db += sum dy_n; dcol = W^T dy_n; dx = col2im(dcol) */
 static void conv_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                           const struct hk_pass *p)
@@ -141,12 +174,7 @@ static void conv_backward(struct hk_layer *l, const float *x, const float *dy, f
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
     for (int s = 0; s < n; s++) {
         const float *d = dy + s * out_size;
-        for (int f = 0; f < g.f; f++) {
-            float sum = 0;
-            for (int k = 0; k < ohw; k++)
-                sum += d[(size_t)f * ohw + k];
-            l->db[f] += sum;
-        }
+        add_plane_sums(l->db, d, g.f, ohw);
         im2col(p->scratch, x + s * in_size, &g);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, p->scratch, ohw, 1.0f,
                     l->dw, ckk);

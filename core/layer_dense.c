@@ -31,6 +31,10 @@ static void dense_forward(struct hk_layer *l, const float *x, int n, const struc
     int in = l->in.c, out = l->out.c;
     for (int s = 0; s < n; s++)
         memcpy(l->y + (size_t)s * out, l->b, (size_t)out * sizeof *l->b);
+    if (n == 1) { /* one picture: sgemv reads W once without packing it (blog dense: 0.95 -> 0.63 ms) */
+        cblas_sgemv(CblasRowMajor, CblasTrans, in, out, 1.0f, l->w, out, x, 1, 1.0f, l->y, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, in, 1.0f, x, in, l->w, out, 1.0f, l->y, out);
 }
 

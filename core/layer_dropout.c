@@ -19,6 +19,20 @@ static size_t dropout_aux(const struct hk_layer *l, int n)
     return (size_t)n * hk_shape_size(l->out);
 }
 
+/* y[i] = x[i] * scale where keep[i], else +0; the product's bits masked by the flag, so that it
+ * vectorises and a dropped inf or nan still gives 0. */
+static void apply_mask(float *restrict y, const float *restrict x, const unsigned char *restrict keep, size_t total,
+                       float scale)
+{
+    for (size_t i = 0; i < total; i++) {
+        float v = x[i] * scale;
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= -(uint32_t)keep[i];
+        memcpy(&y[i], &bits, sizeof bits);
+    }
+}
+
 /* x, y: [n][size]; aux: [n][size] keep flags */
 static void dropout_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
@@ -33,12 +47,9 @@ static void dropout_forward(struct hk_layer *l, const float *x, int n, const str
     for (int s = 0; s < n; s++) {
         struct hk_rng rng;
         hk_rng_derive(&rng, p->seed, p->step, (uint64_t)l->index, p->sample0 + (uint64_t)s);
-        size_t base = (size_t)s * size;
-        for (size_t i = 0; i < size; i++) {
-            keep[base + i] = (uint32_t)(hk_rng_u64(&rng) >> 32) >= threshold;
-            l->y[base + i] = keep[base + i] ? x[base + i] * scale : 0.0f;
-        }
+        hk_rng_flags(&rng, keep + (size_t)s * size, size, threshold);
     }
+    apply_mask(l->y, x, keep, (size_t)n * size, scale);
 }
 
 static void dropout_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
@@ -52,10 +63,7 @@ static void dropout_backward(struct hk_layer *l, const float *x, const float *dy
         memcpy(dx, dy, total * sizeof *dx);
         return;
     }
-    const unsigned char *keep = l->aux;
-    float scale = 1.0f / (1.0f - l->spec.rate);
-    for (size_t i = 0; i < total; i++)
-        dx[i] = keep[i] ? dy[i] * scale : 0.0f;
+    apply_mask(dx, dy, l->aux, total, 1.0f / (1.0f - l->spec.rate));
 }
 
 const struct hk_layer_ops hk_dropout_ops = {

@@ -31,15 +31,83 @@ static enum hk_status pool_infer(struct hk_layer *l, struct hk_error *err)
     return HK_OK;
 }
 
+/* 2x2 windows, stride 2, no padding: the blog's pooling, with its own loops (pool2_*). */
+static int is_pool2(const struct hk_layer *l)
+{
+    const struct hk_layer_spec *s = &l->spec;
+    return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && !s->same;
+}
+
+/* pool2 keeps one byte per window (which of the 4 won), the general case an int32 index into x. */
 static size_t pool_aux(const struct hk_layer *l, int n)
 {
-    return (size_t)n * hk_shape_size(l->out) * sizeof(int32_t);
+    return (size_t)n * hk_shape_size(l->out) * (is_pool2(l) ? sizeof(uint8_t) : sizeof(int32_t));
+}
+
+/* x: [planes][h][w] -> y: [planes][h/2][w/2]; win[k] = 2*dy+dx of the max of window k, the first
+ * in the order (0,0), (0,1), (1,0), (1,1) on ties, as the general loop picks it. Written so that
+ * the compiler vectorises it. */
+static void pool2_forward(float *restrict y, uint8_t *restrict win, const float *restrict x, size_t planes, int h,
+                          int w)
+{
+    int oh = h / 2, ow = w / 2;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * h * w;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *r0 = xp + (size_t)2 * oy * w, *r1 = r0 + w;
+            float *yr = y + (p * oh + oy) * ow;
+            uint8_t *wr = win + (p * oh + oy) * ow;
+            for (int ox = 0; ox < ow; ox++) {
+                float best = r0[2 * ox];
+                uint8_t at = 0;
+                if (r0[2 * ox + 1] > best) {
+                    best = r0[2 * ox + 1];
+                    at = 1;
+                }
+                if (r1[2 * ox] > best) {
+                    best = r1[2 * ox];
+                    at = 2;
+                }
+                if (r1[2 * ox + 1] > best) {
+                    best = r1[2 * ox + 1];
+                    at = 3;
+                }
+                yr[ox] = best;
+                wr[ox] = at;
+            }
+        }
+    }
+}
+
+/* dx: [planes][h][w] = dy routed to each window's winner, 0 elsewhere (every value written): each
+ * pair of rows is zeroed while it is in cache, then takes one value per window. */
+static void pool2_backward(float *restrict dx, const float *restrict dy, const uint8_t *restrict win, size_t planes,
+                           int h, int w)
+{
+    int oh = h / 2, ow = w / 2;
+    for (size_t p = 0; p < planes; p++) {
+        float *xp = dx + p * h * w;
+        for (int oy = 0; oy < oh; oy++) {
+            float *r0 = xp + (size_t)2 * oy * w;
+            const float *d = dy + (p * oh + oy) * ow;
+            const uint8_t *wr = win + (p * oh + oy) * ow;
+            memset(r0, 0, (size_t)2 * w * sizeof *r0);
+            for (int ox = 0; ox < ow; ox++)
+                r0[(wr[ox] >> 1) * w + 2 * ox + (wr[ox] & 1)] = d[ox];
+        }
+        if (h % 2)
+            memset(xp + (size_t)(h - 1) * w, 0, (size_t)w * sizeof *xp);
+    }
 }
 
 /* x: [n][c][h][w] -> y: [n][c][oh][ow]; aux[k] = index into x of the max of window k */
 static void pool_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
     (void)p;
+    if (is_pool2(l)) {
+        pool2_forward(l->y, l->aux, x, (size_t)n * l->in.c, l->in.h, l->in.w);
+        return;
+    }
     const struct hk_layer_spec *s = &l->spec;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int pt = s->same ? ((oh - 1) * s->sh + s->kh - h) / 2 : 0;
@@ -82,6 +150,10 @@ static void pool_backward(struct hk_layer *l, const float *x, const float *dy, f
     (void)p;
     if (!dx)
         return;
+    if (is_pool2(l)) {
+        pool2_backward(dx, dy, l->aux, (size_t)n * l->in.c, l->in.h, l->in.w);
+        return;
+    }
     size_t in_total = (size_t)n * hk_shape_size(l->in), out_total = (size_t)n * hk_shape_size(l->out);
     const int32_t *arg = l->aux;
     memset(dx, 0, in_total * sizeof *dx);

@@ -45,6 +45,14 @@ uint64_t hk_rng_u64(struct hk_rng *r)
     return result;
 }
 
+void hk_rng_flags(struct hk_rng *r, uint8_t *flags, size_t n, uint32_t threshold)
+{
+    struct hk_rng local = *r;
+    for (size_t i = 0; i < n; i++)
+        flags[i] = (uint32_t)(hk_rng_u64(&local) >> 32) >= threshold;
+    *r = local;
+}
+
 float hk_rng_float(struct hk_rng *r)
 {
     return (float)(hk_rng_u64(r) >> 40) * (1.0f / 16777216.0f);

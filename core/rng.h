@@ -2,6 +2,7 @@
 #ifndef HK_RNG_H
 #define HK_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct hk_rng {
@@ -19,6 +20,9 @@ uint64_t hk_rng_u64(struct hk_rng *r);
 float hk_rng_float(struct hk_rng *r);
 /* Uniform in [lo, hi). */
 float hk_rng_uniform(struct hk_rng *r, float lo, float hi);
+/* flags[i] = 1 when the high 32 bits of the i-th draw are >= threshold, else 0: the same stream
+ * as n calls of hk_rng_u64, in one loop (dropout masks). */
+void hk_rng_flags(struct hk_rng *r, uint8_t *flags, size_t n, uint32_t threshold);
 /* Uniform integer in [0, n), n > 0. */
 uint32_t hk_rng_below(struct hk_rng *r, uint32_t n);
 

@@ -1,7 +1,13 @@
 /* bench_husky.c: speed and memory of the blog network (128x128x3 -> 3 conv/pool/dropout blocks ->
  * dense 128 -> dense 1 sigmoid, 3,304,769 parameters) on random data, through the core API.
  *
- *   bench_husky [threads=N] [steps=N] [repeats=N]     (defaults 1, 10, 3)
+ *   bench_husky [threads=N] [steps=N] [repeats=N] [only=train|layers] [clock=cpu]   (defaults 1, 10, 3)
+ *
+ * only=train runs the warm-up and the training steps and nothing else, for instruction counts:
+ *   valgrind --tool=callgrind --toggle-collect=hk_model_train_step bench_husky steps=1 repeats=1 only=train
+ * only=layers prints the per-layer tables and nothing else. clock=cpu times with the process's CPU
+ * time instead of the wall clock: with threads=1 on a machine shared with other jobs, the time this
+ * process actually ran (with threads=2 it adds both threads' time, so figures are not speeds).
  *
  * Prints training and batch-32 inference images/s (median over repeats), single-image latency,
  * peak RSS, a per-layer forward/backward table with GFLOP/s, and for each conv shape the GFLOP/s
@@ -20,10 +26,12 @@
 
 #define BATCH 32
 
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -191,11 +199,19 @@ static int arg(int argc, char **argv, const char *key, int def)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "threads=", 8) && strncmp(argv[i], "steps=", 6) && strncmp(argv[i], "repeats=", 8)) {
-            fprintf(stderr, "usage: bench_husky [threads=N] [steps=N] [repeats=N]\n");
+    int only_train = 0, only_layers = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "only=train"))
+            only_train = 1;
+        else if (!strcmp(argv[i], "only=layers"))
+            only_layers = 1;
+        else if (!strcmp(argv[i], "clock=cpu"))
+            bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+        else if (strncmp(argv[i], "threads=", 8) && strncmp(argv[i], "steps=", 6) && strncmp(argv[i], "repeats=", 8)) {
+            fprintf(stderr, "usage: bench_husky [threads=N] [steps=N] [repeats=N] [only=train|layers] [clock=cpu]\n");
             return 2;
         }
+    }
     int threads = arg(argc, argv, "threads", 1), steps = arg(argc, argv, "steps", 10);
     int repeats = arg(argc, argv, "repeats", 3);
     openblas_set_num_threads(threads);
@@ -214,6 +230,12 @@ int main(int argc, char **argv)
 
     struct hk_error err;
     struct hk_step_result res;
+    if (only_layers) {
+        layer_table(m, x, steps);
+        free(x);
+        hk_model_free(m);
+        return 0;
+    }
     double *rep = xcalloc((size_t)repeats, sizeof *rep);
     if (hk_model_train_step(m, x, labels, NULL, BATCH, &res, &err) != HK_OK) /* warm-up */
         die("train", &err);
@@ -225,6 +247,13 @@ int main(int argc, char **argv)
         rep[k] = (double)steps * BATCH / (now() - t0);
     }
     double train = median(rep, repeats);
+    if (only_train) {
+        printf("threads=%d train_img_s=%.1f\n", threads, train);
+        free(rep);
+        free(x);
+        hk_model_free(m);
+        return 0;
+    }
 
     if (hk_model_predict(m, x, BATCH, BATCH, probs, &err) != HK_OK) /* warm-up */
         die("predict", &err);

@@ -136,6 +136,8 @@ int main(void)
     struct hk_layer_spec p1[] = {conv(3, 3, 1, 1, HK_ACT_LINEAR),
                                  {.kind = HK_LAYER_MAXPOOL2D, .kh = 2, .kw = 2}};
     check_specs("maxpool 2x2", img, p1, 2, 2);
+    struct hk_layer_spec p3[] = {{.kind = HK_LAYER_MAXPOOL2D, .kh = 2, .kw = 2}};
+    check_specs("maxpool 2x2 on odd sides", (struct hk_shape){2, 5, 7}, p3, 1, 2);
     struct hk_layer_spec p2[] = {{.kind = HK_LAYER_MAXPOOL2D, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1}};
     check_specs("maxpool 3x3 stride 2 same", img, p2, 1, 2);
     struct hk_layer_spec d1[] = {{.kind = HK_LAYER_DROPOUT, .rate = 0.4f}};
