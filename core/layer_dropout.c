@@ -44,7 +44,17 @@ static void dropout_forward(struct hk_layer *l, const float *x, int n, const str
     unsigned char *keep = l->aux;
     float scale = 1.0f / (1.0f - l->spec.rate);
     uint32_t threshold = (uint32_t)((double)l->spec.rate * 4294967296.0);
-    for (int s = 0; s < n; s++) {
+    int s = 0;
+    for (; s + 4 <= n; s += 4) {
+        struct hk_rng rng[4];
+        uint8_t *flags[4];
+        for (int k = 0; k < 4; k++) {
+            hk_rng_derive(&rng[k], p->seed, p->step, (uint64_t)l->index, p->sample0 + (uint64_t)(s + k));
+            flags[k] = keep + (size_t)(s + k) * size;
+        }
+        hk_rng_flags4(rng, flags, size, threshold);
+    }
+    for (; s < n; s++) {
         struct hk_rng rng;
         hk_rng_derive(&rng, p->seed, p->step, (uint64_t)l->index, p->sample0 + (uint64_t)s);
         hk_rng_flags(&rng, keep + (size_t)s * size, size, threshold);

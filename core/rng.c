@@ -53,6 +53,35 @@ void hk_rng_flags(struct hk_rng *r, uint8_t *flags, size_t n, uint32_t threshold
     *r = local;
 }
 
+void hk_rng_flags4(struct hk_rng r[4], uint8_t *const flags[4], size_t n, uint32_t threshold)
+{
+    uint64_t a0 = r[0].s[0], a1 = r[0].s[1], b0 = r[1].s[0], b1 = r[1].s[1];
+    uint64_t c0 = r[2].s[0], c1 = r[2].s[1], d0 = r[3].s[0], d1 = r[3].s[1];
+    uint8_t *fa = flags[0], *fb = flags[1], *fc = flags[2], *fd = flags[3];
+    for (size_t i = 0; i < n; i++) {
+        fa[i] = (uint32_t)((a0 + a1) >> 32) >= threshold;
+        fb[i] = (uint32_t)((b0 + b1) >> 32) >= threshold;
+        fc[i] = (uint32_t)((c0 + c1) >> 32) >= threshold;
+        fd[i] = (uint32_t)((d0 + d1) >> 32) >= threshold;
+        a1 ^= a0;
+        b1 ^= b0;
+        c1 ^= c0;
+        d1 ^= d0;
+        a0 = rotl(a0, 24) ^ a1 ^ (a1 << 16);
+        b0 = rotl(b0, 24) ^ b1 ^ (b1 << 16);
+        c0 = rotl(c0, 24) ^ c1 ^ (c1 << 16);
+        d0 = rotl(d0, 24) ^ d1 ^ (d1 << 16);
+        a1 = rotl(a1, 37);
+        b1 = rotl(b1, 37);
+        c1 = rotl(c1, 37);
+        d1 = rotl(d1, 37);
+    }
+    r[0] = (struct hk_rng){{a0, a1}};
+    r[1] = (struct hk_rng){{b0, b1}};
+    r[2] = (struct hk_rng){{c0, c1}};
+    r[3] = (struct hk_rng){{d0, d1}};
+}
+
 float hk_rng_float(struct hk_rng *r)
 {
     return (float)(hk_rng_u64(r) >> 40) * (1.0f / 16777216.0f);

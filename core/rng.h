@@ -23,6 +23,8 @@ float hk_rng_uniform(struct hk_rng *r, float lo, float hi);
 /* flags[i] = 1 when the high 32 bits of the i-th draw are >= threshold, else 0: the same stream
  * as n calls of hk_rng_u64, in one loop (dropout masks). */
 void hk_rng_flags(struct hk_rng *r, uint8_t *flags, size_t n, uint32_t threshold);
+/* hk_rng_flags on four streams at once, interleaved so that their draws overlap in the CPU. */
+void hk_rng_flags4(struct hk_rng r[4], uint8_t *const flags[4], size_t n, uint32_t threshold);
 /* Uniform integer in [0, n), n > 0. */
 uint32_t hk_rng_below(struct hk_rng *r, uint32_t n);
 
