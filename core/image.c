@@ -25,6 +25,20 @@
 #include "atomic_file.h"
 #include "sha256.h"
 
+/* stb_image leaves parts of its buffers unwritten on some malformed files and then reads them
+ * (a progressive JPEG component no scan reached, PNG and BMP rows; valgrind over the fuzz
+ * corpus of tests/fuzz/fuzz_image): its memory is handed out zeroed, so such a file decodes the
+ * same way every time instead of showing stale heap bytes. */
+static void *stb_realloc_zeroed(void *p, size_t old_size, size_t new_size)
+{
+    unsigned char *q = realloc(p, new_size);
+    if (q && new_size > old_size)
+        memset(q + old_size, 0, new_size - old_size);
+    return q;
+}
+#define STBI_MALLOC(size) calloc(1, (size))
+#define STBI_REALLOC_SIZED(p, old_size, new_size) stb_realloc_zeroed((p), (old_size), (new_size))
+#define STBI_FREE(p) free(p)
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
@@ -247,34 +261,86 @@ static int png_chunks_ok(const unsigned char *b, size_t n)
     return 0;
 }
 
+/* The fields of a BMP header the checks below need, as stb_image reads them (offset and header
+ * size as int). 0 when the file is too short to hold them. */
+struct bmp_header {
+    int64_t offset, hsize, width, height, bpp;
+    uint32_t compression;
+};
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int bmp_read_header(const unsigned char *b, size_t n, struct bmp_header *h)
+{
+    if (n < 30)
+        return 0;
+    h->offset = (int32_t)le32(b + 10);
+    h->hsize = (int32_t)le32(b + 14);
+    h->compression = 0;
+    if (h->hsize == 12) {
+        h->width = b[18] | b[19] << 8;
+        h->height = b[20] | b[21] << 8;
+        h->bpp = b[24] | b[25] << 8;
+        return 1;
+    }
+    if (n < 34)
+        return 0;
+    h->compression = le32(b + 30);
+    int32_t w = (int32_t)le32(b + 18), ht = (int32_t)le32(b + 22);
+    h->width = w < 0 ? -(int64_t)w : w;
+    h->height = ht < 0 ? -(int64_t)ht : ht;
+    h->bpp = b[28] | b[29] << 8;
+    return 1;
+}
+
 /* Whether an uncompressed BMP holds all the pixel rows its header claims. stb_image reads missing
  * bytes as zeros, so 57 bytes claiming 1024x1597 pixels decoded as a black picture, and slowly
  * (found by tests/fuzz/fuzz_image). Compressed or unusual headers are left to stb_image. */
 static int bmp_complete(const unsigned char *b, size_t n)
 {
-    if (n < 30)
+    struct bmp_header h;
+    if (!bmp_read_header(b, n, &h))
         return 0;
-    uint32_t offset = (uint32_t)b[10] | (uint32_t)b[11] << 8 | (uint32_t)b[12] << 16 | (uint32_t)b[13] << 24;
-    uint32_t hsize = (uint32_t)b[14] | (uint32_t)b[15] << 8 | (uint32_t)b[16] << 16 | (uint32_t)b[17] << 24;
-    uint64_t width, height, bpp;
-    if (hsize == 12) {
-        width = (uint64_t)(b[18] | b[19] << 8);
-        height = (uint64_t)(b[20] | b[21] << 8);
-        bpp = (uint64_t)(b[24] | b[25] << 8);
-    } else {
-        if (n < 34)
-            return 0;
-        uint32_t compression = (uint32_t)b[30] | (uint32_t)b[31] << 8 | (uint32_t)b[32] << 16 | (uint32_t)b[33] << 24;
-        if (compression != 0 && compression != 3)
-            return 1;
-        int32_t w = (int32_t)((uint32_t)b[18] | (uint32_t)b[19] << 8 | (uint32_t)b[20] << 16 | (uint32_t)b[21] << 24);
-        int32_t h = (int32_t)((uint32_t)b[22] | (uint32_t)b[23] << 8 | (uint32_t)b[24] << 16 | (uint32_t)b[25] << 24);
-        width = (uint64_t)(w < 0 ? -(int64_t)w : w);
-        height = (uint64_t)(h < 0 ? -(int64_t)h : h);
-        bpp = (uint64_t)(b[28] | b[29] << 8);
+    if (h.compression != 0 && h.compression != 3)
+        return 1;
+    uint64_t row = ((uint64_t)h.width * (uint64_t)h.bpp + 31) / 32 * 4;
+    return (uint64_t)(uint32_t)h.offset + row * (uint64_t)h.height <= n;
+}
+
+/* Why stb_image must not decode a 1, 4 or 8 bit BMP, or NULL: a pixel names a colour stb_image
+ * does not read. It keeps the palette in an uninitialised array of 256 and reads only as many
+ * colours as the header leaves room for (none when that count comes out negative; 4 too few for
+ * an OS/2 1.x header, whose size it takes as 24), so other indices gave pixels from stale stack
+ * bytes (valgrind over the fuzz corpus of tests/fuzz/fuzz_image). Only called within the pixel
+ * limits, on a file bmp_complete accepted. */
+static const char *bmp_palette_problem(const unsigned char *b, size_t n)
+{
+    struct bmp_header h;
+    if (!bmp_read_header(b, n, &h) || (h.bpp != 1 && h.bpp != 4 && h.bpp != 8))
+        return NULL;
+    int64_t colours = h.hsize == 12 ? (h.offset - 14 - 24) / 3 : (h.offset - 14 - h.hsize) >> 2;
+    const char *why = h.hsize == 12 ? "unsupported BMP: a pixel uses one of the last 4 palette colours, which "
+                                      "stb_image does not read from an OS/2 1.x header"
+                                    : "corrupt BMP: a pixel names a colour its palette does not have";
+    if (colours < 0)
+        return why;
+    if (colours == 0 || colours > 256 || colours >= (int64_t)1 << h.bpp)
+        return NULL; /* stb_image refuses the first two; the third covers every index */
+    uint64_t stride = ((uint64_t)h.width * (uint64_t)h.bpp + 31) / 32 * 4;
+    for (uint64_t y = 0; y < (uint64_t)h.height; y++) {
+        uint64_t row = (uint64_t)h.offset + y * stride;
+        for (uint64_t x = 0; x < (uint64_t)h.width; x++) {
+            uint64_t bit = x * (uint64_t)h.bpp;
+            int byte = row + bit / 8 < n ? b[row + bit / 8] : 0;
+            int index = (byte >> (8 - h.bpp - bit % 8)) & ((1 << h.bpp) - 1);
+            if (index >= colours)
+                return why;
+        }
     }
-    uint64_t row = (width * bpp + 31) / 32 * 4;
-    return (uint64_t)offset + row * height <= n;
+    return NULL;
 }
 
 /* Whether a GIF's first picture is all in the file: the blocks before it and its LZW data end
@@ -364,6 +430,8 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     int iw = 0, ih = 0, comp = 0;
     if (!format_info(fmt, bytes, (int)n, &iw, &ih, &comp))
         return stb_failure(fmt, lim, err);
+    if (fmt == FMT_BMP && ih < 0 && ih > INT_MIN)
+        ih = -ih; /* a top-down BMP: stb_image's info gives the header's negative height */
     if (iw <= 0 || ih <= 0)
         return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format_names[fmt], iw, ih);
     int max_w = min_int(lim->max_width, STBI_MAX_DIMENSIONS);
@@ -377,6 +445,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
 
     if (fmt == FMT_BMP && !bmp_complete(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated BMP: the file is shorter than its pixel rows");
+    const char *palette = fmt == FMT_BMP ? bmp_palette_problem(bytes, n) : NULL;
+    if (palette)
+        return hk_fail(err, HK_EFORMAT, "%s", palette);
     if (fmt == FMT_GIF && !gif_first_frame_complete(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated GIF: the first picture's data runs past the end");
     if (fmt == FMT_PNG && !png_chunks_ok(bytes, n))

@@ -348,22 +348,45 @@ void hk_model_reinit(struct hk_model *m)
     m->step = 0;
 }
 
+/* Why the loss cannot be used with the model's last layer (activation, output units), written
+ * after `before`, or HK_OK. */
+static enum hk_status check_loss_fits(const struct hk_model *m, enum hk_loss loss, const char *before,
+                                      struct hk_error *err)
+{
+    if (!m->count)
+        return hk_fail(err, HK_EINVAL, "%sthe model has no layers", before);
+    const struct hk_layer *last = &m->layers[m->count - 1];
+    enum hk_act want = hk_loss_activation(loss);
+    if (last->spec.act != want)
+        return hk_fail(err, HK_EINVAL, "%s%s needs the last layer to use activation=%s, but %s uses %s", before,
+                       hk_loss_name(loss), hk_act_name(want), last->name, hk_act_name(last->spec.act));
+    if (loss == HK_LOSS_BCE && hk_shape_size(last->out) != 1)
+        return hk_fail(err, HK_ESHAPE, "%sbinary_crossentropy needs 1 output unit, but %s has %zu", before,
+                       last->name, hk_shape_size(last->out));
+    if (loss == HK_LOSS_CCE && hk_shape_size(last->out) < 2)
+        return hk_fail(err, HK_ESHAPE, "%scategorical_crossentropy needs at least 2 output units, but %s has %zu",
+                       before, last->name, hk_shape_size(last->out));
+    return HK_OK;
+}
+
+enum hk_status hk_model_check_compiled(const struct hk_model *m, struct hk_error *err)
+{
+    if (!m->compiled)
+        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
+    enum hk_status st = check_loss_fits(m, m->loss, "the model changed after compile: ", err);
+    if (st != HK_OK && err)
+        snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg), "; compile again");
+    return st;
+}
+
 enum hk_status hk_model_compile(struct hk_model *m, const struct hk_optim *opt, enum hk_loss loss,
                                 struct hk_error *err)
 {
     if (!m->count)
         return hk_fail(err, HK_EINVAL, "the model has no layers yet");
-    const struct hk_layer *last = &m->layers[m->count - 1];
-    enum hk_act want = hk_loss_activation(loss);
-    if (last->spec.act != want)
-        return hk_fail(err, HK_EINVAL, "%s needs the last layer to use activation=%s, but %s uses %s",
-                       hk_loss_name(loss), hk_act_name(want), last->name, hk_act_name(last->spec.act));
-    if (loss == HK_LOSS_BCE && hk_shape_size(last->out) != 1)
-        return hk_fail(err, HK_ESHAPE, "binary_crossentropy needs 1 output unit, but %s has %zu", last->name,
-                       hk_shape_size(last->out));
-    if (loss == HK_LOSS_CCE && hk_shape_size(last->out) < 2)
-        return hk_fail(err, HK_ESHAPE, "categorical_crossentropy needs at least 2 output units, but %s has %zu",
-                       last->name, hk_shape_size(last->out));
+    enum hk_status st = check_loss_fits(m, loss, "", err);
+    if (st != HK_OK)
+        return st;
     if (!(opt->lr > 0))
         return hk_fail(err, HK_EINVAL, "learning rate must be positive, got %g", (double)opt->lr);
     m->optim = *opt;
@@ -520,9 +543,9 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err)
 {
-    if (!m->compiled)
-        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
-    enum hk_status st = hk_model_forward(m, x, n, 1, sample0, NULL, err);
+    enum hk_status st = hk_model_check_compiled(m, err);
+    if (st == HK_OK)
+        st = hk_model_forward(m, x, n, 1, sample0, NULL, err);
     if (st != HK_OK)
         return st;
     struct hk_layer *last = &m->layers[m->count - 1];
@@ -580,8 +603,9 @@ enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int b
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
                                  struct hk_step_result *res, struct hk_error *err)
 {
-    if (!m->compiled)
-        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
+    enum hk_status compiled = hk_model_check_compiled(m, err);
+    if (compiled != HK_OK)
+        return compiled;
     size_t in = hk_shape_size(m->input);
     int k = (int)hk_shape_size(hk_model_output(m));
     double total = 0;

@@ -83,6 +83,11 @@ enum hk_status hk_model_compile(struct hk_model *m, const struct hk_optim *opt, 
 /* 1 when compiled; then *opt and *loss (either may be NULL) receive the settings. */
 int hk_model_compiled(const struct hk_model *m, struct hk_optim *opt, enum hk_loss *loss);
 
+/* HK_OK when the model is compiled and its last layer still fits the loss (layers added, removed
+ * or changed after compile may not); else why, ending "compile again". Checked by
+ * hk_model_gradients, hk_model_evaluate and hk_train_check. */
+enum hk_status hk_model_check_compiled(const struct hk_model *m, struct hk_error *err);
+
 /* Optimizer state: the step count and the moment arenas (borrowed, param_count floats each). */
 uint64_t hk_model_optim_step(const struct hk_model *m);
 void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64_t **step);

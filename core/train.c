@@ -23,8 +23,9 @@ enum hk_status hk_train_check(const struct hk_model *m, const struct hk_dataset 
                               const struct hk_dataset *val, const struct hk_train_config *c,
                               struct hk_error *err)
 {
-    if (!hk_model_compiled(m, NULL, NULL))
-        return hk_fail(err, HK_EINVAL, "the model is not compiled; run compile first");
+    enum hk_status compiled = hk_model_check_compiled(m, err);
+    if (compiled != HK_OK)
+        return compiled;
     if (!train || !train->count)
         return hk_fail(err, HK_EINVAL, "no training pictures; load them with: data train FOLDER");
     struct hk_shape in = hk_model_input(m);
