@@ -261,6 +261,23 @@ const char *const *commands_words(void)
     return words;
 }
 
+/* The two-word commands whose second word is `word` ("limits": 'model limits' or 'data limits')
+ * into buf; 0 when there are none. */
+static int two_word_commands_ending(const char *word, char *buf, size_t cap)
+{
+    int found = 0;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (const struct command *c = commands; c->name; c++) {
+        const char *space = strchr(c->name, ' ');
+        if (!space || strcmp(space + 1, word) != 0 || len >= cap)
+            continue;
+        len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", found ? " or " : "", c->name);
+        found++;
+    }
+    return found;
+}
+
 int commands_run(struct shell *sh, const struct hk_words *w)
 {
     if (!w->count)
@@ -285,9 +302,12 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     sh->command = w->w[0].text;
     int rc;
     const char *near = hk_closest(w->w[0].text, commands_words());
+    char full[256];
     if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0)
         rc = shell_error(sh, w, 1, "unknown sub-command '%s'; try: help %s", w->count > 1 ? w->w[1].text : "",
                          w->w[0].text);
+    else if (two_word_commands_ending(w->w[0].text, full, sizeof full))
+        rc = shell_error(sh, w, 0, "unknown command; did you mean %s? (help lists them)", full);
     else if (near)
         rc = shell_error(sh, w, 0, "unknown command; did you mean '%s'? (help lists them)", near);
     else
