@@ -143,15 +143,16 @@ struct conv_call {
     int n;
 };
 
-/* Part `part` of the forward pass: y_s = W (f x ckk) * col_s (ckk x ohw) + b for its samples. */
-static void forward_part(void *arg, int part)
+/* Part `part` of the forward pass: y_s = W (f x ckk) * col_s (ckk x ohw) + b for its samples,
+ * col_s in the scratch of the member running it. */
+static void forward_part(void *arg, int part, int member)
 {
     const struct conv_call *c = arg;
     struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
-    float *col = c->p->scratch[part];
+    float *col = c->p->scratch[member];
     int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
     for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         float *y = l->y + s * out_size;
@@ -168,7 +169,12 @@ static void forward_part(void *arg, int part)
 static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
     struct conv_call c = {l, p, x, NULL, NULL, n};
-    hk_team_run(forward_part, &c, HK_TEAM_PARTS);
+    if (n >= HK_TEAM_PARTS) {
+        hk_team_run(forward_part, &c, HK_TEAM_PARTS);
+        return;
+    }
+    for (int part = 0; part < HK_TEAM_PARTS; part++) /* one picture: BLAS has the threads */
+        forward_part(&c, part, 0);
 }
 
 /* db[f] += sum over k of d[f][k], each sum in order of k as a single loop would add it, but
@@ -194,18 +200,18 @@ static void add_plane_sums(float *db, const float *d, int f, int ohw)
 }
 
 /* Part `part` of the backward pass over its samples s: dw += dy_s * col_s^T, db += sum dy_s
- * (part 0 into l->dw and l->db, part k > 0 into its own zeroed buffers behind its column
- * matrix), dcol = W^T dy_s, dx_s = col2im(dcol). */
-static void backward_part(void *arg, int part)
+ * (part 0 into l->dw and l->db, part k > 0 into its own zeroed buffers behind the column matrix
+ * of scratch k), dcol = W^T dy_s, dx_s = col2im(dcol); col in the scratch of the member. */
+static void backward_part(void *arg, int part, int member)
 {
     const struct conv_call *c = arg;
     struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
-    float *col = c->p->scratch[part], *dw = l->dw, *db = l->db;
+    float *col = c->p->scratch[member], *dw = l->dw, *db = l->db;
     if (part) {
-        dw = col + col_floats(l);
+        dw = c->p->scratch[part] + col_floats(l);
         db = dw + l->wcount;
         memset(dw, 0, (l->wcount + l->bcount) * sizeof *dw);
     }

@@ -471,6 +471,9 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
     struct hk_pass p = {training, m->seed, m->step, sample0, {0}};
     memcpy(p.scratch, m->scratch, sizeof p.scratch);
     const float *in = x;
+    int lend = n < HK_TEAM_PARTS;
+    if (lend)
+        hk_team_lend_blas(1);
     for (int i = 0; i < m->count; i++) {
         struct hk_layer *l = &m->layers[i];
         size_t width = hk_shape_size(l->out);
@@ -480,6 +483,8 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
         hk_act_forward(l->spec.act, l->y, (size_t)n, width);
         in = l->y;
     }
+    if (lend)
+        hk_team_lend_blas(0);
     if (out)
         *out = in;
     return HK_OK;

@@ -2,6 +2,7 @@
  * run their parts, and the caller waits for them at one barrier at the end of the call. */
 #include "team.h"
 
+#include <cblas.h>
 #include <pthread.h>
 
 static struct {
@@ -24,7 +25,7 @@ static struct {
 static void run_parts(hk_team_fn fn, void *arg, int parts, int member, int members)
 {
     for (int k = member; k < parts; k += members)
-        fn(arg, k);
+        fn(arg, k, member);
 }
 
 static void *helper_main(void *arg)
@@ -84,8 +85,16 @@ enum hk_status hk_team_resize(int members, struct hk_error *err)
             pthread_mutex_unlock(&team.lock);
         }
     }
+    openblas_set_num_threads(1);
     pthread_mutex_unlock(&team.run);
     return st;
+}
+
+void hk_team_lend_blas(int on)
+{
+    int members = hk_team_size();
+    if (members > 1)
+        openblas_set_num_threads(on ? members : 1);
 }
 
 int hk_team_size(void)

@@ -166,7 +166,6 @@ static void set_threads(void *arg)
 {
     int n = *(int *)arg;
     hk_team_resize(n > 0 ? n : openblas_get_num_procs(), NULL);
-    openblas_set_num_threads(1);
 }
 
 void hk_worker_set_threads(struct hk_worker *w, int threads)

@@ -224,7 +224,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_husky: cannot start %d compute threads\n", threads);
         return 1;
     }
-    openblas_set_num_threads(1);
 
     struct hk_model *m = build();
     size_t in = hk_shape_size(hk_model_input(m));

@@ -17,13 +17,15 @@
 struct part_log {
     int runs[PARTS];
     pthread_t who[PARTS];
+    int member[PARTS];
 };
 
-static void note_part(void *arg, int part)
+static void note_part(void *arg, int part, int member)
 {
     struct part_log *log = arg;
     log->runs[part]++;
     log->who[part] = pthread_self();
+    log->member[part] = member;
 }
 
 /* Each part runs once; with `members` members, parts k and k+members share a thread and parts
@@ -37,13 +39,13 @@ static void check_parts(int members)
     hk_team_run(note_part, &log, PARTS);
     int once = 1, spread = 1;
     for (int k = 0; k < PARTS; k++) {
-        once &= log.runs[k] == 1;
+        once &= log.runs[k] == 1 && log.member[k] == k % members;
         if (k + members < PARTS)
             spread &= pthread_equal(log.who[k], log.who[k + members]) != 0;
         for (int j = 0; j < k && j < members && k < members; j++)
             spread &= !pthread_equal(log.who[k], log.who[j]);
     }
-    CHECK(once, "%d members: every part runs exactly once", members);
+    CHECK(once, "%d members: every part runs exactly once, on member part %% members", members);
     CHECK(spread, "%d members: parts are dealt out round-robin over distinct threads", members);
     CHECK(pthread_equal(log.who[0], pthread_self()), "%d members: the caller runs part 0", members);
 }
