@@ -145,8 +145,6 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
     printf("%-16s %-14s %10.3f %10s %10.3f %10s\n", "total", "", tf_sum * 1e3, "", tb_sum * 1e3, "");
     printf("* first layer: no dX is computed, but its backward FLOPs are counted as 2x forward\n");
 
-    /* the layers run one sgemm per image on each team member; the bare sgemm gets all threads */
-    openblas_set_num_threads(threads);
     printf("\nbare cblas_sgemm on the conv GEMM shapes (per image, %d times, %d BLAS threads)\n", BATCH, threads);
     printf("%-16s %6s %6s %6s %10s %10s %10s\n", "layer", "M", "N", "K", "ms", "GF/s", "conv/sgemm");
     for (int i = 0; i < count; i++) {
@@ -158,6 +156,9 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
         float *c = xcalloc((size_t)M * N, sizeof *c);
         fill(a, (size_t)M * K, &r, -1, 1);
         fill(b, (size_t)K * N, &r, 0, 1);
+        /* the layers run one single-threaded sgemm per image on each team member; the bare
+         * sgemm gets all threads (and gives them back before the conv layer is timed again) */
+        openblas_set_num_threads(threads);
         for (int s = 0; s < steps; s++) {
             double t0 = now();
             for (int k = 0; k < BATCH; k++)
@@ -165,6 +166,7 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
             t[s] = now() - t0;
         }
         double ts = median(t, steps);
+        openblas_set_num_threads(1);
         /* the conv forward time of this layer, measured again for the ratio */
         const float *in = i ? hk_model_layer(m, i - 1)->y : x;
         for (int s = 0; s < steps; s++) {
@@ -180,7 +182,6 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
         free(b);
         free(c);
     }
-    openblas_set_num_threads(1);
     free(t);
     for (int k = 0; k < HK_TEAM_PARTS; k++)
         free(pass.scratch[k]);
