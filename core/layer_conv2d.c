@@ -169,12 +169,7 @@ static void forward_part(void *arg, int part, int member)
 static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
     struct conv_call c = {l, p, x, NULL, NULL, n};
-    if (n >= HK_TEAM_PARTS) {
-        hk_team_run(forward_part, &c, HK_TEAM_PARTS);
-        return;
-    }
-    for (int part = 0; part < HK_TEAM_PARTS; part++) /* one picture: BLAS has the threads */
-        forward_part(&c, part, 0);
+    hk_team_run(forward_part, &c, HK_TEAM_PARTS);
 }
 
 /* db[f] += sum over k of d[f][k], each sum in order of k as a single loop would add it, but

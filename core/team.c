@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 static struct {
     pthread_mutex_t run;      /* held by the thread whose call the team is running */
@@ -21,6 +22,8 @@ static struct {
     int parts;
 } team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
           PTHREAD_COND_INITIALIZER, {0}, 1, 0, 0, 0, 0, NULL, NULL, 0};
+
+static atomic_int lent; /* the team's threads are lent to BLAS: calls run on the caller */
 
 static void run_parts(hk_team_fn fn, void *arg, int parts, int member, int members)
 {
@@ -95,6 +98,7 @@ void hk_team_lend_blas(int on)
     int members = hk_team_size();
     if (members > 1)
         openblas_set_num_threads(on ? members : 1);
+    atomic_store(&lent, on && members > 1);
 }
 
 int hk_team_size(void)
@@ -107,7 +111,7 @@ int hk_team_size(void)
 
 void hk_team_run(hk_team_fn fn, void *arg, int parts)
 {
-    if (pthread_mutex_trylock(&team.run) != 0) {
+    if (atomic_load(&lent) || pthread_mutex_trylock(&team.run) != 0) {
         run_parts(fn, arg, parts, 0, 1);
         return;
     }

@@ -27,12 +27,12 @@ int hk_team_size(void);
 
 /* Run fn(arg, part) for every part in 0..parts-1 and return when all have run: member t runs
  * parts t, t+size, ... in that order, the caller being member 0. When another thread's call is
- * running, the caller runs every part itself. Never allocates. */
+ * running, or the threads are lent to BLAS, the caller runs every part itself. Never allocates. */
 void hk_team_run(hk_team_fn fn, void *arg, int parts);
 
 /* A pass over fewer samples than parts (one picture) has nothing to split: with on = 1 BLAS gets
- * as many threads as the team has members, with on = 0 it goes back to one. Call between team
- * calls, from the thread that makes them. */
+ * as many threads as the team has members (and hk_team_run runs every part on the caller), with
+ * on = 0 it goes back to one. Call between team calls, from the thread that makes them. */
 void hk_team_lend_blas(int on);
 
 /* First sample of part k of a batch of n cut into `parts` parts (k = parts gives n). */
