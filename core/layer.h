@@ -9,6 +9,7 @@
 #include "activation.h"
 #include "rng.h"
 #include "status.h"
+#include "team.h"
 
 enum hk_layer_kind {
     HK_LAYER_CONV2D,
@@ -46,7 +47,7 @@ struct hk_pass {
     uint64_t seed;     /* with step: where dropout masks come from */
     uint64_t step;     /* global optimizer step (0 when not training) */
     uint64_t sample0;  /* position of the first sample of this pass within the global batch */
-    float *scratch;    /* shared scratch of the model's max scratch_floats */
+    float *scratch[HK_TEAM_PARTS]; /* one scratch of the model's max scratch_floats per part */
 };
 
 struct hk_layer_ops;
@@ -74,7 +75,8 @@ struct hk_layer_ops {
     enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
     /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */
     size_t (*aux_bytes)(const struct hk_layer *l, int n);
-    /* Floats of shared scratch needed by forward or backward. NULL = none. */
+    /* Floats of scratch needed by forward or backward, per part of the batch (the model gives
+     * each of the HK_TEAM_PARTS parts its own). NULL = none. */
     size_t (*scratch_floats)(const struct hk_layer *l);
     /* Initialise parameters (Keras: glorot-uniform kernel, zero bias). NULL = no parameters. */
     void (*init)(struct hk_layer *l, struct hk_rng *rng);

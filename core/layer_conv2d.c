@@ -1,10 +1,12 @@
-/* layer_conv2d.c: 2-D convolution as im2col + one sgemm per image and direction.
+/* layer_conv2d.c: 2-D convolution as im2col + one sgemm per image and direction, the batch cut
+ * into HK_TEAM_PARTS parts that the compute team runs side by side, each with its own scratch.
  * Kernel layout: [filters][in_channels][kh][kw]; bias [filters]. Padding valid or same (TF rule:
  * the smaller half of the padding goes on top/left). */
 #include <cblas.h>
 #include <string.h>
 
 #include "layer.h"
+#include "team.h"
 
 struct conv_geom {
     int c, h, w;       /* input */
@@ -51,10 +53,16 @@ static enum hk_status conv_infer(struct hk_layer *l, struct hk_error *err)
     return HK_OK;
 }
 
+/* Floats of one column matrix: (c*kh*kw) x (oh*ow). */
+static size_t col_floats(const struct hk_layer *l)
+{
+    return (size_t)l->in.c * l->spec.kh * l->spec.kw * l->out.h * l->out.w;
+}
+
+/* Per part: one column matrix, then the part's kernel and bias gradient (parts 1 and up). */
 static size_t conv_scratch(const struct hk_layer *l)
 {
-    /* one column matrix: (c*kh*kw) x (oh*ow) */
-    return (size_t)l->in.c * l->spec.kh * l->spec.kw * l->out.h * l->out.w;
+    return col_floats(l) + l->wcount + l->bcount;
 }
 
 static void conv_init(struct hk_layer *l, struct hk_rng *rng)
@@ -92,10 +100,10 @@ static void im2col(float *col, const float *x, const struct conv_geom *g)
             }
 }
 
-/* dst[i] += src[i]; the two never overlap (dx and the column scratch). */
-static void add_row(float *restrict dst, const float *restrict src, int n)
+/* dst[i] += src[i]; the two never overlap (dx and the column scratch, or two parts' gradients). */
+static void add_row(float *restrict dst, const float *restrict src, size_t n)
 {
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
 }
 
@@ -126,21 +134,42 @@ static void col2im(float *dx, const float *col, const struct conv_geom *g)
             }
 }
 
-/* x: [n][c][h][w] -> y: [n][f][oh][ow];  y_n = W (f x ckk) * col_n (ckk x ohw) + b */
-static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
+/* One team call of a conv layer: the layer, the pass, and the tensors of the batch. */
+struct conv_call {
+    struct hk_layer *l;
+    const struct hk_pass *p;
+    const float *x, *dy;
+    float *dx;
+    int n;
+};
+
+/* Part `part` of the forward pass: y_s = W (f x ckk) * col_s (ckk x ohw) + b for its samples,
+ * col_s in the scratch of the member running it. */
+static void forward_part(void *arg, int part, int member)
 {
+    const struct conv_call *c = arg;
+    struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
-    for (int s = 0; s < n; s++) {
+    float *col = c->p->scratch[member];
+    int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
+    for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         float *y = l->y + s * out_size;
         for (int f = 0; f < g.f; f++)
             for (int k = 0; k < ohw; k++)
                 y[(size_t)f * ohw + k] = l->b[f];
-        im2col(p->scratch, x + s * in_size, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, ohw, ckk, 1.0f, l->w, ckk, p->scratch, ohw,
-                    1.0f, y, ohw);
+        im2col(col, c->x + s * in_size, &g);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, ohw, ckk, 1.0f, l->w, ckk, col, ohw, 1.0f, y,
+                    ohw);
     }
+}
+
+/* x: [n][c][h][w] -> y: [n][f][oh][ow] */
+static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
+{
+    struct conv_call c = {l, p, x, NULL, NULL, n};
+    hk_team_run(forward_part, &c, HK_TEAM_PARTS);
 }
 
 /* db[f] += sum over k of d[f][k], each sum in order of k as a single loop would add it, but
@@ -165,24 +194,47 @@ static void add_plane_sums(float *db, const float *d, int f, int ohw)
     }
 }
 
-/* dy: [n][f][oh][ow]; dw (f x ckk) += dy_n * col_n^T; db += sum dy_n; dcol = W^T dy_n; dx = col2im(dcol) */
-static void conv_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
-                          const struct hk_pass *p)
+/* Part `part` of the backward pass over its samples s: dw += dy_s * col_s^T, db += sum dy_s
+ * (part 0 into l->dw and l->db, part k > 0 into its own zeroed buffers behind the column matrix
+ * of scratch k), dcol = W^T dy_s, dx_s = col2im(dcol); col in the scratch of the member. */
+static void backward_part(void *arg, int part, int member)
 {
+    const struct conv_call *c = arg;
+    struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
-    for (int s = 0; s < n; s++) {
-        const float *d = dy + s * out_size;
-        add_plane_sums(l->db, d, g.f, ohw);
-        im2col(p->scratch, x + s * in_size, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, p->scratch, ohw, 1.0f,
-                    l->dw, ckk);
-        if (dx) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f,
-                        p->scratch, ohw);
-            col2im(dx + s * in_size, p->scratch, &g);
+    float *col = c->p->scratch[member], *dw = l->dw, *db = l->db;
+    if (part) {
+        dw = c->p->scratch[part] + col_floats(l);
+        db = dw + l->wcount;
+        memset(dw, 0, (l->wcount + l->bcount) * sizeof *dw);
+    }
+    int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
+    for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
+        const float *d = c->dy + s * out_size;
+        add_plane_sums(db, d, g.f, ohw);
+        im2col(col, c->x + s * in_size, &g);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, col, ohw, 1.0f, dw, ckk);
+        if (c->dx) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f, col,
+                        ohw);
+            col2im(c->dx + s * in_size, col, &g);
         }
+    }
+}
+
+/* dy: [n][f][oh][ow]. The parts' kernel and bias gradients are added to part 0's in the order of
+ * the parts, so the sums do not depend on how many threads ran them. */
+static void conv_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
+                          const struct hk_pass *p)
+{
+    struct conv_call c = {l, p, x, dy, dx, n};
+    hk_team_run(backward_part, &c, HK_TEAM_PARTS);
+    for (int part = 1; part < HK_TEAM_PARTS; part++) {
+        const float *dw = p->scratch[part] + col_floats(l), *db = dw + l->wcount;
+        add_row(l->dw, dw, l->wcount);
+        add_row(l->db, db, l->bcount);
     }
 }
 

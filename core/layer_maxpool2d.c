@@ -1,5 +1,6 @@
 /* layer_maxpool2d.c: max pooling (Keras MaxPooling2D); forward records each window's argmax once,
- * backward routes the gradient through it. Padding valid or same. */
+ * backward routes the gradient through it. Padding valid or same. 2x2 pooling (the fast path) is
+ * split over the batch by the compute team. */
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
@@ -100,12 +101,45 @@ static void pool2_backward(float *restrict dx, const float *restrict dy, const u
     }
 }
 
+/* One team call of a 2x2 pooling layer: each part pools the planes of its samples. */
+struct pool2_call {
+    struct hk_layer *l;
+    const float *x, *dy;
+    float *dx;
+    int n;
+};
+
+static void pool2_forward_part(void *arg, int part, int member)
+{
+    (void)member;
+    const struct pool2_call *c = arg;
+    const struct hk_layer *l = c->l;
+    size_t s0 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part);
+    size_t s1 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
+    size_t in = hk_shape_size(l->in), out = hk_shape_size(l->out);
+    pool2_forward(l->y + s0 * out, (uint8_t *)l->aux + s0 * out, c->x + s0 * in, (s1 - s0) * l->in.c, l->in.h,
+                  l->in.w);
+}
+
+static void pool2_backward_part(void *arg, int part, int member)
+{
+    (void)member;
+    const struct pool2_call *c = arg;
+    const struct hk_layer *l = c->l;
+    size_t s0 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part);
+    size_t s1 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
+    size_t in = hk_shape_size(l->in), out = hk_shape_size(l->out);
+    pool2_backward(c->dx + s0 * in, c->dy + s0 * out, (const uint8_t *)l->aux + s0 * out, (s1 - s0) * l->in.c,
+                   l->in.h, l->in.w);
+}
+
 /* x: [n][c][h][w] -> y: [n][c][oh][ow]; aux[k] = index into x of the max of window k */
 static void pool_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
     (void)p;
     if (is_pool2(l)) {
-        pool2_forward(l->y, l->aux, x, (size_t)n * l->in.c, l->in.h, l->in.w);
+        struct pool2_call c = {l, x, NULL, NULL, n};
+        hk_team_run(pool2_forward_part, &c, HK_TEAM_PARTS);
         return;
     }
     const struct hk_layer_spec *s = &l->spec;
@@ -151,7 +185,8 @@ static void pool_backward(struct hk_layer *l, const float *x, const float *dy, f
     if (!dx)
         return;
     if (is_pool2(l)) {
-        pool2_backward(dx, dy, l->aux, (size_t)n * l->in.c, l->in.h, l->in.w);
+        struct pool2_call c = {l, NULL, dy, dx, n};
+        hk_team_run(pool2_backward_part, &c, HK_TEAM_PARTS);
         return;
     }
     size_t in_total = (size_t)n * hk_shape_size(l->in), out_total = (size_t)n * hk_shape_size(l->out);

@@ -26,9 +26,9 @@ struct hk_model {
     uint64_t step;
 
     int ws_batch;       /* batch the workspace is sized for (0 = none) */
-    void *workspace;    /* layer outputs, aux, two gradient buffers, scratch, logits */
+    void *workspace;    /* layer outputs, aux, two gradient buffers, a scratch per part, logits */
     float *dbuf[2];
-    float *scratch;
+    float *scratch[HK_TEAM_PARTS];
     float *logits;
 };
 
@@ -431,9 +431,11 @@ static size_t layout(struct hk_model *m, struct hk_layer *layers, int count, int
             m->dbuf[k] = (float *)(base + off);
         off += align64((size_t)n * maxval * sizeof(float));
     }
-    if (base)
-        m->scratch = (float *)(base + off);
-    off += align64(scratch * sizeof(float));
+    for (int k = 0; k < HK_TEAM_PARTS; k++) {
+        if (base)
+            m->scratch[k] = (float *)(base + off);
+        off += align64(scratch * sizeof(float));
+    }
     if (base)
         m->logits = (float *)(base + off);
     off += align64((size_t)n * hk_shape_size(count ? layers[count - 1].out : m->input) * sizeof(float));
@@ -489,8 +491,12 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
     enum hk_status st = reserve(m, n, err);
     if (st != HK_OK)
         return st;
-    struct hk_pass p = {training, m->seed, m->step, sample0, m->scratch};
+    struct hk_pass p = {training, m->seed, m->step, sample0, {0}};
+    memcpy(p.scratch, m->scratch, sizeof p.scratch);
     const float *in = x;
+    int lend = n < HK_TEAM_PARTS;
+    if (lend)
+        hk_team_lend_blas(1);
     for (int i = 0; i < m->count; i++) {
         struct hk_layer *l = &m->layers[i];
         size_t width = hk_shape_size(l->out);
@@ -500,6 +506,8 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
         hk_act_forward(l->spec.act, l->y, (size_t)n, width);
         in = l->y;
     }
+    if (lend)
+        hk_team_lend_blas(0);
     if (out)
         *out = in;
     return HK_OK;
@@ -554,7 +562,8 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
     res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, d);
     res->correct = count_correct(m->logits, labels, n, k);
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
-    struct hk_pass p = {1, m->seed, m->step, sample0, m->scratch};
+    struct hk_pass p = {1, m->seed, m->step, sample0, {0}};
+    memcpy(p.scratch, m->scratch, sizeof p.scratch);
     int cur = 0;
     for (int i = m->count - 1; i >= 0; i--) {
         struct hk_layer *l = &m->layers[i];

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "team.h"
+
 struct call {
     hk_job_fn fn;
     void *arg;
@@ -159,10 +161,11 @@ int hk_worker_stopping(struct hk_worker *w)
     return quit;
 }
 
+/* The team splits the conv layers over the batch; every sgemm then runs on one thread. */
 static void set_threads(void *arg)
 {
     int n = *(int *)arg;
-    openblas_set_num_threads(n > 0 ? n : openblas_get_num_procs());
+    hk_team_resize(n > 0 ? n : openblas_get_num_procs(), NULL);
 }
 
 void hk_worker_set_threads(struct hk_worker *w, int threads)

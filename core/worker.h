@@ -1,6 +1,7 @@
 /* worker.h: the one compute thread. Only it calls BLAS and touches the weights while a run is
  * going: a long job (training) runs on it, and short calls (predict, inspect, save, evaluate)
- * queued by other threads run on it between two batches, or at once when it is idle. */
+ * queued by other threads run on it between two batches, or at once when it is idle. Inside a
+ * conv layer call it makes, the compute team's helpers (team.h) run BLAS too while it waits. */
 #ifndef HK_WORKER_H
 #define HK_WORKER_H
 
@@ -35,7 +36,8 @@ void hk_worker_service(struct hk_worker *w);
 /* From inside a long job: 1 when the worker is being shut down. */
 int hk_worker_stopping(struct hk_worker *w);
 
-/* Set the number of BLAS threads (0 = all cores), on the worker thread. */
+/* Set the number of compute threads (0 = all cores): the team's members; BLAS itself is set to
+ * one thread. On the worker thread. */
 void hk_worker_set_threads(struct hk_worker *w, int threads);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "blog_model.h"
 #include "model.h"
+#include "team.h"
 
 #define BATCH 32
 
@@ -89,7 +90,7 @@ static double layer_flops(const struct hk_layer *l, int n)
 }
 
 /* Per-layer forward and backward times (median of `steps` calls) with GFLOP/s. */
-static void layer_table(struct hk_model *m, const float *x, int steps)
+static void layer_table(struct hk_model *m, const float *x, int steps, int threads)
 {
     struct hk_error err;
     if (hk_model_forward(m, x, BATCH, 1, 0, NULL, &err) != HK_OK)
@@ -102,13 +103,14 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
         scratch = s > scratch ? s : scratch;
         maxval = hk_shape_size(l->out) > maxval ? hk_shape_size(l->out) : maxval;
     }
-    float *scr = xcalloc(scratch, sizeof *scr);
+    struct hk_pass pass = {1, hk_model_seed(m), 1, 0, {0}};
+    for (int k = 0; k < HK_TEAM_PARTS; k++)
+        pass.scratch[k] = xcalloc(scratch, sizeof *pass.scratch[k]);
     float *dy = xcalloc((size_t)BATCH * maxval, sizeof *dy);
     float *dx = xcalloc((size_t)BATCH * maxval, sizeof *dx);
     struct hk_rng r;
     hk_rng_seed(&r, 7);
     fill(dy, (size_t)BATCH * maxval, &r, -0.01f, 0.01f);
-    struct hk_pass pass = {1, hk_model_seed(m), 1, 0, scr};
     double *t = xcalloc((size_t)steps, sizeof *t);
     double tf_sum = 0, tb_sum = 0;
 
@@ -143,7 +145,7 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
     printf("%-16s %-14s %10.3f %10s %10.3f %10s\n", "total", "", tf_sum * 1e3, "", tb_sum * 1e3, "");
     printf("* first layer: no dX is computed, but its backward FLOPs are counted as 2x forward\n");
 
-    printf("\nbare cblas_sgemm on the conv GEMM shapes (per image, %d times)\n", BATCH);
+    printf("\nbare cblas_sgemm on the conv GEMM shapes (per image, %d times, %d BLAS threads)\n", BATCH, threads);
     printf("%-16s %6s %6s %6s %10s %10s %10s\n", "layer", "M", "N", "K", "ms", "GF/s", "conv/sgemm");
     for (int i = 0; i < count; i++) {
         struct hk_layer *l = (struct hk_layer *)hk_model_layer(m, i);
@@ -154,6 +156,9 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
         float *c = xcalloc((size_t)M * N, sizeof *c);
         fill(a, (size_t)M * K, &r, -1, 1);
         fill(b, (size_t)K * N, &r, 0, 1);
+        /* the layers run one single-threaded sgemm per image on each team member; the bare
+         * sgemm gets all threads (and gives them back before the conv layer is timed again) */
+        openblas_set_num_threads(threads);
         for (int s = 0; s < steps; s++) {
             double t0 = now();
             for (int k = 0; k < BATCH; k++)
@@ -161,6 +166,7 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
             t[s] = now() - t0;
         }
         double ts = median(t, steps);
+        openblas_set_num_threads(1);
         /* the conv forward time of this layer, measured again for the ratio */
         const float *in = i ? hk_model_layer(m, i - 1)->y : x;
         for (int s = 0; s < steps; s++) {
@@ -177,7 +183,8 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
         free(c);
     }
     free(t);
-    free(scr);
+    for (int k = 0; k < HK_TEAM_PARTS; k++)
+        free(pass.scratch[k]);
     free(dy);
     free(dx);
 }
@@ -214,7 +221,10 @@ int main(int argc, char **argv)
     }
     int threads = arg(argc, argv, "threads", 1), steps = arg(argc, argv, "steps", 10);
     int repeats = arg(argc, argv, "repeats", 3);
-    openblas_set_num_threads(threads);
+    if (hk_team_resize(threads, &(struct hk_error){0}) != HK_OK) {
+        fprintf(stderr, "bench_husky: cannot start %d compute threads\n", threads);
+        return 1;
+    }
 
     struct hk_model *m = build();
     size_t in = hk_shape_size(hk_model_input(m));
@@ -231,7 +241,7 @@ int main(int argc, char **argv)
     struct hk_error err;
     struct hk_step_result res;
     if (only_layers) {
-        layer_table(m, x, steps);
+        layer_table(m, x, steps, threads);
         free(x);
         hk_model_free(m);
         return 0;
@@ -287,7 +297,7 @@ int main(int argc, char **argv)
     printf("latency:    %8.2f ms (1 image, median of %d)\n", latency, nlat);
     printf("peak RSS:   %8.1f MB\n", rss);
 
-    layer_table(m, x, steps);
+    layer_table(m, x, steps, threads);
 
     printf("threads=%d train_img_s=%.1f infer32_img_s=%.1f latency_ms=%.3f peak_rss_mb=%.1f\n", threads, train,
            infer, latency, rss);
