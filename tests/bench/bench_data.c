@@ -7,8 +7,8 @@
  * 2. Augmentation alone on one thread (hk_batch_fill with the blog's options, then without).
  * 3. Training the blog network through the real training job on the compute worker (the prefetch
  *    helper assembles the next batch meanwhile), batch 32, on `images` pictures carved from the
- *    training set (stratified, seed 1), `epochs` epochs of which the first is a warm-up, BLAS on
- *    `threads` threads: images/s without and with the blog's augmentation (rotation=30 shear=0.2
+ *    training set (stratified, seed 1), `epochs` epochs of which the first is a warm-up, on
+ *    `threads` compute threads: images/s without and with the blog's augmentation (rotation=30 shear=0.2
  *    zoom=0.2 flip=horizontal fill=nearest), the slowdown, and the fraction of step time the worker
  *    waited for a batch.
  * The last line is key=value. */
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     else if (hk_dataset_split(ds, fraction, 1, &rest, &subset, &err) != HK_OK)
         die("subset", &err);
     hk_dataset_free(rest);
-    printf("training the blog network, batch 32, %zu pictures, %d epochs (first one not counted), %d BLAS "
+    printf("training the blog network, batch 32, %zu pictures, %d epochs (first one not counted), %d compute "
            "thread%s:\n", subset->count, epochs, threads, threads == 1 ? "" : "s");
     struct train_result t_off = time_training(subset, &off, epochs, threads);
     printf("  no augmentation    %6.1f images/s  %6.2f CPU ms/image  (worker waited for data %.1f%% of step time)\n",
