@@ -56,11 +56,7 @@ enum hk_status hk_augment_show(const struct hk_dataset *ds, const struct hk_augm
     hk_rng_derive(&rng, seed, 0, SHOW_STREAM, 0);
     for (size_t i = 0; i < count; i++)
         order[i] = (uint32_t)i;
-    for (size_t i = count; i > 1; i--) {
-        uint32_t j = hk_rng_below(&rng, (uint32_t)i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
+    hk_rng_shuffle(&rng, order, count);
 
     static const unsigned char ink[3] = {0, 0, 0};
     for (int k = 0; k < n; k++) {

@@ -132,11 +132,7 @@ enum hk_status hk_dataset_split(const struct hk_dataset *ds, double fraction, ui
                 members[n++] = (uint32_t)i;
         struct hk_rng rng;
         hk_rng_derive(&rng, seed, (uint64_t)c, SPLIT_STREAM, 0);
-        for (uint32_t i = n; i > 1; i--) {
-            uint32_t j = hk_rng_below(&rng, i), t = members[i - 1];
-            members[i - 1] = members[j];
-            members[j] = t;
-        }
+        hk_rng_shuffle(&rng, members, n);
         uint32_t k = (uint32_t)(fraction * n + 0.5);
         if (n && k > n - 1)
             k = n - 1;

@@ -96,3 +96,12 @@ uint32_t hk_rng_below(struct hk_rng *r, uint32_t n)
 {
     return (uint32_t)(((hk_rng_u64(r) >> 32) * (uint64_t)n) >> 32);
 }
+
+void hk_rng_shuffle(struct hk_rng *r, uint32_t *v, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        uint32_t j = hk_rng_below(r, (uint32_t)i), t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}

@@ -27,5 +27,7 @@ void hk_rng_flags(struct hk_rng *r, uint8_t *flags, size_t n, uint32_t threshold
 void hk_rng_flags4(struct hk_rng r[4], uint8_t *const flags[4], size_t n, uint32_t threshold);
 /* Uniform integer in [0, n), n > 0. */
 uint32_t hk_rng_below(struct hk_rng *r, uint32_t n);
+/* Shuffle v[0..n) in place (Fisher-Yates from the end, one hk_rng_below draw per swap). */
+void hk_rng_shuffle(struct hk_rng *r, uint32_t *v, size_t n);
 
 #endif

@@ -225,11 +225,7 @@ void hk_train_job(void *arg)
         hk_rng_derive(&rng, c->seed, global_epoch, 0x73687566 /* "shuf" */, 0);
         for (size_t i = 0; i < ds->count; i++)
             order[i] = (uint32_t)i;
-        for (size_t i = ds->count; i > 1; i--) {
-            uint32_t j = hk_rng_below(&rng, (uint32_t)i), t = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = t;
-        }
+        hk_rng_shuffle(&rng, order, ds->count);
         double t0 = now_seconds(), loss_sum = 0;
         long correct = 0, seen = 0;
         int first_batch = 0;

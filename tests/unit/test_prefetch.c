@@ -23,11 +23,7 @@ static void shuffle(uint32_t *order, size_t n, uint64_t seed, uint64_t epoch)
     hk_rng_derive(&r, seed, epoch, 99, 0);
     for (size_t i = 0; i < n; i++)
         order[i] = (uint32_t)i;
-    for (size_t i = n; i > 1; i--) {
-        uint32_t j = hk_rng_below(&r, (uint32_t)i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
+    hk_rng_shuffle(&r, order, n);
 }
 
 /* Run epochs through a prefetcher and compare every batch with hk_batch_fill; returns mismatches. */
