@@ -227,11 +227,11 @@ void hk_train_job(void *arg)
             order[i] = (uint32_t)i;
         hk_rng_shuffle(&rng, order, ds->count);
         double t0 = now_seconds(), loss_sum = 0;
-        long correct = 0, seen = 0;
+        long correct = 0, seen = 0, seen_before = 0; /* seen_before: by the run a resume continues */
         int first_batch = 0;
         if (epoch == start.epoch + 1) { /* a resumed run continues the epoch it was saved in */
             first_batch = start.batch;
-            loss_sum = start.loss_sum, correct = start.correct, seen = start.seen;
+            loss_sum = start.loss_sum, correct = start.correct, seen = seen_before = start.seen;
         }
         hk_prefetch_epoch(pf, order, global_epoch, first_batch);
         for (int b = first_batch; b < batches; b++) {
@@ -309,7 +309,7 @@ void hk_train_job(void *arg)
             }
         }
         rec.v[HK_METRIC_SECONDS] = now_seconds() - t0;
-        rec.v[HK_METRIC_IMAGES_PER_S] = seen / seconds;
+        rec.v[HK_METRIC_IMAGES_PER_S] = (double)(seen - seen_before) / seconds;
         hk_history_add_epoch(run->history, &rec);
         run->pos = (struct hk_train_position){.epoch = epoch, .first_epoch = first_epoch};
         if (run->progress) {
