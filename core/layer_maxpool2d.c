@@ -101,7 +101,8 @@ static void pool2_backward(float *restrict dx, const float *restrict dy, const u
     }
 }
 
-/* One team call of a 2x2 pooling layer: each part pools the planes of its samples. */
+/* One team call of a 2x2 pooling layer: each part pools (x given) or routes the gradient back
+ * (dy given) for the planes of its samples. */
 struct pool2_call {
     struct hk_layer *l;
     const float *x, *dy;
@@ -109,28 +110,19 @@ struct pool2_call {
     int n;
 };
 
-static void pool2_forward_part(void *arg, int part, int member)
+static void pool2_part(void *arg, int part, int member)
 {
     (void)member;
     const struct pool2_call *c = arg;
     const struct hk_layer *l = c->l;
     size_t s0 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part);
     size_t s1 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
-    size_t in = hk_shape_size(l->in), out = hk_shape_size(l->out);
-    pool2_forward(l->y + s0 * out, (uint8_t *)l->aux + s0 * out, c->x + s0 * in, (s1 - s0) * l->in.c, l->in.h,
-                  l->in.w);
-}
-
-static void pool2_backward_part(void *arg, int part, int member)
-{
-    (void)member;
-    const struct pool2_call *c = arg;
-    const struct hk_layer *l = c->l;
-    size_t s0 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part);
-    size_t s1 = (size_t)hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
-    size_t in = hk_shape_size(l->in), out = hk_shape_size(l->out);
-    pool2_backward(c->dx + s0 * in, c->dy + s0 * out, (const uint8_t *)l->aux + s0 * out, (s1 - s0) * l->in.c,
-                   l->in.h, l->in.w);
+    size_t in = hk_shape_size(l->in), out = hk_shape_size(l->out), planes = (s1 - s0) * l->in.c;
+    if (c->dy)
+        pool2_backward(c->dx + s0 * in, c->dy + s0 * out, (const uint8_t *)l->aux + s0 * out, planes, l->in.h,
+                       l->in.w);
+    else
+        pool2_forward(l->y + s0 * out, (uint8_t *)l->aux + s0 * out, c->x + s0 * in, planes, l->in.h, l->in.w);
 }
 
 /* x: [n][c][h][w] -> y: [n][c][oh][ow]; aux[k] = index into x of the max of window k */
@@ -139,7 +131,7 @@ static void pool_forward(struct hk_layer *l, const float *x, int n, const struct
     (void)p;
     if (is_pool2(l)) {
         struct pool2_call c = {l, x, NULL, NULL, n};
-        hk_team_run(pool2_forward_part, &c, HK_TEAM_PARTS);
+        hk_team_run(pool2_part, &c, HK_TEAM_PARTS);
         return;
     }
     const struct hk_layer_spec *s = &l->spec;
@@ -186,7 +178,7 @@ static void pool_backward(struct hk_layer *l, const float *x, const float *dy, f
         return;
     if (is_pool2(l)) {
         struct pool2_call c = {l, NULL, dy, dx, n};
-        hk_team_run(pool2_backward_part, &c, HK_TEAM_PARTS);
+        hk_team_run(pool2_part, &c, HK_TEAM_PARTS);
         return;
     }
     size_t in_total = (size_t)n * hk_shape_size(l->in), out_total = (size_t)n * hk_shape_size(l->out);
