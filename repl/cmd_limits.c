@@ -1,4 +1,4 @@
-/* cmd_limits.c: `model limits`: show or set the memory one model may use (core/model.h). */
+/* cmd_limits.c: `model limits`: show or set the memory one model may use (core/nn/model.h). */
 #include <stdio.h>
 
 #include "commands.h"

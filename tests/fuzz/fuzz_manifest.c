@@ -1,4 +1,4 @@
-/* fuzz_manifest.c: fuzz target for the data manifest reader (core/manifest.h), as `data verify
+/* fuzz_manifest.c: fuzz target for the data manifest reader (core/data/manifest.h), as `data verify
  * FILE` uses it: hk_manifest_parse on the input bytes. Checked properties: a refusal has a
  * message that names the input and a line, and returns no manifest; a parsed manifest writes
  * (hk_manifest_write) and reads back (hk_manifest_read) to the same entries, escapes included;

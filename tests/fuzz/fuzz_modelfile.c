@@ -1,4 +1,4 @@
-/* fuzz_modelfile.c: fuzz target for the model file loader (core/modelfile.h): hk_modelfile_verify,
+/* fuzz_modelfile.c: fuzz target for the model file loader (core/modelfile/modelfile.h): hk_modelfile_verify,
  * hk_modelfile_info and hk_modelfile_load on the input written to a temporary file. A mutated
  * file almost never keeps a matching SHA-256, and the loader checks the hash before anything
  * else, so the target first replaces the input's last 32 bytes with the SHA-256 of the bytes

@@ -3,7 +3,7 @@
 next to husky-written.manifest, a manifest written by husky (data manifest) for
 tests/fixtures/images-ds (loaded and skipped files) and tests/fixtures/stripes/val. The valid
 seeds use every escape, comments, empty lines, CRLF, a missing last newline and repeated paths;
-each broken seed breaks one rule of core/manifest.h (the message husky gives is in the name).
+each broken seed breaks one rule of core/data/manifest.h (the message husky gives is in the name).
     /usr/bin/python3 tests/fuzz/make_manifest_seeds.py"""
 import os
 

@@ -1,4 +1,4 @@
-/* test_numbers.c: the number parsers of the command language (core/lexer.h): hk_parse_int and
+/* test_numbers.c: the number parsers of the command language (core/lang/lexer.h): hk_parse_int and
  * hk_parse_float refuse blanks and signs strtol/strtod would skip (a word "\v-1" parsed as -1,
  * found by tests/fuzz/fuzz_language); the one parser of sizes and counts (hk_parse_bytes: powers
  * of 1024 with K, M, G, T and an optional B, for `model limits memory=` and `data limits
