@@ -1,6 +1,8 @@
 /* layer_spec.c: parsing and formatting of layer commands. */
 #include "layer_spec.h"
 
+#include "graph.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +10,9 @@ static const char *const conv_opts[] = {"strides", "padding", "activation", "l2"
 static const char *const pool_opts[] = {"strides", "padding", NULL};
 static const char *const dense_opts[] = {"activation", "l2", NULL};
 static const char *const no_opts[] = {NULL};
+static const char *const add_opts[] = {"from", NULL};
+/* options every layer takes: its name and where it reads from */
+static const char *const graph_opts[] = {"name", "input", NULL};
 
 static const struct {
     const char *usage;
@@ -22,6 +27,7 @@ static const struct {
     [HK_LAYER_FLATTEN] = {"flatten", no_opts, 0, 0},
     [HK_LAYER_DENSE] = {"dense UNITS [activation=NAME] [l2=X]", dense_opts, 1, 1},
     [HK_LAYER_ACTIVATION] = {"activation NAME", no_opts, 1, 1},
+    [HK_LAYER_ADD] = {"add from=NAME (the previous layer plus NAME) or add from=A,B", add_opts, 0, 0},
 };
 
 enum hk_layer_kind hk_layer_kind_find(const char *word)
@@ -88,8 +94,7 @@ static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const c
         return HK_OK;
     case HK_LAYER_ACTIVATION:
         return parse_act(text, &s->act, err);
-    case HK_LAYER_FLATTEN:
-    case HK_LAYER_KIND_COUNT:
+    default:
         break;
     }
     return hk_fail(err, HK_EINVAL, "unexpected argument '%s'", text);
@@ -116,6 +121,29 @@ static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, con
         s->same = strcmp(value, "same") == 0;
         return HK_OK;
     }
+    if (strcmp(key, "name") == 0 || strcmp(key, "input") == 0) {
+        if (!hk_layer_name_valid(value))
+            return hk_fail(err, HK_EINVAL, "%s=%.40s: a layer name is 1 to %d of letters, digits, '_', '.' and '-', "
+                           "starting with a letter or '_'", key, value, HK_LAYER_NAME_MAX - 1);
+        snprintf(key[0] == 'n' ? s->name : s->input, HK_LAYER_NAME_MAX, "%s", value);
+        return HK_OK;
+    }
+    if (strcmp(key, "from") == 0) {
+        const char *comma = strchr(value, ',');
+        size_t alen = comma ? (size_t)(comma - value) : strlen(value);
+        char a[HK_LAYER_NAME_MAX] = "", b[HK_LAYER_NAME_MAX] = "";
+        if (alen < sizeof a) {
+            memcpy(a, value, alen);
+            a[alen] = '\0';
+        }
+        if (comma && strlen(comma + 1) < sizeof b)
+            snprintf(b, sizeof b, "%s", comma + 1);
+        if (!hk_layer_name_valid(a) || (comma && !hk_layer_name_valid(b)))
+            return hk_fail(err, HK_EINVAL, "from= takes one layer name or two (from=A,B), got '%.80s'", value);
+        memcpy(s->from[0], a, sizeof a);
+        memcpy(s->from[1], b, sizeof b);
+        return HK_OK;
+    }
     if (strcmp(key, "l2") == 0) {
         if (!hk_parse_float(value, &v) || v < 0)
             return hk_fail(err, HK_EINVAL, "l2 must be a number >= 0, got '%s'", value);
@@ -140,6 +168,8 @@ enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first,
             int known = 0;
             for (int k = 0; opts[k]; k++)
                 known |= strcmp(opts[k], w->key) == 0;
+            for (int k = 0; graph_opts[k]; k++)
+                known |= strcmp(graph_opts[k], w->key) == 0;
             if (!known) {
                 const char *near = hk_closest(w->key, opts);
                 if (near)
@@ -197,8 +227,7 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
     case HK_LAYER_ACTIVATION:
         n = snprintf(buf, cap, "%s %s", word, hk_act_name(s->act));
         break;
-    case HK_LAYER_FLATTEN:
-    case HK_LAYER_KIND_COUNT:
+    default:
         n = snprintf(buf, cap, "%s", word);
         break;
     }
@@ -212,6 +241,12 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, " activation=%s", hk_act_name(s->act));
     if (s->l2 > 0 && (size_t)n + 4 < cap) {
         n += snprintf(buf + n, cap - (size_t)n, " l2=");
-        hk_format_float(buf + n, cap - (size_t)n, s->l2);
+        n += hk_format_float(buf + n, cap - (size_t)n, s->l2);
     }
+    if (s->from[0][0] && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " from=%s%s%s", s->from[0], s->from[1][0] ? "," : "", s->from[1]);
+    if (s->input[0] && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " input=%s", s->input);
+    if (s->name[0] && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " name=%s", s->name);
 }

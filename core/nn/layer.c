@@ -14,6 +14,7 @@ const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind)
         [HK_LAYER_CONV2D] = &hk_conv2d_ops,   [HK_LAYER_MAXPOOL2D] = &hk_maxpool2d_ops,
         [HK_LAYER_DROPOUT] = &hk_dropout_ops, [HK_LAYER_FLATTEN] = &hk_flatten_ops,
         [HK_LAYER_DENSE] = &hk_dense_ops,     [HK_LAYER_ACTIVATION] = &hk_activation_ops,
+        [HK_LAYER_ADD] = &hk_add_ops,
     };
     return (unsigned)kind < HK_LAYER_KIND_COUNT ? table[kind] : NULL;
 }

@@ -18,6 +18,7 @@ enum hk_layer_kind {
     HK_LAYER_FLATTEN,
     HK_LAYER_DENSE,
     HK_LAYER_ACTIVATION,
+    HK_LAYER_ADD,
     HK_LAYER_KIND_COUNT
 };
 
@@ -29,7 +30,11 @@ struct hk_shape {
 /* Number of values in a shape. */
 size_t hk_shape_size(struct hk_shape s);
 
-/* What the user asked for; the layer's whole configuration. */
+/* Bytes of a layer name with its NUL: names are 1 to 31 of [A-Za-z0-9_.-], starting with a letter
+ * or '_'. */
+#define HK_LAYER_NAME_MAX 32
+
+/* What the user asked for; the layer's whole configuration, with its place in the graph by name. */
 struct hk_layer_spec {
     enum hk_layer_kind kind;
     int units;       /* conv2d filters, dense units */
@@ -39,6 +44,9 @@ struct hk_layer_spec {
     float rate;      /* dropout rate in [0, 1) */
     enum hk_act act; /* activation applied to the output */
     float l2;        /* L2 factor on the kernel (Keras kernel_regularizer=l2(x)) */
+    char name[HK_LAYER_NAME_MAX];    /* name= ("" = an automatic Keras-style name) */
+    char input[HK_LAYER_NAME_MAX];   /* input= ("" = the previous layer's output) */
+    char from[2][HK_LAYER_NAME_MAX]; /* add from=A ("" unused) or from=A,B */
 };
 
 /* Per-call context shared by all layers of one forward or backward pass. */
@@ -48,6 +56,8 @@ struct hk_pass {
     uint64_t step;     /* global optimizer step (0 when not training) */
     uint64_t sample0;  /* position of the first sample of this pass within the global batch */
     float *scratch[HK_TEAM_PARTS]; /* one scratch of the model's max scratch_floats per part */
+    const float *x2;   /* a two-input layer's (add's) second input, set by the model per call */
+    float *dx2;        /* backward: where the second input's gradient goes (NULL = not needed) */
 };
 
 struct hk_layer_ops;
@@ -58,6 +68,9 @@ struct hk_layer {
     char name[32];          /* Keras-style unique name: conv2d, conv2d_1, max_pooling2d ... */
     int index;              /* position in the model */
     int input;              /* index of the layer whose output this reads; -1 = the model input */
+    int input2;             /* index of the second input of an add; -1 = none */
+    int frozen;             /* `model freeze`: no optimizer update, no L2, no dw needed; a frozen
+                             * batchnorm runs in inference mode (Keras 2.x) */
     struct hk_shape in, out;
     size_t wcount, bcount;  /* parameter counts of kernel and bias */
     float *w, *b;           /* views into the model's parameter arena */
@@ -83,7 +96,8 @@ struct hk_layer_ops {
     /* y = f(x) into l->y for a batch of n (activation is applied by the model afterwards). */
     void (*forward)(struct hk_layer *l, const float *x, int n, const struct hk_pass *p);
     /* Given dy (gradient of the pre-activation output), accumulate dw, db and write dx
-     * (dx may be NULL when no input gradient is needed). x is the forward input. */
+     * (dx may be NULL when no input gradient is needed). x is the forward input. dy is the
+     * layer's own buffer (it may be overwritten). A frozen layer (l->frozen) may skip dw, db. */
     void (*backward)(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                      const struct hk_pass *p);
 };
@@ -100,5 +114,6 @@ extern const struct hk_layer_ops hk_dropout_ops;
 extern const struct hk_layer_ops hk_flatten_ops;
 extern const struct hk_layer_ops hk_dense_ops;
 extern const struct hk_layer_ops hk_activation_ops;
+extern const struct hk_layer_ops hk_add_ops;
 
 #endif

@@ -213,9 +213,12 @@ static void backward_part(void *arg, int part, int member)
     int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
     for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         const float *d = c->dy + s * out_size;
-        add_plane_sums(db, d, g.f, ohw);
-        im2col(col, c->x + s * in_size, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, col, ohw, 1.0f, dw, ckk);
+        if (!l->frozen) { /* a frozen layer needs only dx */
+            add_plane_sums(db, d, g.f, ohw);
+            im2col(col, c->x + s * in_size, &g);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, col, ohw, 1.0f, dw,
+                        ckk);
+        }
         if (c->dx) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f, col,
                         ohw);
