@@ -107,7 +107,7 @@ int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
             snprintf(shape, sizeof shape, "%d", l->out.c);
         else
             snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
-        shell_print(sh, "%4d %-16s %-44s -> %s\n", i, l->name, spec, shape);
+        shell_print(sh, "%4d %-16s %-44s -> %s%s\n", i, l->name, spec, shape, l->frozen ? " (frozen)" : "");
     }
     return 0;
 }
@@ -509,7 +509,7 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
         size_t len = nl ? (size_t)(nl - line) : strlen(line), word = strcspn(line, " \n");
         char first[32];
         snprintf(first, sizeof first, "%.*s", (int)(word < sizeof first ? word : sizeof first - 1), line);
-        if (hk_layer_kind_find(first) != HK_LAYER_KIND_COUNT)
+        if (hk_layer_kind_find(first) != HK_LAYER_KIND_COUNT || strncmp(line, "model freeze ", 13) == 0)
             shell_print(sh, "                %.*s\n", (int)len, line);
     }
     if (meta.compiled) {
