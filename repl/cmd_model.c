@@ -263,6 +263,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
         .sections = (with_optimizer || with_training ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
                     (with_training ? HK_MODELFILE_STATE_TRAINING : 0u),
         .run = sh->run,
+        .checkpoint = sh->checkpoint,
         .loaded = sh->resume,
     };
     struct hk_error err;
