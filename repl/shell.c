@@ -158,11 +158,15 @@ int shell_busy(struct shell *sh, const struct hk_words *w)
 
 int shell_drain_progress(struct shell *sh)
 {
-    /* whole lines go to the live plot's hook; a part line waits for the rest */
+    /* whole lines go to the live plot's hook; a part line waits for the rest. At most one pipe's
+     * worth (64 KiB) per call: a run of tiny epochs writes lines faster than a slow stdout (a
+     * pipe to mpirun) takes them, and an unbounded loop here never let the caller read its
+     * input, so a `stop` typed during such a run was never read */
+    enum { DRAIN_MAX = 65536 };
     static char buf[8192];
     static size_t have;
     int total = 0;
-    for (;;) {
+    while (total < DRAIN_MAX) {
         ssize_t n = read(sh->progress_pipe[0], buf + have, sizeof buf - 1 - have);
         if (n <= 0)
             break;
@@ -201,7 +205,8 @@ void shell_wait(struct shell *sh)
             shell_print(sh, "stopping after the current batch...\n");
         }
     }
-    shell_drain_progress(sh);
+    while (shell_drain_progress(sh) > 0) /* the run is over: its last lines, all of them */
+        ;
 }
 
 const char *shell_var(const struct shell *sh, const char *name)

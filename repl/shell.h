@@ -96,7 +96,8 @@ void shell_warn(struct shell *sh, const char *fmt, ...) __attribute__((format(pr
 /* 1 while a training run is going; the command that needs the model idle reports it. */
 int shell_busy(struct shell *sh, const struct hk_words *w);
 
-/* Print queued progress lines from the worker; returns how many bytes were read. */
+/* Print queued progress lines from the worker, at most 64 KiB of them (call again for more);
+ * returns how many bytes were read. */
 int shell_drain_progress(struct shell *sh);
 
 /* Block until the current run ends, printing its progress; SIGINT stops the run. */
