@@ -171,6 +171,7 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     atomic_store(&run->stop, 0);
     if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
         return shell_error(sh, w, 0, "%s", err.msg);
+    shell_set_classes(sh, NULL, 0); /* the model learns the training set's classes now */
     if (resume)
         shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
                     resume->pos.batch);

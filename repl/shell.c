@@ -49,6 +49,7 @@ void shell_free(struct shell *sh)
         hk_checkpoint_free(sh->run->checkpoint);
     free(sh->run);
     hk_train_state_free(sh->resume);
+    shell_set_classes(sh, NULL, 0);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -207,6 +208,26 @@ void shell_wait(struct shell *sh)
     }
     while (shell_drain_progress(sh) > 0) /* the run is over: its last lines, all of them */
         ;
+}
+
+void shell_set_classes(struct shell *sh, char **names, int count)
+{
+    for (int i = 0; i < sh->nclasses; i++)
+        free(sh->classes[i]);
+    free(sh->classes);
+    sh->classes = names;
+    sh->nclasses = names ? count : 0;
+}
+
+const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap)
+{
+    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
+    if (k >= 0 && k < sh->nclasses)
+        return sh->classes[k];
+    if (ds && k >= 0 && k < ds->class_count)
+        return ds->class_names[k];
+    snprintf(buf, cap, "class %d", k);
+    return buf;
 }
 
 const char *shell_var(const struct shell *sh, const char *name)
