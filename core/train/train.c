@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "batch.h"
 #include "checkpoint.h"
+#include "infer.h"
 #include "prefetch.h"
 
 static double now_seconds(void)
@@ -71,38 +71,6 @@ void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights)
         weights[c] = ds->class_counts[c] ? (float)((double)ds->count / ((double)ds->class_count *
                                                                         (double)ds->class_counts[c]))
                                          : 1.0f;
-}
-
-enum hk_status hk_train_evaluate(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
-                                 double *loss, double *accuracy, struct hk_error *err)
-{
-    size_t size = (size_t)ds->height * ds->width * 3;
-    batch = batch > 0 ? batch : 32;
-    float *x = malloc((size_t)batch * size * sizeof *x);
-    uint32_t *idx = malloc((size_t)batch * sizeof *idx);
-    if (!x || !idx) {
-        free(x);
-        free(idx);
-        return hk_fail(err, HK_ENOMEM, "out of memory for an evaluation batch");
-    }
-    double total = 0;
-    long correct = 0;
-    enum hk_status st = HK_OK;
-    for (size_t s = 0; s < ds->count && st == HK_OK; s += (size_t)batch) {
-        int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
-        for (int i = 0; i < b; i++)
-            idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
-        struct hk_step_result r;
-        st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, err);
-        total += r.loss * b;
-        correct += r.correct;
-    }
-    free(x);
-    free(idx);
-    *loss = ds->count ? total / (double)ds->count : NAN;
-    *accuracy = ds->count ? (double)correct / (double)ds->count : NAN;
-    return st;
 }
 
 static int target_met(const struct hk_train_config *c, const struct hk_epoch_record *r)
@@ -301,8 +269,8 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_ACCURACY] = (double)correct / seen;
         rec.v[HK_METRIC_VAL_LOSS] = rec.v[HK_METRIC_VAL_ACCURACY] = NAN;
         if (run->val && run->val->count) {
-            st = hk_train_evaluate(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
-                                   &rec.v[HK_METRIC_VAL_ACCURACY], &run->err);
+            st = hk_infer_evaluate_here(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
+                                        &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;

@@ -113,8 +113,4 @@ void hk_train_job(void *run);
 /* Balanced class weights, as Keras/scikit-learn compute them: n / (classes * n_c). */
 void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights);
 
-/* Loss and accuracy of a whole set in inference mode, batch by batch. */
-enum hk_status hk_train_evaluate(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
-                                 double *loss, double *accuracy, struct hk_error *err);
-
 #endif
