@@ -74,6 +74,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
+    shell_set_classes(sh, NULL, 0);
     return 0;
 }
 
@@ -252,7 +253,11 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     hk_model_meta_init(&meta);
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
-    if (ds) {
+    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
+    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
+        meta.class_names = sh->classes;
+        meta.class_count = sh->nclasses;
+    } else if (ds) {
         meta.class_names = ds->class_names;
         meta.class_count = ds->class_count;
     }
@@ -306,15 +311,18 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
+    meta.class_names = NULL;
+    meta.class_count = 0;
     hk_train_state_free(sh->resume);
     sh->resume = meta.training;
     meta.training = NULL;
     shell_print(sh, "loaded %s: %d layers, %zu parameters", w->w[arg].text, hk_model_count(m),
                 hk_model_param_count(m));
-    if (meta.class_count) {
+    if (sh->nclasses) {
         shell_print(sh, ", classes");
-        for (int i = 0; i < meta.class_count; i++)
-            shell_print(sh, " %s", meta.class_names[i]);
+        for (int i = 0; i < sh->nclasses; i++)
+            shell_print(sh, " %s", sh->classes[i]);
     }
     shell_print(sh, "\n");
     if (sh->resume) {

@@ -17,17 +17,6 @@
 
 #define PREDICT_CHUNK 32       /* pictures decoded, then predicted, at a time */
 
-static const char *class_name(const struct shell *sh, int k, char *buf, size_t cap)
-{
-    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
-    if (ds && k < ds->class_count)
-        return ds->class_names[k];
-    if (k < sh->nclasses)
-        return sh->classes[k];
-    snprintf(buf, cap, "class %d", k);
-    return buf;
-}
-
 /* One picture to predict and where it came from. */
 struct predict_item {
     const char *path;
@@ -82,7 +71,7 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         hk_metrics_predict(p, 1, k, 0.5, &best);
         double prob = k == 1 ? (best ? p[0] : 1.0 - (double)p[0]) : p[best];
         char buf[32];
-        const char *name = class_name(sh, best, buf, sizeof buf);
+        const char *name = shell_class_name(sh, best, buf, sizeof buf);
         if (out) {
             csv_field(out, path);
             csv_field(out, name);
@@ -93,7 +82,7 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         }
         shell_print(sh, "%s: %s %.4f", path, name, prob);
         if (k == 1)
-            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)p[0], class_name(sh, 1, buf, sizeof buf));
+            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)p[0], shell_class_name(sh, 1, buf, sizeof buf));
         shell_print(sh, "\n");
     }
     return 0;
@@ -319,6 +308,24 @@ static int print_positive(struct shell *sh, const struct hk_words *w, const stru
     return 0;
 }
 
+/* Warn when the classes recorded in the loaded model file are not the set's (by name, in
+ * order): its labels are then compared with outputs that meant other classes. */
+static void warn_other_classes(struct shell *sh, const struct hk_dataset *ds, const char *which)
+{
+    int same = sh->nclasses == ds->class_count;
+    for (int k = 0; same && k < ds->class_count; k++)
+        same = !strcmp(sh->classes[k], ds->class_names[k]);
+    if (!sh->nclasses || same)
+        return;
+    char model[512] = "", set[512] = "";
+    for (int k = 0; k < sh->nclasses; k++)
+        snprintf(model + strlen(model), sizeof model - strlen(model), " %s", sh->classes[k]);
+    for (int k = 0; k < ds->class_count; k++)
+        snprintf(set + strlen(set), sizeof set - strlen(set), " %s", ds->class_names[k]);
+    shell_warn(sh, "the model file names the classes%s, the %s set%s; labels are compared by number", model, which,
+               set);
+}
+
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]"))
@@ -331,6 +338,7 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "no %s set loaded; use: data %s FOLDER", which, which);
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet");
+    warn_other_classes(sh, ds, which);
     struct hk_error err;
     struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
     if (hk_train_check(sh->model, ds, NULL, &cfg, &err) != HK_OK)
