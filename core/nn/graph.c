@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
-
 int hk_layer_name_valid(const char *name)
 {
     size_t n = strlen(name);
@@ -116,8 +114,8 @@ int hk_graph_is_graph(const struct hk_layer *layers, int count)
 
 int hk_graph_grad_plan(const struct hk_layer *layers, int count, int *gbuf, int *temps)
 {
-    int needed[HK_MODEL_MAX_LAYERS], last_use[HK_MODEL_MAX_LAYERS], written[HK_MODEL_MAX_LAYERS];
-    int free_list[HK_MODEL_MAX_LAYERS + 1], nfree = 0, nbuf = 0;
+    int needed[HK_GRAPH_MAX_LAYERS], last_use[HK_GRAPH_MAX_LAYERS], written[HK_GRAPH_MAX_LAYERS];
+    int free_list[HK_GRAPH_MAX_LAYERS + 1], nfree = 0, nbuf = 0;
     *temps = 0;
     if (count <= 0)
         return 0;

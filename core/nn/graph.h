@@ -6,6 +6,8 @@
 
 #include "layer.h"
 
+#define HK_GRAPH_MAX_LAYERS 256 /* the most layers a model has (HK_MODEL_MAX_LAYERS) */
+
 /* 1 when name is a valid layer name: 1 to 31 of [A-Za-z0-9_.-], starting with a letter or '_'. */
 int hk_layer_name_valid(const char *name);
 

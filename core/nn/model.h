@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "graph.h"
 #include "layer.h"
 #include "loss.h"
 #include "optim.h"
@@ -14,7 +15,7 @@
 struct hk_model;
 
 /* Limits on what a model may allocate, checked before any allocation. */
-#define HK_MODEL_MAX_LAYERS 256
+#define HK_MODEL_MAX_LAYERS HK_GRAPH_MAX_LAYERS
 #define HK_MODEL_MAX_PARAMS ((size_t)1 << 28) /* 268 M parameters, 1 GiB of float32 */
 #define HK_MODEL_DEFAULT_MEMORY ((size_t)4 << 30) /* 4 GB: see hk_model_memory_limit */
 

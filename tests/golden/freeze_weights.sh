@@ -5,7 +5,7 @@
 # independent reader (python3), so the check does not trust husky's own loader.
 # usage: freeze_weights.sh HUSKY SOURCE_ROOT
 set -u
-husky=$1 root=$2
+husky=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") root=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root" || exit 2
