@@ -153,9 +153,9 @@ static void summary_graph(struct shell *sh, const struct hk_model *m)
     for (int i = 0; i < hk_model_count(m); i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
         char name[96];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->keras_class);
+        snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
         format_shape(shape, sizeof shape, l->out);
-        format_count(count, sizeof count, l->wcount + l->bcount);
+        format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
         int from[2] = {l->input, l->input2}, links = l->input2 >= 0 ? 2 : 1;
         for (int k = 0; k < links; k++)
             snprintf(link[k], sizeof link[k], "%s'%s[0][0]'%s", k ? " " : "[",
@@ -186,9 +186,9 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
         for (int i = 0; i < hk_model_count(sh->model); i++) {
             const struct hk_layer *l = hk_model_layer(sh->model, i);
             char name[96], shape[64], count[32];
-            snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->keras_class);
+            snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
             format_shape(shape, sizeof shape, l->out);
-            format_count(count, sizeof count, l->wcount + l->bcount);
+            format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
             shell_print(sh, " %-32s %-25s %s\n", name, shape, count);
             if (i + 1 < hk_model_count(sh->model))
                 shell_print(sh, "\n");

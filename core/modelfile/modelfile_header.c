@@ -267,7 +267,7 @@ static enum hk_status dry_layers(const char *path, const struct mf_plan *p, stru
                                  struct mf_tensor *t, int *nt, size_t *total, struct hk_error *err)
 {
     struct mf_where w = {path, 0, 0};
-    int serial[HK_LAYER_KIND_COUNT] = {0};
+    int serial[HK_LAYER_NAME_SLOTS] = {0};
     for (int i = 0; i < p->nlayers; i++) {
         struct hk_layer *l = &layers[i];
         struct hk_error e;
@@ -276,7 +276,7 @@ static enum hk_status dry_layers(const char *path, const struct mf_plan *p, stru
         if (l->spec.name[0])
             memcpy(l->name, l->spec.name, sizeof l->name);
         else
-            mf_canon_name(l->name, l->spec.kind, serial, layers, i);
+            mf_canon_name(l->name, &l->spec, serial, layers, i);
         w.line = p->spec_line[i];
         w.offset = p->spec_off[i];
         if (hk_graph_connect(layers, i, p->input, &e) != HK_OK)
