@@ -585,8 +585,8 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
     return HK_OK;
 }
 
-enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, float *dx,
-                                       float *out, double *loss, struct hk_error *err)
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err)
 {
     const float *y;
     enum hk_status st = hk_model_check_compiled(m, err);
@@ -597,7 +597,8 @@ enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const
     int k = (int)hk_shape_size(hk_model_output(m));
     if (out)
         memcpy(out, y, (size_t)n * k * sizeof *out);
-    double l = hk_loss_eval(m->loss, m->logits, labels, NULL, n, k, m->dbuf[0]);
+    double l = margin ? hk_loss_margin(m->logits, labels, n, k, m->dbuf[0])
+                      : hk_loss_eval(m->loss, m->logits, labels, NULL, n, k, m->dbuf[0]);
     if (loss)
         *loss = l;
     backward(m, x, n, 0, 0, dx);
