@@ -129,6 +129,17 @@ int main(void)
         {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
     };
     check_model("dense on a flat input", (struct hk_shape){6, 1, 1}, c, 2, HK_LOSS_BCE, 0);
+    struct hk_layer_spec d[] = {
+        {.kind = HK_LAYER_ZEROPAD, .pad = {1, 0, 2, 1}},
+        {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .act = HK_ACT_RELU6},
+        {.kind = HK_LAYER_BATCHNORM, .momentum = 0.9f, .epsilon = 0.001f},
+        {.kind = HK_LAYER_AVGPOOL2D, .kh = 2, .kw = 2},
+        {.kind = HK_LAYER_CONV2D, .units = 3, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .nobias = 1, .act = HK_ACT_TANH},
+        {.kind = HK_LAYER_GLOBAL_AVGPOOL},
+        {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
+    };
+    check_model("zeropad, depthwise relu6, batchnorm (moving statistics), avgpool, conv2d 1x1, global_avgpool",
+                (struct hk_shape){2, 7, 8}, d, 7, HK_LOSS_BCE, 0);
     for (int kind = 0; kind < HK_LAYER_KIND_COUNT; kind++)
         CHECK(covered[kind], "layer kind %s has an input gradient check",
               hk_layer_ops_of((enum hk_layer_kind)kind)->word);
