@@ -666,36 +666,42 @@ static double l2_penalty(struct hk_model *m, int with_grad)
     return total;
 }
 
-/* The backward pass from the last layer's output gradient (in its buffer) down the graph: a
- * layer's output gradient is complete once all its readers (all later) have run; the first of
- * them writes it, the others add into it. Layers whose output does not reach the loss, and
- * layers with nothing trainable at or above them (a frozen base), are skipped. */
-static void backward(struct hk_model *m, const float *x, int n, uint64_t sample0)
+/* Backpropagate the loss gradient in the last layer's gradient buffer (dbuf[0], of its logits)
+ * through the graph of the last forward pass of x: parameter gradients accumulate into the
+ * gradient arena, and dinput (may be NULL) receives the gradient with respect to the input. A
+ * layer's output gradient is complete once all its readers (all later) have run; the first of them
+ * writes it, the others add into it. Layers whose output does not reach the loss are skipped, and
+ * without dinput so are layers with nothing trainable at or above them (a frozen base). */
+static void backward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0, float *dinput)
 {
-    int up[HK_MODEL_MAX_LAYERS], written[HK_MODEL_MAX_LAYERS];
+    int up[HK_MODEL_MAX_LAYERS], written[HK_MODEL_MAX_LAYERS], input_written = 0;
     for (int i = 0; i < m->count; i++) {
         const struct hk_layer *l = &m->layers[i];
-        up[i] = (l->wcount + l->bcount > 0 && !l->frozen) || (l->input >= 0 && up[l->input]) ||
+        up[i] = dinput || (l->wcount + l->bcount > 0 && !l->frozen) || (l->input >= 0 && up[l->input]) ||
                 (l->input2 >= 0 && up[l->input2]);
         written[i] = i == m->count - 1;
     }
-    struct hk_pass p = {.training = 1, .seed = m->seed, .step = m->step, .sample0 = sample0, .sync = m->sync,
-                        .sync_user = m->sync_user, .share = m->share};
+    struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
+                        .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
     memcpy(p.scratch, m->scratch, sizeof p.scratch);
     for (int i = m->count - 1; i >= 0; i--) {
         struct hk_layer *l = &m->layers[i];
         if (m->gbuf[i] < 0 || !up[i])
             continue;
-        float *dy = m->dbuf[m->gbuf[i]], *target[2] = {NULL, NULL};
+        float *dy = m->dbuf[m->gbuf[i]], *target[2] = {NULL, NULL}, *sum[2] = {NULL, NULL};
         int in[2] = {l->input, l->input2}, add[2] = {0, 0};
         if (i != m->count - 1)
             hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
         for (int s = 0; s < 2; s++) {
-            if (in[s] < 0 || !up[in[s]])
+            if (in[s] < 0 && (s == 1 || !dinput))
                 continue;
-            add[s] = written[in[s]];
-            target[s] = add[s] ? m->dbuf[m->ngbuf + s] : m->dbuf[m->gbuf[in[s]]];
-            written[in[s]] = 1;
+            if (in[s] >= 0 && !up[in[s]])
+                continue;
+            int *done = in[s] >= 0 ? &written[in[s]] : &input_written;
+            sum[s] = in[s] >= 0 ? m->dbuf[m->gbuf[in[s]]] : dinput;
+            add[s] = *done;
+            target[s] = add[s] ? m->dbuf[m->ngbuf + s] : sum[s];
+            *done = 1;
         }
         p.x2 = in[1] >= 0 ? m->layers[in[1]].y : NULL;
         p.dx2 = target[1];
@@ -705,11 +711,10 @@ static void backward(struct hk_model *m, const float *x, int n, uint64_t sample0
         for (int s = 0; s < 2; s++) {
             if (!add[s])
                 continue;
-            float *sum = m->dbuf[m->gbuf[in[s]]];
             const float *part = target[s];
-            size_t count = (size_t)n * hk_shape_size(m->layers[in[s]].out);
+            size_t count = (size_t)n * hk_shape_size(in[s] >= 0 ? m->layers[in[s]].out : m->input);
             for (size_t j = 0; j < count; j++)
-                sum[j] += part[j];
+                sum[s][j] += part[j];
         }
     }
 }
@@ -728,7 +733,7 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
     res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, m->dbuf[m->gbuf[m->count - 1]]);
     res->correct = count_correct(m->logits, labels, n, k);
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
-    backward(m, x, n, sample0);
+    backward(m, x, n, 1, sample0, NULL);
     res->loss += l2_penalty(m, 1);
     return HK_OK;
 }
@@ -738,6 +743,26 @@ static void optim_run(struct hk_model *m, size_t start, size_t end)
     if (end > start)
         hk_optim_step(&m->optim, m->step, m->params + start, m->grads + start, m->mom1 + start, m->mom2 + start,
                       end - start);
+}
+
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err)
+{
+    const float *y;
+    enum hk_status st = hk_model_check_compiled(m, err);
+    if (st == HK_OK)
+        st = hk_model_forward(m, x, n, 0, 0, &y, err);
+    if (st != HK_OK)
+        return st;
+    int k = (int)hk_shape_size(hk_model_output(m));
+    if (out)
+        memcpy(out, y, (size_t)n * k * sizeof *out);
+    double l = margin ? hk_loss_margin(m->logits, labels, n, k, m->dbuf[0])
+                      : hk_loss_eval(m->loss, m->logits, labels, NULL, n, k, m->dbuf[0]);
+    if (loss)
+        *loss = l;
+    backward(m, x, n, 0, 0, dx);
+    return HK_OK;
 }
 
 void hk_model_update(struct hk_model *m)
