@@ -171,7 +171,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     if ((state & HK_MODELFILE_STATE_TRAINING) && (!(state & HK_MODELFILE_STATE_OPTIMIZER) || !meta->training))
         return hk_fail(err, HK_EINVAL, "the training state needs the optimizer state and meta->training");
     const struct hk_train_state *train = state & HK_MODELFILE_STATE_TRAINING ? meta->training : NULL;
-    if (train && (train->class_count < 2 || train->class_count > 64 || !train->images ||
+    if (train && (train->class_count < 2 || train->class_count > HK_TRAIN_MAX_CLASSES || !train->images ||
                   train->nepochs > HK_TRAIN_STATE_MAX_EPOCHS || train->nbatches > HK_TRAIN_STATE_MAX_BATCHES))
         return hk_fail(err, HK_EINVAL, "the training state cannot be saved: %d classes, %zu pictures, %zu epochs, "
                        "%zu batches", train->class_count, train->images, train->nepochs, train->nbatches);

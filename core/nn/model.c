@@ -610,7 +610,7 @@ enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int b
 }
 
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
-                                 struct hk_step_result *res, struct hk_error *err)
+                                 struct hk_step_result *res, float *probs, struct hk_error *err)
 {
     enum hk_status compiled = hk_model_check_compiled(m, err);
     if (compiled != HK_OK)
@@ -622,9 +622,12 @@ enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *
     batch = batch > 0 ? batch : 32;
     for (int s = 0; s < n; s += batch) {
         int b = n - s < batch ? n - s : batch;
-        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, NULL, err);
+        const float *out;
+        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, &out, err);
         if (st != HK_OK)
             return st;
+        if (probs)
+            memcpy(probs + (size_t)s * k, out, (size_t)b * k * sizeof *out);
         total += hk_loss_eval(m->loss, m->logits, labels + s, NULL, b, k, NULL) * b;
         correct += count_correct(m->logits, labels + s, b, k);
     }

@@ -127,9 +127,10 @@ enum hk_status hk_model_train_step(struct hk_model *m, const float *x, const int
 enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int batch, float *probs,
                                 struct hk_error *err);
 
-/* Loss and accuracy of n inputs (inference mode). */
+/* Loss and accuracy of n inputs (inference mode); probs (may be NULL) receives n x output size
+ * values, as hk_model_predict gives them. */
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
-                                 struct hk_step_result *res, struct hk_error *err);
+                                 struct hk_step_result *res, float *probs, struct hk_error *err);
 
 /* Bytes of memory that training at batch n would use for activations and scratch. */
 size_t hk_model_workspace_bytes(const struct hk_model *m, int n);
