@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "import_tfjs.h"
+#include "import_limits.h"
+#include "model.h"
 
 enum tj_store { TJ_FLOAT32, TJ_UINT8, TJ_UINT16, TJ_FLOAT16 };
 
