@@ -185,11 +185,11 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     struct mf_tensor *t = malloc(MF_MAX_TENSORS_WANTED * sizeof *t);
     if (!t)
         return hk_fail(err, HK_ENOMEM, "out of memory");
-    int nt = 0, serial[HK_LAYER_KIND_COUNT] = {0};
+    int nt = 0, serial[HK_LAYER_NAME_SLOTS] = {0};
     for (int i = 0; i < hk_model_count(m) && st == HK_OK; i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
         char lname[32];
-        mf_canon_name(lname, l->spec.kind, serial);
+        mf_canon_name(lname, &l->spec, serial);
         st = mf_layer_tensors(l, i, lname, t, &nt, err);
     }
     if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))
