@@ -29,6 +29,8 @@ struct hk_train_config {
     enum hk_compare until_cmp;
     double until_value;
     float class_weight[HK_TRAIN_MAX_CLASSES]; /* per class loss weight (all 1 for none) */
+    int no_cache;               /* 1: never use a feature cache (feature_cache.h); 0: use one when the
+                                   model has a cache point, nothing is augmented and it fits in memory */
 };
 
 /* The defaults of `train`: 10 epochs, batch 32, seed 0, rescale 1/255, no augmentation, no
