@@ -131,6 +131,12 @@ out:
     return rc;
 }
 
+/* conv2d and depthwise layers have kernels to draw */
+static int has_filters(const struct hk_layer *l)
+{
+    return l->spec.kind == HK_LAYER_CONV2D || l->spec.kind == HK_LAYER_DEPTHWISE;
+}
+
 int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1, "inspect filters LAYER [out=FILE.png]"))
@@ -141,11 +147,11 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
     if (idx < 0)
         return -1;
     const struct hk_layer *l = hk_model_layer(sh->model, idx);
-    if (l->spec.kind != HK_LAYER_CONV2D) {
+    if (!has_filters(l)) {
         char list[256] = "";
         size_t len = 0;
         for (int k = 0; k < hk_model_count(sh->model) && len < sizeof list - 40; k++)
-            if (hk_model_layer(sh->model, k)->spec.kind == HK_LAYER_CONV2D)
+            if (has_filters(hk_model_layer(sh->model, k)))
                 len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "",
                                         hk_model_layer(sh->model, k)->name);
         if (len)
@@ -153,7 +159,8 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "layer '%s' has no spatial filters, and the model has no conv2d layer",
                            l->name);
     }
-    int f = l->out.c, c = l->in.c, kh = l->spec.kh, kw = l->spec.kw;
+    /* a depthwise layer's kernels have one input channel each */
+    int f = l->out.c, c = l->spec.kind == HK_LAYER_DEPTHWISE ? 1 : l->in.c, kh = l->spec.kh, kw = l->spec.kw;
     struct hk_inspect_size s = hk_inspect_filters_size(f, c, kh, kw);
     if (!s.tiles)
         return shell_error(sh, w, arg, "layer '%s': too many filters to draw", l->name);

@@ -125,17 +125,20 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
     for (int i = 0; i < hk_model_count(sh->model); i++) {
         const struct hk_layer *l = hk_model_layer(sh->model, i);
         char name[96], shape[64], count[32];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->keras_class);
+        snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
         format_shape(shape, sizeof shape, l->out);
-        format_count(count, sizeof count, l->wcount + l->bcount);
+        format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
         shell_print(sh, " %-32s %-25s %s\n", name, shape, count);
         if (i + 1 < hk_model_count(sh->model))
             shell_print(sh, "\n");
     }
-    char total[32];
-    format_count(total, sizeof total, hk_model_param_count(sh->model));
-    shell_print(sh, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", rule2, total,
-                total, rule);
+    char total[32], trainable[32], state[32];
+    size_t nstate = hk_model_state_count(sh->model);
+    format_count(total, sizeof total, hk_model_param_count(sh->model) + nstate);
+    format_count(trainable, sizeof trainable, hk_model_param_count(sh->model));
+    format_count(state, sizeof state, nstate);
+    shell_print(sh, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", rule2, total,
+                trainable, state, rule);
     struct hk_optim opt;
     enum hk_loss loss;
     if (hk_model_compiled(sh->model, &opt, &loss)) {
@@ -268,6 +271,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
         .sections = (with_optimizer || with_training ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
                     (with_training ? HK_MODELFILE_STATE_TRAINING : 0u),
         .run = sh->run,
+        .checkpoint = sh->checkpoint,
         .loaded = sh->resume,
     };
     struct hk_error err;

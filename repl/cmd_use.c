@@ -200,8 +200,8 @@ static int arg_class(struct shell *sh, const struct hk_words *w, int i, const st
         if (!strcmp(ds->class_names[k], t))
             return k;
     char list[256] = "";
-    const char *names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
-    for (int k = 0, len = 0; k < ds->class_count && k < 64; k++) {
+    const char *names[HK_TRAIN_MAX_CLASSES + 1] = {NULL}; /* hk_closest wants a NULL-terminated list */
+    for (int k = 0, len = 0; k < ds->class_count && k < HK_TRAIN_MAX_CLASSES; k++) {
         names[k] = ds->class_names[k];
         if (len < (int)sizeof list - 40)
             len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);

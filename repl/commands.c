@@ -349,8 +349,8 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
         }
         enum hk_layer_kind k = hk_layer_kind_find(topic);
         if (k != HK_LAYER_KIND_COUNT) {
-            shell_print(sh, "%s\n    Append a layer to the model; the shapes are checked at once.\n",
-                        hk_layer_spec_usage(k));
+            shell_print(sh, "%s\n    %s Appended to the model; the shapes are checked at once.\n",
+                        hk_layer_spec_usage(k), hk_layer_spec_help(k));
             found = 1;
         }
         if (!found)

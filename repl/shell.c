@@ -13,7 +13,6 @@
 
 #include <readline/readline.h>
 
-#include "checkpoint.h"
 #include "plot.h"
 
 volatile int shell_interrupted;
@@ -45,8 +44,7 @@ void shell_free(struct shell *sh)
         hk_worker_wait(sh->worker);
     }
     hk_worker_free(sh->worker);
-    if (sh->run)
-        hk_checkpoint_free(sh->run->checkpoint);
+    hk_checkpoint_free(sh->checkpoint);
     free(sh->run);
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "dataset.h"
 #include "history.h"
 #include "image.h"
@@ -45,6 +46,7 @@ struct shell {
     struct hk_history *history;
     struct hk_worker *worker;
     struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
+    struct hk_checkpoint *checkpoint; /* that run's checkpointer (owned), NULL when none */
     int progress_pipe[2];          /* progress lines from the worker to the main thread */
     struct hk_train_state *resume; /* training state of a loaded model file, for train resume=yes
                                       (owned), NULL when none */

@@ -1,5 +1,6 @@
-/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena and
- * one pair of optimizer-moment arenas; forward, backward, training step and prediction. */
+/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena, one
+ * pair of optimizer-moment arenas and one arena of non-trainable state; forward, backward,
+ * training step and prediction. */
 #ifndef HK_MODEL_H
 #define HK_MODEL_H
 
@@ -52,6 +53,17 @@ size_t hk_model_param_count(const struct hk_model *m);
 /* The parameter arena (borrowed, hk_model_param_count floats). Writable so that a loader can
  * fill it; the layer views w and b point into it. */
 float *hk_model_params(struct hk_model *m);
+
+/* Non-trainable state values (batchnorm moving mean and variance), and their arena (borrowed,
+ * hk_model_state_count floats; writable for a loader; the layer views `state` point into it).
+ * Out of the optimizer, L2, the gradient arena and the gradient all-reduce. */
+size_t hk_model_state_count(const struct hk_model *m);
+float *hk_model_state(struct hk_model *m);
+
+/* Data-parallel training: training passes call sync to take batch statistics over the global
+ * batch, share being this process's samples / the global batch's (see hk_sync_fn). NULL (the
+ * default) for one process. */
+void hk_model_set_sync(struct hk_model *m, hk_sync_fn sync, void *user, double share);
 
 /* What a change to the architecture did to trained weights. */
 struct hk_model_change {

@@ -27,7 +27,7 @@ static void save_on_worker(void *arg)
     }
     if (r->sections & HK_MODELFILE_STATE_TRAINING) {
         if (trained)
-            state = hk_train_state_capture(r->run);
+            state = hk_checkpoint_capture(r->checkpoint, r->run);
         meta.training = state ? state : (struct hk_train_state *)r->loaded;
         if (!meta.training) {
             c->st = hk_fail(&c->err, HK_EINVAL, trained ? "out of memory capturing the training state"

@@ -4,6 +4,7 @@
 #ifndef HK_SAVE_H
 #define HK_SAVE_H
 
+#include "checkpoint.h"
 #include "modelfile.h"
 #include "train.h"
 #include "train_state.h"
@@ -17,6 +18,7 @@ struct hk_save_request {
     unsigned sections;                    /* HK_MODELFILE_STATE_* bits */
     struct hk_train_run *run;             /* the session's last run (may be NULL): when it trained model,
                                              its data hash and (with the training section) its state */
+    const struct hk_checkpoint *checkpoint; /* that run's checkpointer (may be NULL): its metric and best */
     const struct hk_train_state *loaded;  /* the state model was loaded with (may be NULL) */
 };
 

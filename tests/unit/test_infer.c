@@ -137,7 +137,7 @@ static void test_while_training(struct hk_worker *wk, struct hk_model *m, const 
     run->train = ds;
     run->config = (struct hk_train_config){.epochs = 50, .batch = 2, .seed = 1, .rescale = 1.0f / 255.0f,
                                            .augment = hk_augment_default(), .until = HK_METRIC_COUNT};
-    for (int k = 0; k < 64; k++)
+    for (int k = 0; k < HK_TRAIN_MAX_CLASSES; k++)
         run->config.class_weight[k] = 1.0f;
     run->history = h;
     run->worker = wk;
