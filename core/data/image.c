@@ -76,16 +76,6 @@ enum image_format { FMT_NONE, FMT_JPEG, FMT_PNG, FMT_BMP, FMT_GIF };
 
 static const char *const format_names[] = { "image", "JPEG", "PNG", "BMP", "GIF" };
 
-struct hk_image_limits hk_image_limits_default(void)
-{
-    struct hk_image_limits lim;
-    lim.max_file_bytes = (size_t)10 * 1024 * 1024;
-    lim.max_width = 8192;
-    lim.max_height = 8192;
-    lim.max_pixels = (size_t)40 * 1000 * 1000;
-    return lim;
-}
-
 static enum image_format sniff_format(const unsigned char *b, size_t n)
 {
     if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)

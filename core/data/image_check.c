@@ -1,6 +1,6 @@
-/* image_check.c: the size limits every decoder applies, and walks of JPEG marker segments, BMP
- * headers and GIF blocks that refuse the files Debian 12's stb_image 2.27 would decode from
- * uninitialised or missing memory (PNG is decoded by libpng, png_read.c, which needs none). */
+/* image_check.c: walks of JPEG marker segments, BMP headers and GIF blocks that refuse the files
+ * Debian 12's stb_image 2.27 would decode from uninitialised or missing memory (PNG is decoded by
+ * libpng, png_read.c, which needs none). */
 #include "image_check.h"
 
 #include <stdint.h>
@@ -134,22 +134,6 @@ const char *hk_jpeg_tables_problem(const unsigned char *b, size_t n)
             }
         }
     }
-}
-
-enum hk_status hk_image_check_size(const char *format, int w, int h, const struct hk_image_limits *lim,
-                                   struct hk_error *err)
-{
-    int max_w = lim->max_width < HK_IMAGE_MAX_SIDE ? lim->max_width : HK_IMAGE_MAX_SIDE;
-    int max_h = lim->max_height < HK_IMAGE_MAX_SIDE ? lim->max_height : HK_IMAGE_MAX_SIDE;
-    if (w <= 0 || h <= 0)
-        return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format, w, h);
-    if (w > max_w)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit width=%d)", w, h, max_w);
-    if (h > max_h)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", w, h, max_h);
-    if ((size_t)w * (size_t)h > lim->max_pixels)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", w, h, lim->max_pixels);
-    return HK_OK;
 }
 
 /* The fields of a BMP header the checks below need, as stb_image reads them (offset and header

@@ -7,8 +7,6 @@
  * holds costs nothing before the read fails. */
 #include "png_read.h"
 
-#include "image_check.h"
-
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "image.h"
+#include "image_limits.h"
 
 /* Decode PNG bytes into RGB8 as hk_image_decode does (limits lim, never NULL, checked after IHDR):
  * on success *rgb is owned, (*w)*(*h)*3 bytes. A chunk with a wrong CRC is HK_EFORMAT "corrupt
