@@ -96,4 +96,11 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg);
 
+int cmd_attack_fgsm(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_noise(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_canvas(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg);
+
 #endif

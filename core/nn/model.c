@@ -575,6 +575,25 @@ static double l2_penalty(struct hk_model *m, int with_grad)
     return total;
 }
 
+/* Backpropagate the loss gradient in dbuf[0] (of the last layer's logits) through every layer
+ * of the last forward pass of x: parameter gradients accumulate into the gradient arena, and
+ * dinput (may be NULL) receives the gradient with respect to the input. */
+static void backward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0, float *dinput)
+{
+    struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
+                        .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
+    memcpy(p.scratch, m->scratch, sizeof p.scratch);
+    int cur = 0;
+    for (int i = m->count - 1; i >= 0; i--) {
+        struct hk_layer *l = &m->layers[i];
+        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : dinput;
+        if (i != m->count - 1)
+            hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
+        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
+        cur = 1 - cur;
+    }
+}
+
 enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int *labels,
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err)
@@ -590,19 +609,28 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
     res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, d);
     res->correct = count_correct(m->logits, labels, n, k);
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
-    struct hk_pass p = {.training = 1, .seed = m->seed, .step = m->step, .sample0 = sample0, .sync = m->sync,
-                        .sync_user = m->sync_user, .share = m->share};
-    memcpy(p.scratch, m->scratch, sizeof p.scratch);
-    int cur = 0;
-    for (int i = m->count - 1; i >= 0; i--) {
-        struct hk_layer *l = &m->layers[i];
-        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : NULL;
-        if (i != m->count - 1)
-            hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
-        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
-        cur = 1 - cur;
-    }
+    backward(m, x, n, 1, sample0, NULL);
     res->loss += l2_penalty(m, 1);
+    return HK_OK;
+}
+
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err)
+{
+    const float *y;
+    enum hk_status st = hk_model_check_compiled(m, err);
+    if (st == HK_OK)
+        st = hk_model_forward(m, x, n, 0, 0, &y, err);
+    if (st != HK_OK)
+        return st;
+    int k = (int)hk_shape_size(hk_model_output(m));
+    if (out)
+        memcpy(out, y, (size_t)n * k * sizeof *out);
+    double l = margin ? hk_loss_margin(m->logits, labels, n, k, m->dbuf[0])
+                      : hk_loss_eval(m->loss, m->logits, labels, NULL, n, k, m->dbuf[0]);
+    if (loss)
+        *loss = l;
+    backward(m, x, n, 0, 0, dx);
     return HK_OK;
 }
 

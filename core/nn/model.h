@@ -123,6 +123,15 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err);
 
+/* The gradient of the batch-mean loss (no L2 penalty) with respect to the input, for attacks:
+ * forward in inference mode (dropout off), then backward through every layer. The loss is the
+ * compiled one, or with margin the logit margin (hk_loss_margin). dx receives n x input size
+ * values; out (may be NULL) the model's output (n x output size, after the last activation), loss
+ * (may be NULL) the mean loss. labels as for hk_model_gradients. The gradient arena is changed (it
+ * no longer holds a training gradient). Needs a compiled model. */
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err);
+
 /* The gradient arena (borrowed, param_count floats): for tests and for all-reduce. */
 float *hk_model_grads(struct hk_model *m);
 
