@@ -342,7 +342,7 @@ static enum hk_status map_layer(struct tj_ctx *c, const struct tj_layer *l)
 static int valid_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n < 1 || n > 31)
+    if (n < 1 || n > 31 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
@@ -423,7 +423,7 @@ static enum hk_status read_topology(struct tj_ctx *c, const json_t *root)
             return tj_fail(c->err, HK_EFORMAT, c->file, "layer %zu has no class_name and config object", i);
         if (!valid_name(l->name))
             return tj_fail(c->err, HK_EFORMAT, c->file, "layer %zu (%.40s): name '%.64s' is not 1 to 31 of "
-                                                        "A-Z a-z 0-9 _ . -",
+                                                        "A-Z a-z 0-9 _ . - starting with a letter or _",
                            i, l->cls, l->name);
         if (find_layer(c, l->name, (int)i) >= 0)
             return tj_fail(c->err, HK_EFORMAT, c->file, "two layers are called '%.64s'", l->name);
@@ -590,7 +590,36 @@ static enum hk_status fill(struct tj_ctx *c, const struct tj_layer *l, const str
             h->b[u] = tj_value(t[1], W, (uint64_t)u);
         return HK_OK;
     }
-    return layer_fail(c, l, HK_EFORMAT, "husky has no way to load this layer's weights yet");
+    if (!strcmp(l->cls, "DepthwiseConv2D")) {
+        int C = h->in.c, KH = h->spec.kh, KW = h->spec.kw;
+        for (int ch = 0; ch < C; ch++)
+            for (int y = 0; y < KH; y++)
+                for (int x = 0; x < KW; x++)
+                    h->w[((size_t)ch * KH + y) * KW + x] = tj_value(t[0], W, ((uint64_t)y * KW + x) * C + ch);
+        for (int ch = 0; n > 1 && ch < C; ch++)
+            h->b[ch] = tj_value(t[1], W, (uint64_t)ch);
+        return HK_OK;
+    }
+    if (!strcmp(l->cls, "BatchNormalization")) {
+        /* gamma -> w, beta -> b, moving mean and variance -> state[0..C) and [C..2C); a layer
+         * without scale or center keeps gamma 1 and beta 0 */
+        size_t C = (size_t)h->in.c;
+        for (size_t ch = 0; ch < C; ch++) {
+            h->w[ch] = 1;
+            h->b[ch] = 0;
+        }
+        for (int k = 0; k < n; k++) {
+            const char *suffix = strrchr(t[k]->name, '/') + 1;
+            float *dst = !strcmp(suffix, "gamma") ? h->w
+                         : !strcmp(suffix, "beta") ? h->b
+                         : !strcmp(suffix, "moving_mean") ? h->state
+                                                           : h->state + C;
+            for (size_t ch = 0; ch < C; ch++)
+                dst[ch] = tj_value(t[k], W, (uint64_t)ch);
+        }
+        return HK_OK;
+    }
+    return layer_fail(c, l, HK_EFORMAT, "husky has no way to load this layer's weights");
 }
 
 /* ---- building ---- */
