@@ -489,10 +489,15 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
     meta.class_count = 0;
     hk_model_meta_free(&meta);
     char params[32];
-    format_count(params, sizeof params, hk_model_param_count(m));
+    size_t trainable, fixed;
+    hk_model_param_split(m, &trainable, &fixed);
+    format_count(params, sizeof params, trainable + fixed);
     shell_print(sh, "imported %s: %d layers, %s parameters from %d tensors (%llu bytes stored as %s)\n",
                 w->w[arg].text, info.layers, params, info.tensors, (unsigned long long)info.weight_bytes,
                 info.dtypes[0] ? info.dtypes : "nothing");
+    if (info.frozen)
+        shell_print(sh, "%d layers frozen, as the file marks them (trainable: false); model unfreeze all to train "
+                    "them\n", info.frozen);
     return 0;
 }
 

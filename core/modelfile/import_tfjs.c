@@ -37,6 +37,7 @@ struct tj_ctx {
     struct tj_layer *layers;   /* owned */
     int nlayers;
     const char *input_name;    /* the InputLayer's name, or NULL */
+    int frozen;                /* layers frozen because Keras marks them trainable: false */
     struct hk_error *err;
     struct hk_words words;
     char line[TJ_MAX_LINE];
@@ -703,6 +704,15 @@ static enum hk_status build_all(struct tj_ctx *c, uint64_t seed)
         if (!c->man.t[i].used)
             return tj_fail(c->err, HK_EFORMAT, c->file, "tensor '%.80s' in the weights manifest belongs to no layer",
                            c->man.t[i].name);
+    for (int i = 0; i < c->nlayers; i++) {
+        int trainable = get_bool(c->layers[i].config, "trainable", 1);
+        if (trainable < 0)
+            return layer_fail(c, &c->layers[i], HK_EFORMAT, "trainable must be true or false");
+        if (!trainable && c->layers[i].husky >= 0) {
+            hk_model_set_frozen(c->m, c->layers[i].husky, c->layers[i].husky, 1);
+            c->frozen++;
+        }
+    }
     for (int i = 0; i < c->nlayers; i++)
         if (nclaimed[i] && (st = fill(c, &c->layers[i], hk_model_layer(c->m, c->layers[i].husky), claimed[i],
                                       nclaimed[i])) != HK_OK)
@@ -726,6 +736,7 @@ static enum hk_status run(struct tj_ctx *c, const json_t *root, uint64_t seed, s
     if (info) {
         info->layers = hk_model_count(c->m);
         info->tensors = c->man.n;
+        info->frozen = c->frozen;
         info->weight_bytes = c->man.total;
         tj_dtypes(&c->man, info->dtypes, sizeof info->dtypes);
     }
