@@ -15,6 +15,7 @@
 
 #include "checkpoint.h"
 #include "plot.h"
+#include "server.h"
 
 volatile int shell_interrupted;
 
@@ -40,6 +41,9 @@ int shell_init(struct shell *sh, int interactive)
 
 void shell_free(struct shell *sh)
 {
+    hk_server_stop(sh->server);
+    sh->server = NULL;
+    free(sh->serve_path);
     if (sh->run) {
         atomic_store(&sh->run->stop, 1);
         hk_worker_wait(sh->worker);

@@ -15,6 +15,8 @@
 #include "train_state.h"
 #include "worker.h"
 
+struct hk_server;
+
 #define SHELL_MAX_DEPTH 16   /* nesting of source / script files */
 #define SHELL_MAX_VARS 64
 
@@ -51,6 +53,8 @@ struct shell {
     char **classes;                /* class names of a loaded model file (owned) */
     int nclasses;
     struct live_plot live;
+    struct hk_server *server;      /* `serve`: the HTTP server (owned), NULL when not serving */
+    char *serve_path;              /* the model file it serves (owned), NULL for the shell's model */
     unsigned long output_seq;      /* counts everything printed and every line typed */
 
     /* where input comes from */
