@@ -178,12 +178,12 @@ int cmd_serve_status(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     struct hk_server_stats s;
     hk_server_stats(sh->server, &s);
-    shell_print(sh, "serving %s on port %d (model sha256 %s)\n", s.model_source, s.port, s.model_sha256);
+    shell_print(sh, "model %s, sha256 %s, port %d\n", s.model_source, s.model_sha256, s.port);
     shell_print(sh, "requests %llu: %llu predictions, %llu errors; %d pictures queued\n",
                 (unsigned long long)s.requests, (unsigned long long)s.predictions, (unsigned long long)s.errors,
                 s.queued);
-    shell_print(sh, "latency p50 %.1f ms, p99 %.1f ms (of the last %s predictions)\n", s.p50_ms, s.p99_ms,
-                s.predictions > 10000 ? "10000" : "");
+    shell_print(sh, "latency p50 %.1f ms, p99 %.1f ms (of the last %llu predictions, receive to answer)\n",
+                s.p50_ms, s.p99_ms, (unsigned long long)(s.predictions > 10000 ? 10000 : s.predictions));
     shell_print(sh, "refused: %llu rate limited (429), %llu queue full (503), %llu too large (413), "
                     "%llu not an image (415), %llu bad requests (400/404/405), %llu timed out\n",
                 (unsigned long long)s.rate_limited, (unsigned long long)s.queue_full, (unsigned long long)s.too_large,

@@ -49,6 +49,7 @@ struct req {
     char path[PATH_KEEP + 1];
     unsigned char *body;
     size_t n, cap;
+    size_t discarded;                /* bytes of a body over the limit, read and dropped */
     int hashed;
     char upload_sha256[65];
     size_t upload_bytes;
@@ -763,11 +764,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t more = *upload_size;
         *upload_size = 0;
-        if (more > s->opt.max_body - r->n) {
-            free(r->body);
-            r->body = NULL;
-            r->n = r->cap = 0;
-            return send_error(s, r, 413, 0, "the body is over %zu bytes", s->opt.max_body);
+        if (r->discarded || more > s->opt.max_body - r->n) {
+            /* over the limit: the rest is read and dropped, so that the client, still sending,
+               gets the 413 (closing on unread data would reset the connection and lose it); up
+               to twice the limit, beyond which the connection is answered and closed at once */
+            if (!r->discarded) {
+                r->discarded = r->n;
+                free(r->body);
+                r->body = NULL;
+                r->n = r->cap = 0;
+            }
+            r->discarded += more;
+            if (r->discarded / 2 > s->opt.max_body)
+                return send_error(s, r, 413, 0, "the body is over %zu bytes", s->opt.max_body);
+            return MHD_YES;
         }
         if (r->n + more > r->cap) {
             size_t cap = r->cap ? r->cap : 64 * 1024;
@@ -785,6 +795,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->n += more;
         return MHD_YES;
     }
+    if (r->discarded)
+        return send_error(s, r, 413, 0, "the body is over %zu bytes", s->opt.max_body);
     return finish_upload(s, r, c);
 }
 
