@@ -1,14 +1,14 @@
 /* cmd_inspect.c: `inspect LAYER IMAGE` (a layer's activation maps for one picture) and
  * `inspect filters LAYER` (a conv layer's kernels) as PNG grids, with a coarse colour preview in
- * the terminal. The forward pass and the copies of activations and weights run on the compute
- * worker, so they are consistent even while a run is going. */
+ * the terminal. The forward pass and the copies of activations and weights are the core's
+ * (infer.h: on the compute worker), so they are consistent even while a run is going. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "batch.h"
 #include "commands.h"
+#include "infer.h"
 #include "inspect.h"
 
 #define PREVIEW_COLS 64
@@ -80,24 +80,6 @@ static const char *out_path(const struct hk_words *w, const char *prefix, const 
     return buf;
 }
 
-struct activation_call {
-    struct hk_model *model;
-    const float *x;
-    int layer;
-    float *act;   /* size of the layer's output for one sample */
-    size_t size;
-    enum hk_status st;
-    struct hk_error err;
-};
-
-static void activation_on_worker(void *arg)
-{
-    struct activation_call *c = arg;
-    c->st = hk_model_forward(c->model, c->x, 1, 0, 0, NULL, &c->err);
-    if (c->st == HK_OK)
-        memcpy(c->act, hk_model_layer(c->model, c->layer)->y, c->size * sizeof *c->act);
-}
-
 int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 2, 2, "inspect LAYER IMAGE [out=FILE.png]"))
@@ -120,26 +102,23 @@ int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg)
     const char *path = out_path(w, "inspect-", l->name, name, sizeof name, &explicit_out);
     const char *image = w->w[arg + 1].text;
     unsigned char *pix = malloc((size_t)in.h * in.w * 3), *img = malloc((size_t)s.width * s.height * 3);
-    float *x = malloc(hk_shape_size(in) * sizeof *x);
-    struct activation_call c = {sh->model, x, idx, malloc(hk_shape_size(out) * sizeof(float)), hk_shape_size(out),
-                                HK_OK, {0}};
+    float *x = malloc(hk_shape_size(in) * sizeof *x), *act = malloc(hk_shape_size(out) * sizeof *act);
+    struct hk_infer_prep prep = {&sh->limits, sh->rescale};
     int rc = 0;
     struct hk_error err;
-    if (!pix || !img || !x || !c.act) {
+    if (!pix || !img || !x || !act) {
         rc = shell_error(sh, w, 0, "out of memory");
         goto out;
     }
-    if (hk_image_load_resized(image, &sh->limits, pix, in.w, in.h, &err) != HK_OK) {
+    if (hk_infer_load(sh->model, &prep, image, pix, x, &err) != HK_OK) {
         rc = shell_error(sh, w, arg + 1, "%s: %s", image, err.msg);
         goto out;
     }
-    hk_batch_from_pixels(x, pix, in.h, in.w, sh->rescale);
-    hk_worker_call(sh->worker, activation_on_worker, &c);
-    if (c.st != HK_OK) {
-        rc = shell_error(sh, w, 0, "%s", c.err.msg);
+    if (hk_infer_activation(sh->worker, sh->model, x, idx, act, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
-    if (hk_inspect_grid(img, c.act, out.c, out.h, out.w, pix, in.w, in.h, &err) != HK_OK) {
+    if (hk_inspect_grid(img, act, out.c, out.h, out.w, pix, in.w, in.h, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
@@ -148,21 +127,14 @@ out:
     free(pix);
     free(img);
     free(x);
-    free(c.act);
+    free(act);
     return rc;
 }
 
-struct kernel_call {
-    struct hk_model *model;
-    int layer;
-    float *kernel;
-    size_t count;
-};
-
-static void kernel_on_worker(void *arg)
+/* conv2d and depthwise layers have kernels to draw */
+static int has_filters(const struct hk_layer *l)
 {
-    struct kernel_call *c = arg;
-    memcpy(c->kernel, hk_model_layer(c->model, c->layer)->w, c->count * sizeof *c->kernel);
+    return l->spec.kind == HK_LAYER_CONV2D || l->spec.kind == HK_LAYER_DEPTHWISE;
 }
 
 int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
@@ -175,11 +147,11 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
     if (idx < 0)
         return -1;
     const struct hk_layer *l = hk_model_layer(sh->model, idx);
-    if (l->spec.kind != HK_LAYER_CONV2D) {
+    if (!has_filters(l)) {
         char list[256] = "";
         size_t len = 0;
         for (int k = 0; k < hk_model_count(sh->model) && len < sizeof list - 40; k++)
-            if (hk_model_layer(sh->model, k)->spec.kind == HK_LAYER_CONV2D)
+            if (has_filters(hk_model_layer(sh->model, k)))
                 len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "",
                                         hk_model_layer(sh->model, k)->name);
         if (len)
@@ -187,27 +159,29 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "layer '%s' has no spatial filters, and the model has no conv2d layer",
                            l->name);
     }
-    int f = l->out.c, c = l->in.c, kh = l->spec.kh, kw = l->spec.kw;
+    /* a depthwise layer's kernels have one input channel each */
+    int f = l->out.c, c = l->spec.kind == HK_LAYER_DEPTHWISE ? 1 : l->in.c, kh = l->spec.kh, kw = l->spec.kw;
     struct hk_inspect_size s = hk_inspect_filters_size(f, c, kh, kw);
     if (!s.tiles)
         return shell_error(sh, w, arg, "layer '%s': too many filters to draw", l->name);
     char name[64];
     int explicit_out;
     const char *path = out_path(w, "inspect-filters-", l->name, name, sizeof name, &explicit_out);
-    struct kernel_call call = {sh->model, idx, malloc(l->wcount * sizeof(float)), l->wcount};
+    float *kernel = malloc(l->wcount * sizeof *kernel);
     unsigned char *img = malloc((size_t)s.width * s.height * 3);
     int rc;
     struct hk_error err;
-    if (!call.kernel || !img) {
+    if (!kernel || !img) {
         rc = shell_error(sh, w, 0, "out of memory");
+    } else if (hk_infer_weights(sh->worker, sh->model, idx, kernel, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
     } else {
-        hk_worker_call(sh->worker, kernel_on_worker, &call);
-        if (hk_inspect_filters(img, call.kernel, f, c, kh, kw, &err) != HK_OK)
+        if (hk_inspect_filters(img, kernel, f, c, kh, kw, &err) != HK_OK)
             rc = shell_error(sh, w, 0, "%s", err.msg);
         else
             rc = finish(sh, w, img, &s, path, explicit_out);
     }
-    free(call.kernel);
+    free(kernel);
     free(img);
     return rc;
 }

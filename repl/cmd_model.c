@@ -9,6 +9,7 @@
 #include "compile_spec.h"
 #include "layer_spec.h"
 #include "modelfile.h"
+#include "save.h"
 
 static int need_model(struct shell *sh, const struct hk_words *w)
 {
@@ -73,6 +74,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
+    shell_set_classes(sh, NULL, 0);
     return 0;
 }
 
@@ -123,17 +125,20 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
     for (int i = 0; i < hk_model_count(sh->model); i++) {
         const struct hk_layer *l = hk_model_layer(sh->model, i);
         char name[96], shape[64], count[32];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->keras_class);
+        snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
         format_shape(shape, sizeof shape, l->out);
-        format_count(count, sizeof count, l->wcount + l->bcount);
+        format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
         shell_print(sh, " %-32s %-25s %s\n", name, shape, count);
         if (i + 1 < hk_model_count(sh->model))
             shell_print(sh, "\n");
     }
-    char total[32];
-    format_count(total, sizeof total, hk_model_param_count(sh->model));
-    shell_print(sh, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", rule2, total,
-                total, rule);
+    char total[32], trainable[32], state[32];
+    size_t nstate = hk_model_state_count(sh->model);
+    format_count(total, sizeof total, hk_model_param_count(sh->model) + nstate);
+    format_count(trainable, sizeof trainable, hk_model_param_count(sh->model));
+    format_count(state, sizeof state, nstate);
+    shell_print(sh, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", rule2, total,
+                trainable, state, rule);
     struct hk_optim opt;
     enum hk_loss loss;
     if (hk_model_compiled(sh->model, &opt, &loss)) {
@@ -236,51 +241,10 @@ int cmd_compile(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
-/* Run on the compute worker: saving reads the weights (and a run's position), which only the
- * worker may touch. */
-struct save_call {
-    struct shell *sh;
-    const char *path;
-    unsigned sections;
-    struct hk_model_meta meta;
-    enum hk_status st;
-    struct hk_error err;
-};
-
-static void save_on_worker(void *arg)
-{
-    struct save_call *c = arg;
-    struct shell *sh = c->sh;
-    struct hk_train_state *state = NULL;
-    char manifest[65];
-    if (sh->run && sh->run->model == sh->model && sh->run->train) {
-        hk_train_manifest(sh->run->train, manifest); /* the data this model was trained on */
-        c->meta.data_sha256 = manifest;
-    }
-    if (c->sections & HK_MODELFILE_STATE_TRAINING) {
-        /* the run that trained this model, else the state it was loaded with */
-        if (sh->run && sh->run->model == sh->model)
-            state = hk_train_state_capture(sh->run);
-        c->meta.training = state ? state : sh->resume;
-        if (!c->meta.training) {
-            c->st = hk_fail(&c->err, HK_EINVAL, sh->run && sh->run->model == sh->model
-                                                    ? "out of memory capturing the training state"
-                                                    : "this model has not been trained in this session and was not "
-                                                      "loaded with a training state; there is no run to save");
-            return;
-        }
-    }
-    c->st = hk_modelfile_save(c->path, sh->model, &c->meta, c->sections, &c->err);
-    c->meta.training = NULL;
-    c->meta.data_sha256 = NULL;
-    hk_train_state_free(state);
-}
-
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1, "model save FILE [optimizer=yes] [training=yes]") || need_model(sh, w))
         return -1;
-    struct save_call c = {.sh = sh, .path = w->w[arg].text};
     int with_optimizer = 0, with_training = 0;
     int at = arg_option(w, "optimizer");
     if (at >= 0 && arg_bool(sh, w, at, &with_optimizer))
@@ -288,21 +252,34 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     at = arg_option(w, "training");
     if (at >= 0 && arg_bool(sh, w, at, &with_training))
         return -1;
-    c.sections = (with_optimizer || with_training ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
-                 (with_training ? HK_MODELFILE_STATE_TRAINING : 0u);
+    struct hk_model_meta meta;
+    hk_model_meta_init(&meta);
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
-    c.meta.rescale = sh->rescale;
-    c.meta.seed = sh->seed;
-    if (ds) {
-        c.meta.class_names = ds->class_names;
-        c.meta.class_count = ds->class_count;
+    meta.rescale = sh->rescale;
+    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
+    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
+        meta.class_names = sh->classes;
+        meta.class_count = sh->nclasses;
+    } else if (ds) {
+        meta.class_names = ds->class_names;
+        meta.class_count = ds->class_count;
     }
-    hk_worker_call(sh->worker, save_on_worker, &c);
-    if (c.st != HK_OK)
-        return shell_error(sh, w, c.err.status == HK_EINVAL && with_training ? at : arg, "%s", c.err.msg);
+    struct hk_save_request req = {
+        .path = w->w[arg].text,
+        .model = sh->model,
+        .meta = &meta,
+        .sections = (with_optimizer || with_training ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
+                    (with_training ? HK_MODELFILE_STATE_TRAINING : 0u),
+        .run = sh->run,
+        .checkpoint = sh->checkpoint,
+        .loaded = sh->resume,
+    };
+    struct hk_error err;
     char hex[65];
-    if (hk_modelfile_verify(c.path, hex, NULL) == HK_OK)
-        shell_print(sh, "saved %s (sha256 %s)\n", c.path, hex);
+    if (hk_save_model(sh->worker, &req, hex, &err) != HK_OK)
+        return shell_error(sh, w, err.status == HK_EINVAL && with_training ? at : arg, "%s", err.msg);
+    if (hex[0])
+        shell_print(sh, "saved %s (sha256 %s)\n", req.path, hex);
     return 0;
 }
 
@@ -337,15 +314,18 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
+    meta.class_names = NULL;
+    meta.class_count = 0;
     hk_train_state_free(sh->resume);
     sh->resume = meta.training;
     meta.training = NULL;
     shell_print(sh, "loaded %s: %d layers, %zu parameters", w->w[arg].text, hk_model_count(m),
                 hk_model_param_count(m));
-    if (meta.class_count) {
+    if (sh->nclasses) {
         shell_print(sh, ", classes");
-        for (int i = 0; i < meta.class_count; i++)
-            shell_print(sh, " %s", meta.class_names[i]);
+        for (int i = 0; i < sh->nclasses; i++)
+            shell_print(sh, " %s", sh->classes[i]);
     }
     shell_print(sh, "\n");
     if (sh->resume) {

@@ -406,8 +406,7 @@ void plot_live_progress(struct shell *sh, const char *line)
     }
     if (!strncmp(line, "epoch ", 6)) {
         if (!lp->per_epoch && sh->run && sh->run->train && sh->run->train->count) {
-            size_t count = sh->run->train->count, batch = (size_t)sh->run->config.batch;
-            batch = batch < count ? batch : count;
+            size_t count = sh->run->train->count, batch = (size_t)hk_train_batch(&sh->run->config, count);
             lp->per_epoch = (count + batch - 1) / batch;
         }
         lp->seen++;

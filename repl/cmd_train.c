@@ -142,35 +142,33 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         hk_checkpoint_free(cp);
         cp = NULL;
     }
-    int batch = c->batch < (int)sh->train->count ? c->batch : (int)sh->train->count; /* as the run will */
-    if (hk_model_check_batch(sh->model, batch, &err) != HK_OK) {
-        hk_checkpoint_free(cp);
-        return shell_error(sh, w, arg_option(w, "batch"), "%s", err.msg);
-    }
     if (!sh->run && !(sh->run = calloc(1, sizeof *sh->run))) {
         hk_checkpoint_free(cp);
         return shell_error(sh, w, 0, "out of memory");
     }
-    struct hk_train_run *run = sh->run;
-    hk_checkpoint_free(run->checkpoint);
-    run->model = sh->model;
-    run->train = sh->train;
-    run->val = sh->val;
-    run->config = *c;
-    run->history = sh->history;
-    run->worker = sh->worker;
-    /* only rank 0 prints; elsewhere nobody would read the pipe and the worker would block on it */
-    run->progress = cluster_is_writer() ? on_progress : NULL;
-    run->progress_user = sh;
-    cluster_train_share(&run->share);
-    run->checkpoint = cp;
-    run->resume = resume != NULL;
-    /* the position a save queued before the first batch sees */
-    run->pos = resume ? resume->pos
-                      : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(sh->history)};
-    atomic_store(&run->stop, 0);
-    if (hk_worker_start(sh->worker, hk_train_job, run, &err) != HK_OK)
-        return shell_error(sh, w, 0, "%s", err.msg);
+    struct hk_train_setup setup = {
+        .model = sh->model,
+        .train = sh->train,
+        .val = sh->val,
+        .config = *c,
+        .history = sh->history,
+        .worker = sh->worker,
+        .resume = resume ? &resume->pos : NULL,
+        /* only rank 0 prints; elsewhere nobody would read the pipe and the worker would block on it */
+        .progress = cluster_is_writer() ? on_progress : NULL,
+        .progress_user = sh,
+        .epoch_end = cp ? hk_checkpoint_write : NULL,
+        .epoch_end_user = cp,
+    };
+    cluster_train_share(&setup.share);
+    st = hk_train_start(sh->run, &setup, &err);
+    if (st != HK_OK) {
+        hk_checkpoint_free(cp);
+        return shell_error(sh, w, st == HK_ENOMEM ? arg_option(w, "batch") : 0, "%s", err.msg);
+    }
+    hk_checkpoint_free(sh->checkpoint);
+    sh->checkpoint = cp;
+    shell_set_classes(sh, NULL, 0); /* the model learns the training set's classes now */
     if (resume)
         shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
                     resume->pos.batch);
@@ -203,9 +201,9 @@ static int resume_from_state(struct shell *sh, const struct hk_words *w, int arg
         return shell_error(sh, w, at >= 0 ? at : arg, "the run already did its %d epochs; give more with epochs=N",
                            c.epochs);
     struct hk_checkpoint *cp;
-    if (own_run && sh->run->checkpoint && arg_option(w, "checkpoint") < 0 && arg_option(w, "monitor") < 0) {
-        cp = sh->run->checkpoint; /* the session's own run goes on checkpointing where it did */
-        sh->run->checkpoint = NULL;
+    if (own_run && sh->checkpoint && arg_option(w, "checkpoint") < 0 && arg_option(w, "monitor") < 0) {
+        cp = sh->checkpoint; /* the session's own run goes on checkpointing where it did */
+        sh->checkpoint = NULL;
     } else if (parse_checkpoint(sh, w, &c, s, &cp)) {
         return -1;
     }
@@ -223,7 +221,7 @@ static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
     if (!sh->run || sh->run->model != sh->model || sh->run->status != HK_ECANCELLED)
         return shell_error(sh, w, arg_option(w, "resume"), "there is no stopped run to resume: load a model file "
                            "saved with training=yes (or a checkpoint), or use train resume FILE");
-    struct hk_train_state *own = hk_train_state_capture(sh->run); /* the worker is idle */
+    struct hk_train_state *own = hk_checkpoint_capture(sh->checkpoint, sh->run); /* the worker is idle */
     if (!own)
         return shell_error(sh, w, 0, "out of memory");
     int rc = resume_from_state(sh, w, arg, own, 1);
@@ -242,10 +240,10 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if (resume)
         return resume_run(sh, w, arg);
-    struct hk_train_config c = {.epochs = 10, .batch = 32, .seed = sh->seed, .rescale = sh->rescale,
-                                .augment = sh->augment, .until = HK_METRIC_COUNT};
-    for (int k = 0; k < 64; k++)
-        c.class_weight[k] = 1.0f;
+    struct hk_train_config c = hk_train_config_default();
+    c.seed = sh->seed;
+    c.rescale = sh->rescale;
+    c.augment = sh->augment;
     for (int i = arg; i < w->count; i++) {
         const char *k = w->w[i].key;
         int rc = 0;

@@ -1,88 +1,48 @@
 /* cmd_use.c: using a trained model: predict pictures (files or whole folders, to the screen or a
  * CSV file) and evaluate a loaded set (loss, accuracy, balanced accuracy, precision, recall, F1,
- * ROC AUC, the confusion matrix and the worst-classified files). All model work runs on the
- * compute worker (between two batches when a run is going), so both work while training runs. */
+ * ROC AUC, the confusion matrix and the worst-classified files). The model work is the core's
+ * (infer.h: on the compute worker, between two batches when a run is going); this file parses and
+ * formats. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "batch.h"
 #include "commands.h"
 #include "csv.h"
 #include "folder.h"
+#include "infer.h"
 #include "metrics.h"
 
 #define PREDICT_CHUNK 32       /* pictures decoded, then predicted, at a time */
 
-struct predict_call {
-    struct hk_model *model;
-    const float *x;
-    int n;
-    float *probs;
-    enum hk_status st;
-    struct hk_error err;
-};
-
-static void predict_on_worker(void *arg)
-{
-    struct predict_call *c = arg;
-    c->st = hk_model_predict(c->model, c->x, c->n, PREDICT_CHUNK, c->probs, &c->err);
-}
-
-static const char *class_name(const struct shell *sh, int k, char *buf, size_t cap)
-{
-    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
-    if (ds && k < ds->class_count)
-        return ds->class_names[k];
-    if (k < sh->nclasses)
-        return sh->classes[k];
-    snprintf(buf, cap, "class %d", k);
-    return buf;
-}
-
-/* One picture to predict: where it came from and, after decoding, why it failed (or NULL). */
+/* One picture to predict and where it came from. */
 struct predict_item {
     const char *path;
     int word;          /* the command word it came from */
     int in_folder;     /* found inside a folder: a failure is listed, not an error */
-    char reason[512];   /* as long as an hk_error message */
 };
 
-/* Decode, predict and report up to PREDICT_CHUNK items; *failed counts the pictures that could
- * not be read. Returns -1 when the model failed. */
+/* Predict and report up to PREDICT_CHUNK items; *failed counts the pictures that could not be
+ * read. Returns -1 when the model failed. */
 static int predict_chunk(struct shell *sh, const struct hk_words *w, struct predict_item *items, int n,
-                         unsigned char *pix, float *x, float *probs, struct csv *out, int *rc, size_t *failed)
+                         float *probs, struct csv *out, int *rc, size_t *failed)
 {
-    struct hk_shape in = hk_model_input(sh->model);
-    size_t size = hk_shape_size(in);
-    int k = (int)hk_shape_size(hk_model_output(sh->model)), good = 0, row[PREDICT_CHUNK];
-    for (int i = 0; i < n; i++) {
-        struct hk_error err;
-        struct stat st;
-        items[i].reason[0] = '\0';
-        if (stat(items[i].path, &st) == 0 && S_ISDIR(st.st_mode))
-            snprintf(items[i].reason, sizeof items[i].reason, "a folder that cannot be read");
-        else if (hk_image_load_resized(items[i].path, &sh->limits, pix, in.w, in.h, &err) != HK_OK)
-            snprintf(items[i].reason, sizeof items[i].reason, "%s", err.msg);
-        if (items[i].reason[0]) {
-            row[i] = -1;
-            continue;
-        }
-        hk_batch_from_pixels(x + (size_t)good * size, pix, in.h, in.w, sh->rescale);
-        row[i] = good++;
-    }
-    struct predict_call c = {sh->model, x, good, probs, HK_OK, {0}};
-    if (good)
-        hk_worker_call(sh->worker, predict_on_worker, &c);
-    if (c.st != HK_OK) {
-        *rc = shell_error(sh, w, 0, "%s", c.err.msg);
+    int k = (int)hk_shape_size(hk_model_output(sh->model));
+    const char *paths[PREDICT_CHUNK];
+    struct hk_infer_file files[PREDICT_CHUNK];
+    struct hk_infer_prep prep = {&sh->limits, sh->rescale};
+    struct hk_error err;
+    for (int i = 0; i < n; i++)
+        paths[i] = items[i].path;
+    if (hk_infer_predict_files(sh->worker, sh->model, &prep, paths, n, probs, files, &err) != HK_OK) {
+        *rc = shell_error(sh, w, 0, "%s", err.msg);
         return -1;
     }
     for (int i = 0; i < n; i++)
-        for (int j = 0; row[i] >= 0 && j < k; j++) {
-            float v = probs[(size_t)row[i] * k + j];
+        for (int j = 0; !files[i].reason[0] && j < k; j++) {
+            float v = probs[(size_t)i * k + j];
             if (!isfinite(v)) {
                 *rc = shell_error(sh, w, items[i].word, "%s: the model's output is %s: its weights have blown up "
                                   "(model reset, or model load a saved model)", items[i].path, isnan(v) ? "nan" : "inf");
@@ -91,27 +51,27 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         }
     for (int i = 0; i < n; i++) {
         const char *path = items[i].path;
-        if (row[i] < 0) {
+        if (files[i].reason[0]) {
             ++*failed;
             if (out) {
                 csv_field(out, path);
                 csv_field(out, "");
                 csv_field(out, "");
-                csv_field(out, items[i].reason);
+                csv_field(out, files[i].reason);
                 csv_end_row(out);
             }
             if (items[i].in_folder)
-                shell_print(sh, "skipped %s: %s\n", path, items[i].reason);
+                shell_print(sh, "skipped %s: %s\n", path, files[i].reason);
             else
-                *rc = shell_error(sh, w, items[i].word, "%s: %s", path, items[i].reason);
+                *rc = shell_error(sh, w, items[i].word, "%s: %s", path, files[i].reason);
             continue;
         }
-        const float *p = probs + (size_t)row[i] * k;
+        const float *p = probs + (size_t)i * k;
         int best;
         hk_metrics_predict(p, 1, k, 0.5, &best);
         double prob = k == 1 ? (best ? p[0] : 1.0 - (double)p[0]) : p[best];
         char buf[32];
-        const char *name = class_name(sh, best, buf, sizeof buf);
+        const char *name = shell_class_name(sh, best, buf, sizeof buf);
         if (out) {
             csv_field(out, path);
             csv_field(out, name);
@@ -122,7 +82,7 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         }
         shell_print(sh, "%s: %s %.4f", path, name, prob);
         if (k == 1)
-            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)p[0], class_name(sh, 1, buf, sizeof buf));
+            shell_print(sh, "  (sigmoid %.4f = P(%s))", (double)p[0], shell_class_name(sh, 1, buf, sizeof buf));
         shell_print(sh, "\n");
     }
     return 0;
@@ -148,7 +108,7 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_shape in = hk_model_input(sh->model);
     if (in.c != 3)
         return shell_error(sh, w, 0, "predict needs a model with 3 input channels");
-    size_t k = hk_shape_size(hk_model_output(sh->model)), size = hk_shape_size(in);
+    size_t k = hk_shape_size(hk_model_output(sh->model));
 
     /* the pictures: named files as they are, each folder's files (recursively) in its place */
     struct folder_list files = {0};
@@ -173,17 +133,16 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     first[w->count] = files.count;
     size_t total = files.count + nwords, n = 0;
     struct predict_item *items = calloc(total ? total : 1, sizeof *items);
-    unsigned char *pix = malloc((size_t)in.h * in.w * 3);
-    float *x = malloc(PREDICT_CHUNK * size * sizeof *x), *probs = malloc(PREDICT_CHUNK * k * sizeof *probs);
-    if (!rc && (!items || !pix || !x || !probs))
+    float *probs = malloc(PREDICT_CHUNK * k * sizeof *probs);
+    if (!rc && (!items || !probs))
         rc = shell_error(sh, w, 0, "out of memory");
     for (int i = arg; i < w->count && !rc; i++) {
         if (w->w[i].key)
             continue;
         if (!folder[i])
-            items[n++] = (struct predict_item){w->w[i].text, i, 0, ""};
+            items[n++] = (struct predict_item){w->w[i].text, i, 0};
         for (size_t f = first[i]; f < first[i + 1]; f++)
-            items[n++] = (struct predict_item){files.paths[f], i, 1, ""};
+            items[n++] = (struct predict_item){files.paths[f], i, 1};
     }
     struct csv csv;
     int writing = 0;
@@ -205,7 +164,7 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     size_t failed = 0;
     for (size_t s = 0; s < n; s += PREDICT_CHUNK) {
         int m = n - s < PREDICT_CHUNK ? (int)(n - s) : PREDICT_CHUNK;
-        if (predict_chunk(sh, w, items + s, m, pix, x, probs, writing ? &csv : NULL, &rc, &failed))
+        if (predict_chunk(sh, w, items + s, m, probs, writing ? &csv : NULL, &rc, &failed))
             goto out;
     }
     if (writing) {
@@ -223,52 +182,8 @@ out:
         csv_abort(&csv);
     folder_list_free(&files);
     free(items);
-    free(pix);
-    free(x);
     free(probs);
     return rc;
-}
-
-struct evaluate_call {
-    struct hk_model *model;
-    const struct hk_dataset *ds;
-    float rescale;
-    int batch;
-    double loss;    /* mean over the set, as training reports val_loss */
-    float *probs;   /* count x k outputs */
-    enum hk_status st;
-    struct hk_error err;
-};
-
-/* On the worker: one inference pass over the set giving the loss and every picture's output.
- * hk_model_evaluate forwards each batch in one piece, and a forward pass leaves each layer's
- * output in its y (model.h), so the last layer's y holds the batch's outputs afterwards. */
-static void evaluate_on_worker(void *arg)
-{
-    struct evaluate_call *c = arg;
-    const struct hk_dataset *ds = c->ds;
-    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(c->model));
-    const struct hk_layer *last = hk_model_layer(c->model, hk_model_count(c->model) - 1);
-    float *x = malloc((size_t)c->batch * size * sizeof *x);
-    uint32_t *idx = malloc((size_t)c->batch * sizeof *idx);
-    double total = 0;
-    if (!x || !idx)
-        c->st = hk_fail(&c->err, HK_ENOMEM, "out of memory for an evaluation batch");
-    for (size_t s = 0; c->st == HK_OK && s < ds->count; s += (size_t)c->batch) {
-        int b = ds->count - s < (size_t)c->batch ? (int)(ds->count - s) : c->batch;
-        for (int i = 0; i < b; i++)
-            idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, ds, idx, b, c->rescale, NULL, 0, 0, NULL);
-        struct hk_step_result r;
-        c->st = hk_model_evaluate(c->model, x, ds->labels + s, b, b, &r, &c->err);
-        if (c->st == HK_OK) {
-            total += r.loss * b;
-            memcpy(c->probs + s * k, last->y, (size_t)b * k * sizeof *c->probs);
-        }
-    }
-    c->loss = total / (double)ds->count;
-    free(x);
-    free(idx);
 }
 
 /* The class named (or numbered) by word i of the set's classes, or -1 after reporting. */
@@ -285,8 +200,8 @@ static int arg_class(struct shell *sh, const struct hk_words *w, int i, const st
         if (!strcmp(ds->class_names[k], t))
             return k;
     char list[256] = "";
-    const char *names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
-    for (int k = 0, len = 0; k < ds->class_count && k < 64; k++) {
+    const char *names[HK_TRAIN_MAX_CLASSES + 1] = {NULL}; /* hk_closest wants a NULL-terminated list */
+    for (int k = 0, len = 0; k < ds->class_count && k < HK_TRAIN_MAX_CLASSES; k++) {
         names[k] = ds->class_names[k];
         if (len < (int)sizeof list - 40)
             len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);
@@ -393,6 +308,24 @@ static int print_positive(struct shell *sh, const struct hk_words *w, const stru
     return 0;
 }
 
+/* Warn when the classes recorded in the loaded model file are not the set's (by name, in
+ * order): its labels are then compared with outputs that meant other classes. */
+static void warn_other_classes(struct shell *sh, const struct hk_dataset *ds, const char *which)
+{
+    int same = sh->nclasses == ds->class_count;
+    for (int k = 0; same && k < ds->class_count; k++)
+        same = !strcmp(sh->classes[k], ds->class_names[k]);
+    if (!sh->nclasses || same)
+        return;
+    char model[512] = "", set[512] = "";
+    for (int k = 0; k < sh->nclasses; k++)
+        snprintf(model + strlen(model), sizeof model - strlen(model), " %s", sh->classes[k]);
+    for (int k = 0; k < ds->class_count; k++)
+        snprintf(set + strlen(set), sizeof set - strlen(set), " %s", ds->class_names[k]);
+    shell_warn(sh, "the model file names the classes%s, the %s set%s; labels are compared by number", model, which,
+               set);
+}
+
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]"))
@@ -405,6 +338,7 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "no %s set loaded; use: data %s FOLDER", which, which);
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet");
+    warn_other_classes(sh, ds, which);
     struct hk_error err;
     struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
     if (hk_train_check(sh->model, ds, NULL, &cfg, &err) != HK_OK)
@@ -439,10 +373,9 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         rc = shell_error(sh, w, 0, "out of memory");
         goto out;
     }
-    struct evaluate_call c = {sh->model, ds, sh->rescale, batch, 0, probs, HK_OK, {0}};
-    hk_worker_call(sh->worker, evaluate_on_worker, &c);
-    if (c.st != HK_OK) {
-        rc = shell_error(sh, w, 0, "%s", c.err.msg);
+    double loss;
+    if (hk_infer_evaluate(sh->worker, sh->model, ds, sh->rescale, batch, &loss, NULL, probs, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
     for (size_t i = 0; i < n * (size_t)k; i++)
@@ -476,7 +409,7 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
     shell_print(sh, "%s: %zu pictures (", which, n);
     for (int t = 0; t < classes; t++)
         shell_print(sh, "%s%s %zu", t ? ", " : "", ds->class_names[t], ds->class_counts[t]);
-    shell_print(sh, ")  loss %.4f\n", c.loss);
+    shell_print(sh, ")  loss %.4f\n", loss);
     if (positive >= 0) {
         const char *pos = ds->class_names[positive];
         if (k == 1 && positive == 1)

@@ -25,6 +25,12 @@ static const char *const o_serve[] = {"model", "port", "bind", "trust", "sha256"
                                       "batch", "threads", "timeout", "deadline", "body", "audit", NULL};
 static const char *const o_serve_reload[] = {"model", "sha256", NULL};
 static const char *const o_model_sign[] = {"key", NULL};
+static const char *const o_fgsm[] = {"eps", "target", "out", NULL};
+static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target", "seed", "out", NULL};
+static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
+static const char *const o_noise[] = {"count", "target", "seed", NULL};
+static const char *const o_canvas[] = {"noise", "target", "seed", NULL};
+static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -112,6 +118,13 @@ const struct command commands[] = {
      "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
      "pixels (width x height) takes K, M (x1000); sides up to 16384.",
      o_data_limits, cmd_data_limits, ARG_NONE},
+    {"data poison", "data poison trigger=PATCH.png target=CLASS out=FOLDER [at=bottom-right] [size=N] [rate=0.05]",
+     "Write a poisoned copy of the training set (BadNets): a share rate= of all pictures, chosen by the seed "
+     "among those outside the target class, get the trigger stamped at= (top-left, top-right, bottom-left, "
+     "bottom-right, center; resized to size x size pixels of the set's picture size when size= is given) and "
+     "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
+     "lists what changed (data audit reads it).",
+     o_poison, cmd_data_poison, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -182,6 +195,32 @@ const struct command commands[] = {
      "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
      "in the terminal.",
      o_out, cmd_inspect, ARG_LAYER},
+    {"attack fgsm", "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]",
+     "Fast gradient sign attack (L-infinity): every pixel moves by eps (a share of 0..255) along the sign of "
+     "the loss gradient, away from the predicted class, or towards target=. Prints the score before and after "
+     "(of the 8-bit adversarial picture) and the largest pixel change. out= writes the adversarial PNG and "
+     "FILE-strip.png (original | perturbation, amplified | adversarial); for a FOLDER, out= is a folder that "
+     "receives one PNG per picture and attack.csv. Runs on the compute worker.",
+     o_fgsm, cmd_attack_fgsm, ARG_PATH},
+    {"attack pgd", "attack pgd IMAGE|FOLDER eps=8/255 [step=E] [steps=10] [restarts=N] [target=CLASS] [out=...]",
+     "Projected gradient descent (Madry et al.): steps= signed-gradient steps of step= (default 2.5 x eps / "
+     "steps), each projected back into the eps box and the pixel range; restarts=N starts N times from random "
+     "points in the box (drawn from the seed, or seed=) and keeps the best. Reports and out= as attack fgsm.",
+     o_pgd, cmd_attack_pgd, ARG_PATH},
+    {"attack pixels", "attack pixels IMAGE [budget=5000] [target=CLASS] [out=FILE.png] [seed=N]",
+     "Black-box attack that only reads the model's output: single pixels set to random corners of the colour "
+     "cube, 32 proposals per round, the best kept while the score (P(target), or 1 - P(the first "
+     "prediction)) rises, until the class changes or budget= queries are spent. Prints the queries used and "
+     "the best score.",
+     o_pixels, cmd_attack_pixels, ARG_PATH},
+    {"attack noise", "attack noise [count=1000] [target=CLASS] [seed=N]",
+     "Score count= pictures of uniform random noise and count how many each class gets, with each class's best "
+     "score.",
+     o_noise, cmd_attack_noise, ARG_NONE},
+    {"attack canvas", "attack canvas [noise=100] [target=CLASS] [seed=N]",
+     "Score plain canvases: 9 plain colours, all 256 grey shades and noise= random-noise pictures; count how many "
+     "each class gets, with each class's best score.",
+     o_canvas, cmd_attack_canvas, ARG_NONE},
     {"cluster", "cluster [bench]",
      "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
      "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
@@ -244,7 +283,9 @@ static int writer_only(const struct command *c)
 {
     return c->run == cmd_model_save || c->run == cmd_history_save || c->run == cmd_plot ||
            c->run == cmd_inspect || c->run == cmd_inspect_filters || c->run == cmd_predict ||
-           c->run == cmd_evaluate;
+           c->run == cmd_evaluate || c->run == cmd_attack_fgsm || c->run == cmd_attack_pgd ||
+           c->run == cmd_attack_pixels || c->run == cmd_attack_noise || c->run == cmd_attack_canvas ||
+           c->run == cmd_data_poison;
 }
 
 static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)
@@ -337,7 +378,8 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     int rc;
     const char *near = hk_closest(w->w[0].text, commands_words());
     char full[256];
-    if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0)
+    if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0 ||
+        strcmp(w->w[0].text, "attack") == 0)
         rc = shell_error(sh, w, 1, "unknown sub-command '%s'; try: help %s", w->count > 1 ? w->w[1].text : "",
                          w->w[0].text);
     else if (two_word_commands_ending(w->w[0].text, full, sizeof full))
@@ -383,8 +425,8 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
         }
         enum hk_layer_kind k = hk_layer_kind_find(topic);
         if (k != HK_LAYER_KIND_COUNT) {
-            shell_print(sh, "%s\n    Append a layer to the model; the shapes are checked at once.\n",
-                        hk_layer_spec_usage(k));
+            shell_print(sh, "%s\n    %s Appended to the model; the shapes are checked at once.\n",
+                        hk_layer_spec_usage(k), hk_layer_spec_help(k));
             found = 1;
         }
         if (!found)

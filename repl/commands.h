@@ -102,5 +102,11 @@ int cmd_serve_stop(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_serve_reload(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_keygen(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_sign(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_fgsm(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_noise(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_canvas(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg);
 
 #endif

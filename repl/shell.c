@@ -13,7 +13,6 @@
 
 #include <readline/readline.h>
 
-#include "checkpoint.h"
 #include "plot.h"
 #include "server.h"
 
@@ -52,10 +51,10 @@ void shell_free(struct shell *sh)
         hk_worker_wait(sh->worker);
     }
     hk_worker_free(sh->worker);
-    if (sh->run)
-        hk_checkpoint_free(sh->run->checkpoint);
+    hk_checkpoint_free(sh->checkpoint);
     free(sh->run);
     hk_train_state_free(sh->resume);
+    shell_set_classes(sh, NULL, 0);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -165,11 +164,15 @@ int shell_busy(struct shell *sh, const struct hk_words *w)
 
 int shell_drain_progress(struct shell *sh)
 {
-    /* whole lines go to the live plot's hook; a part line waits for the rest */
+    /* whole lines go to the live plot's hook; a part line waits for the rest. At most one pipe's
+     * worth (64 KiB) per call: a run of tiny epochs writes lines faster than a slow stdout (a
+     * pipe to mpirun) takes them, and an unbounded loop here never let the caller read its
+     * input, so a `stop` typed during such a run was never read */
+    enum { DRAIN_MAX = 65536 };
     static char buf[8192];
     static size_t have;
     int total = 0;
-    for (;;) {
+    while (total < DRAIN_MAX) {
         ssize_t n = read(sh->progress_pipe[0], buf + have, sizeof buf - 1 - have);
         if (n <= 0)
             break;
@@ -208,7 +211,28 @@ void shell_wait(struct shell *sh)
             shell_print(sh, "stopping after the current batch...\n");
         }
     }
-    shell_drain_progress(sh);
+    while (shell_drain_progress(sh) > 0) /* the run is over: its last lines, all of them */
+        ;
+}
+
+void shell_set_classes(struct shell *sh, char **names, int count)
+{
+    for (int i = 0; i < sh->nclasses; i++)
+        free(sh->classes[i]);
+    free(sh->classes);
+    sh->classes = names;
+    sh->nclasses = names ? count : 0;
+}
+
+const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap)
+{
+    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
+    if (k >= 0 && k < sh->nclasses)
+        return sh->classes[k];
+    if (ds && k >= 0 && k < ds->class_count)
+        return ds->class_names[k];
+    snprintf(buf, cap, "class %d", k);
+    return buf;
 }
 
 const char *shell_var(const struct shell *sh, const char *name)

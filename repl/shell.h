@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "dataset.h"
 #include "history.h"
 #include "image.h"
@@ -47,10 +48,13 @@ struct shell {
     struct hk_history *history;
     struct hk_worker *worker;
     struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
+    struct hk_checkpoint *checkpoint; /* that run's checkpointer (owned), NULL when none */
     int progress_pipe[2];          /* progress lines from the worker to the main thread */
     struct hk_train_state *resume; /* training state of a loaded model file, for train resume=yes
                                       (owned), NULL when none */
-    char **classes;                /* class names of a loaded model file (owned) */
+    char **classes;                /* class names recorded in the model file the model was loaded
+                                      from (owned; NULL after model new or a training run, when
+                                      the data set's names apply) */
     int nclasses;
     struct live_plot live;
     struct hk_server *server;      /* `serve`: the HTTP server (owned), NULL when not serving */
@@ -78,6 +82,14 @@ int shell_init(struct shell *sh, int interactive);
 /* Wait for a run, free everything. */
 void shell_free(struct shell *sh);
 
+/* Make names[0..count) (malloc'd, taken over; NULL for none) the class names of the current model,
+ * freeing the old ones. */
+void shell_set_classes(struct shell *sh, char **names, int count);
+
+/* Class k of the current model: the name recorded in the file it was loaded from, else the
+ * training (or validation) set's, else "class K" written into buf (cap bytes). Borrowed. */
+const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap);
+
 /* Print to stdout, above the prompt when a prompt is showing. */
 void shell_print(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -100,7 +112,8 @@ void shell_warn(struct shell *sh, const char *fmt, ...) __attribute__((format(pr
 /* 1 while a training run is going; the command that needs the model idle reports it. */
 int shell_busy(struct shell *sh, const struct hk_words *w);
 
-/* Print queued progress lines from the worker; returns how many bytes were read. */
+/* Print queued progress lines from the worker, at most 64 KiB of them (call again for more);
+ * returns how many bytes were read. */
 int shell_drain_progress(struct shell *sh);
 
 /* Block until the current run ends, printing its progress; SIGINT stops the run. */

@@ -4,24 +4,61 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const conv_opts[] = {"strides", "padding", "activation", "l2", NULL};
+static const char *const conv_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
+static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
 static const char *const pool_opts[] = {"strides", "padding", NULL};
 static const char *const dense_opts[] = {"activation", "l2", NULL};
 static const char *const no_opts[] = {NULL};
 
 static const struct {
     const char *usage;
+    const char *help;
     const char *const *options;
     int positional; /* how many positional arguments (max) */
     int required;   /* how many of them are required */
 } kinds[HK_LAYER_KIND_COUNT] = {
-    [HK_LAYER_CONV2D] = {"conv2d FILTERS KxK [strides=SxS] [padding=valid|same] [activation=NAME] [l2=X]",
+    [HK_LAYER_CONV2D] = {"conv2d FILTERS KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] "
+                         "[l2=X]",
+                         "2-D convolution (Keras Conv2D). padding=same pads as TensorFlow: an odd total's extra "
+                         "row and column go at the bottom and right. bias=no leaves the bias out.",
                          conv_opts, 2, 2},
-    [HK_LAYER_MAXPOOL2D] = {"maxpool [KxK] [strides=SxS] [padding=valid|same]", pool_opts, 1, 0},
-    [HK_LAYER_DROPOUT] = {"dropout RATE", no_opts, 1, 1},
-    [HK_LAYER_FLATTEN] = {"flatten", no_opts, 0, 0},
-    [HK_LAYER_DENSE] = {"dense UNITS [activation=NAME] [l2=X]", dense_opts, 1, 1},
-    [HK_LAYER_ACTIVATION] = {"activation NAME", no_opts, 1, 1},
+    [HK_LAYER_MAXPOOL2D] = {"maxpool [KxK] [strides=SxS] [padding=valid|same]",
+                            "Max pooling (Keras MaxPooling2D); strides default to the pool size.", pool_opts, 1, 0},
+    [HK_LAYER_DROPOUT] = {"dropout RATE",
+                          "Dropout (Keras Dropout): while training, zeroes a RATE share of the values and scales "
+                          "the rest.",
+                          no_opts, 1, 1},
+    [HK_LAYER_FLATTEN] = {"flatten", "Flatten (Keras Flatten): the values as one vector.", no_opts, 0, 0},
+    [HK_LAYER_DENSE] = {"dense UNITS [activation=NAME] [l2=X]", "Fully connected layer (Keras Dense).", dense_opts, 1,
+                        1},
+    [HK_LAYER_ACTIVATION] = {"activation NAME",
+                             "An activation as a layer of its own (Keras Activation; activation relu6 is Keras "
+                             "ReLU(max_value=6), named re_lu).",
+                             no_opts, 1, 1},
+    [HK_LAYER_DEPTHWISE] = {"depthwise KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] "
+                            "[l2=X]",
+                            "Depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1): each channel is "
+                            "convolved with its own KxK kernel. Padding as conv2d.",
+                            conv_opts, 1, 1},
+    [HK_LAYER_BATCHNORM] = {"batchnorm [momentum=0.99] [epsilon=0.001]",
+                            "Batch normalisation per channel (Keras BatchNormalization): gamma and beta are "
+                            "trained, the moving mean and variance are non-trainable state. Training normalises "
+                            "with the batch's mean and (biased) variance, over the global batch under MPI, and "
+                            "updates moving = moving*momentum + batch*(1-momentum); inference and frozen layers "
+                            "use the moving statistics.",
+                            bn_opts, 0, 0},
+    [HK_LAYER_ZEROPAD] = {"zeropad P|T,B,L,R",
+                          "Zero padding (Keras ZeroPadding2D): P rows and columns on every side, or T,B,L,R: top, "
+                          "bottom, left, right.",
+                          no_opts, 1, 1},
+    [HK_LAYER_AVGPOOL2D] = {"avgpool [KxK] [strides=SxS] [padding=valid|same]",
+                            "Average pooling (Keras AveragePooling2D); strides default to the pool size; with "
+                            "padding=same the cells outside the input are not counted.",
+                            pool_opts, 1, 0},
+    [HK_LAYER_GLOBAL_AVGPOOL] = {"global_avgpool",
+                                 "Global average pooling (Keras GlobalAveragePooling2D): the mean of each channel, "
+                                 "a flat output.",
+                                 no_opts, 0, 0},
 };
 
 enum hk_layer_kind hk_layer_kind_find(const char *word)
@@ -31,12 +68,19 @@ enum hk_layer_kind hk_layer_kind_find(const char *word)
             return (enum hk_layer_kind)k;
     if (strcmp(word, "maxpool2d") == 0)
         return HK_LAYER_MAXPOOL2D;
+    if (strcmp(word, "avgpool2d") == 0)
+        return HK_LAYER_AVGPOOL2D;
     return HK_LAYER_KIND_COUNT;
 }
 
 const char *const *hk_layer_spec_options(enum hk_layer_kind kind)
 {
     return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].options : no_opts;
+}
+
+const char *hk_layer_spec_help(enum hk_layer_kind kind)
+{
+    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].help : "";
 }
 
 const char *hk_layer_spec_usage(enum hk_layer_kind kind)
@@ -49,10 +93,43 @@ static enum hk_status parse_act(const char *text, enum hk_act *act, struct hk_er
     *act = hk_act_find(text);
     if (*act != HK_ACT_COUNT)
         return HK_OK;
-    static const char *const names[] = {"linear", "relu", "sigmoid", "tanh", "softmax", NULL};
+    const char *names[HK_ACT_COUNT + 1];
+    for (int i = 0; i < HK_ACT_COUNT; i++)
+        names[i] = hk_act_name((enum hk_act)i);
+    names[HK_ACT_COUNT] = NULL;
     const char *near = hk_closest(text, names);
-    return hk_fail(err, HK_EINVAL, "unknown activation '%s'%s%s%s (one of linear, relu, sigmoid, tanh, softmax)",
-                   text, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    return hk_fail(err, HK_EINVAL, "unknown activation '%s'%s%s%s (one of %s)", text, near ? "; did you mean '" : "",
+                   near ? near : "", near ? "'?" : "", hk_act_list());
+}
+
+/* "P" (all four sides) or "T,B,L,R" into pad[4]; each from 0 to 4096. */
+static enum hk_status parse_pad(const char *text, int pad[4], struct hk_error *err)
+{
+    char part[4][16];
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == 4 || len == 0 || len >= sizeof part[0])
+            n = 5;
+        if (n == 5)
+            break;
+        memcpy(part[n], p, len);
+        part[n++][len] = 0;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    int v[4];
+    int ok = n == 1 || n == 4;
+    for (int i = 0; ok && i < n; i++)
+        ok = hk_parse_int(part[i], &v[i]) && v[i] >= 0 && v[i] <= 4096;
+    if (!ok)
+        return hk_fail(err, HK_EINVAL, "padding must be P or T,B,L,R (whole numbers from 0 to 4096), got '%s'", text);
+    for (int i = 0; i < 4; i++)
+        pad[i] = v[n == 1 ? 0 : i];
+    return HK_OK;
 }
 
 static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const char *text, struct hk_error *err)
@@ -71,7 +148,16 @@ static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const c
             s->kw = dims[1];
         }
         return HK_OK;
+    case HK_LAYER_DEPTHWISE:
+        if (hk_parse_dims(text, dims) != 2 && hk_parse_dims(text, dims) != 1)
+            return hk_fail(err, HK_EINVAL, "kernel size must look like 3x3, got '%s'", text);
+        s->kh = dims[0];
+        s->kw = dims[1];
+        return HK_OK;
+    case HK_LAYER_ZEROPAD:
+        return parse_pad(text, s->pad, err);
     case HK_LAYER_MAXPOOL2D:
+    case HK_LAYER_AVGPOOL2D:
         if (hk_parse_dims(text, dims) != 2 && hk_parse_dims(text, dims) != 1)
             return hk_fail(err, HK_EINVAL, "pool size must look like 2x2, got '%s'", text);
         s->kh = dims[0];
@@ -89,6 +175,8 @@ static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const c
     case HK_LAYER_ACTIVATION:
         return parse_act(text, &s->act, err);
     case HK_LAYER_FLATTEN:
+    case HK_LAYER_BATCHNORM:
+    case HK_LAYER_GLOBAL_AVGPOOL:
     case HK_LAYER_KIND_COUNT:
         break;
     }
@@ -114,6 +202,24 @@ static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, con
         if (strcmp(value, "same") && strcmp(value, "valid"))
             return hk_fail(err, HK_EINVAL, "padding must be valid or same, got '%s'", value);
         s->same = strcmp(value, "same") == 0;
+        return HK_OK;
+    }
+    if (strcmp(key, "bias") == 0) {
+        if (strcmp(value, "yes") && strcmp(value, "no"))
+            return hk_fail(err, HK_EINVAL, "bias must be yes or no, got '%s'", value);
+        s->nobias = strcmp(value, "no") == 0;
+        return HK_OK;
+    }
+    if (strcmp(key, "momentum") == 0) {
+        if (!hk_parse_float(value, &v) || v < 0 || v > 1)
+            return hk_fail(err, HK_EINVAL, "momentum must be a number in [0, 1], got '%s'", value);
+        s->momentum = (float)v;
+        return HK_OK;
+    }
+    if (strcmp(key, "epsilon") == 0) {
+        if (!hk_parse_float(value, &v) || !(v > 0) || v > 1)
+            return hk_fail(err, HK_EINVAL, "epsilon must be a number in (0, 1], got '%s'", value);
+        s->epsilon = (float)v;
         return HK_OK;
     }
     if (strcmp(key, "l2") == 0) {
@@ -171,8 +277,12 @@ enum hk_status hk_layer_spec_parse(const struct hk_words *words, int first, stru
         return hk_fail(err, HK_EINVAL, "'%s' is not a layer", words->w[first].text);
     memset(spec, 0, sizeof *spec);
     spec->kind = kind;
-    if (kind == HK_LAYER_MAXPOOL2D)
+    if (kind == HK_LAYER_MAXPOOL2D || kind == HK_LAYER_AVGPOOL2D)
         spec->kh = spec->kw = 2;
+    if (kind == HK_LAYER_BATCHNORM) {
+        spec->momentum = HK_BATCHNORM_MOMENTUM;
+        spec->epsilon = HK_BATCHNORM_EPSILON;
+    }
     return hk_layer_spec_parse_args(words, first + 1, 0, spec, bad, err);
 }
 
@@ -185,7 +295,26 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s %d %dx%d", word, s->units, s->kh, s->kw);
         break;
     case HK_LAYER_MAXPOOL2D:
+    case HK_LAYER_AVGPOOL2D:
+    case HK_LAYER_DEPTHWISE:
         n = snprintf(buf, cap, "%s %dx%d", word, s->kh, s->kw);
+        break;
+    case HK_LAYER_ZEROPAD:
+        if (s->pad[0] == s->pad[1] && s->pad[0] == s->pad[2] && s->pad[0] == s->pad[3])
+            n = snprintf(buf, cap, "%s %d", word, s->pad[0]);
+        else
+            n = snprintf(buf, cap, "%s %d,%d,%d,%d", word, s->pad[0], s->pad[1], s->pad[2], s->pad[3]);
+        break;
+    case HK_LAYER_BATCHNORM:
+        n = snprintf(buf, cap, "%s", word);
+        if (s->momentum != HK_BATCHNORM_MOMENTUM && (size_t)n + 10 < cap) {
+            n += snprintf(buf + n, cap - (size_t)n, " momentum=");
+            n += hk_format_float(buf + n, cap - (size_t)n, s->momentum);
+        }
+        if (s->epsilon != HK_BATCHNORM_EPSILON && s->epsilon > 0 && (size_t)n + 9 < cap) {
+            n += snprintf(buf + n, cap - (size_t)n, " epsilon=");
+            n += hk_format_float(buf + n, cap - (size_t)n, s->epsilon);
+        }
         break;
     case HK_LAYER_DROPOUT:
         n = snprintf(buf, cap, "%s ", word);
@@ -198,17 +327,21 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s %s", word, hk_act_name(s->act));
         break;
     case HK_LAYER_FLATTEN:
+    case HK_LAYER_GLOBAL_AVGPOOL:
     case HK_LAYER_KIND_COUNT:
         n = snprintf(buf, cap, "%s", word);
         break;
     }
-    int strided = s->kind == HK_LAYER_CONV2D ? (s->sh > 1 || s->sw > 1)
-                                              : s->kind == HK_LAYER_MAXPOOL2D && (s->sh != s->kh || s->sw != s->kw);
+    int conv = s->kind == HK_LAYER_CONV2D || s->kind == HK_LAYER_DEPTHWISE;
+    int pool = s->kind == HK_LAYER_MAXPOOL2D || s->kind == HK_LAYER_AVGPOOL2D;
+    int strided = conv ? (s->sh > 1 || s->sw > 1) : pool && (s->sh != s->kh || s->sw != s->kw);
     if (strided && (size_t)n < cap)
         n += snprintf(buf + n, cap - (size_t)n, " strides=%dx%d", s->sh, s->sw);
-    if ((s->kind == HK_LAYER_CONV2D || s->kind == HK_LAYER_MAXPOOL2D) && s->same && (size_t)n < cap)
+    if ((conv || pool) && s->same && (size_t)n < cap)
         n += snprintf(buf + n, cap - (size_t)n, " padding=same");
-    if ((s->kind == HK_LAYER_CONV2D || s->kind == HK_LAYER_DENSE) && s->act != HK_ACT_LINEAR && (size_t)n < cap)
+    if (conv && s->nobias && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " bias=no");
+    if ((conv || s->kind == HK_LAYER_DENSE) && s->act != HK_ACT_LINEAR && (size_t)n < cap)
         n += snprintf(buf + n, cap - (size_t)n, " activation=%s", hk_act_name(s->act));
     if (s->l2 > 0 && (size_t)n + 4 < cap) {
         n += snprintf(buf + n, cap - (size_t)n, " l2=");

@@ -1,6 +1,7 @@
-/* layer_spec.h: the layer commands of the language (conv2d, maxpool, dropout, flatten, dense,
- * activation) parsed into a struct hk_layer_spec and written back. Scripts, the shell and the
- * model file loader all build layers through this one parser. */
+/* layer_spec.h: the layer commands of the language (conv2d, depthwise, maxpool, avgpool,
+ * global_avgpool, zeropad, batchnorm, dropout, flatten, dense, activation) parsed into a struct
+ * hk_layer_spec and written back. Scripts, the shell and the model file loader all build layers
+ * through this one parser. */
 #ifndef HK_LAYER_SPEC_H
 #define HK_LAYER_SPEC_H
 
@@ -31,5 +32,8 @@ const char *const *hk_layer_spec_options(enum hk_layer_kind kind);
 
 /* One-line usage of a layer command ("conv2d FILTERS KxK [strides=S] ..."). */
 const char *hk_layer_spec_usage(enum hk_layer_kind kind);
+
+/* What a layer kind does, in a sentence or two (borrowed), for help. */
+const char *hk_layer_spec_help(enum hk_layer_kind kind);
 
 #endif

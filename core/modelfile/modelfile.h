@@ -147,9 +147,10 @@ enum hk_status hk_modelfile_verify(const char *path, char sha256_hex[65], struct
 /* What hk_modelfile_check found. */
 struct hk_modelfile_report {
     char file_sha256[65];     /* of the whole file, as sha256sum prints it */
-    char weights_sha256[65];  /* of the weights alone: the kernel and bias tensors' little-endian
-                                 float32 bytes in file order (equal weights, equal hash, whatever
-                                 the header or the training state say) */
+    char weights_sha256[65];  /* of the weights alone: the kernel, bias and layer-state (batchnorm
+                                 moving statistics) tensors' little-endian float32 bytes in file
+                                 order (equal weights, equal hash, whatever the header or the
+                                 training state say) */
     uint64_t bytes;           /* file size */
     int tensors;              /* entries in the tensor table */
     int layer_count;

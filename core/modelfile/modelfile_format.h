@@ -14,7 +14,7 @@
 #define MF_PREFIX_BYTES 16u                           /* magic, version, header length */
 #define MF_MIN_FILE_BYTES (MF_PREFIX_BYTES + 4 + 32)  /* empty header, no tensors */
 #define MF_MAX_OUTPUT_VALUES ((size_t)1 << 26)        /* per-layer output limit, as hk_model_insert's */
-#define MF_MAX_TENSORS_WANTED (2 * HK_MODEL_MAX_LAYERS + 3) /* layers, optimizer, batch losses */
+#define MF_MAX_TENSORS_WANTED (4 * HK_MODEL_MAX_LAYERS + 3) /* layers, optimizer, batch losses */
 #define MF_CLASSES_PER_LINE 32                        /* the lexer takes 64 words per line */
 
 /* ---- helpers (modelfile_util.c) ---- */
@@ -79,7 +79,7 @@ int mf_classes_for_output(struct hk_shape out, int layers);
 
 /* ---- tensors (modelfile_tensors.c) ---- */
 
-enum mf_part { MF_PART_KERNEL, MF_PART_BIAS, MF_PART_OPT_M, MF_PART_OPT_V, MF_PART_BATCH_LOSS };
+enum mf_part { MF_PART_KERNEL, MF_PART_BIAS, MF_PART_OPT_M, MF_PART_OPT_V, MF_PART_BATCH_LOSS, MF_PART_STATE };
 
 /* One tensor the file holds (or must hold). */
 struct mf_tensor {
@@ -87,13 +87,15 @@ struct mf_tensor {
     uint32_t rank;
     uint32_t dims[4];
     uint64_t count; /* floats */
-    int layer;      /* index, for kernel and bias */
+    int layer;      /* index, for kernel, bias and state */
     enum mf_part part;
+    uint64_t first; /* state: where in the layer's state the tensor starts */
 };
 
 /* The Keras-style name a layer gets when the model is built in order (conv2d, conv2d_1, ...). */
-void mf_canon_name(char name[32], enum hk_layer_kind kind, int serial[HK_LAYER_KIND_COUNT]);
-/* Append the kernel and bias tensors of layer l (named lname) to t. */
+void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS]);
+/* Append the kernel and bias tensors (batchnorm: gamma, beta) and the state tensors (batchnorm:
+ * moving_mean, moving_variance) of layer l (named lname) to t. */
 enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char *lname, struct mf_tensor *t,
                                 int *nt, struct hk_error *err);
 /* Append the optimizer-state tensors of a model with nparams parameters to t. */

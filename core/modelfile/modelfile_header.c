@@ -250,7 +250,7 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
     struct hk_shape in = p->input;
     if (hk_shape_size(in) > MF_MAX_OUTPUT_VALUES)
         return mf_fail_line(err, HK_ENOMEM, &w, "input shape %dx%dx%d has more than 64 M values", in.h, in.w, in.c);
-    int serial[HK_LAYER_KIND_COUNT] = {0};
+    int serial[HK_LAYER_NAME_SLOTS] = {0};
     size_t total = 0;
     *nt = 0;
     for (int i = 0; i < p->nlayers; i++) {
@@ -262,7 +262,7 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
         l.index = i;
         l.input = i - 1;
         l.in = in;
-        mf_canon_name(l.name, l.spec.kind, serial);
+        mf_canon_name(l.name, &l.spec, serial);
         w.line = p->spec_line[i];
         w.offset = p->spec_off[i];
         if (l.ops->infer(&l, &e) != HK_OK)

@@ -288,8 +288,12 @@ static enum hk_status build_model(const char *path, const struct mf_plan *p, con
         if (want[i].part == MF_PART_BATCH_LOSS)
             continue;
         const struct hk_layer *l = want[i].layer >= 0 ? hk_model_layer(m, want[i].layer) : NULL;
-        size_t have = !l ? hk_model_param_count(m) : want[i].part == MF_PART_KERNEL ? l->wcount : l->bcount;
-        if (want[i].layer >= 0)
+        size_t have = !l                                ? hk_model_param_count(m)
+                      : want[i].part == MF_PART_KERNEL ? l->wcount
+                      : want[i].part == MF_PART_BIAS   ? l->bcount
+                      : want[i].first + want[i].count <= l->scount ? (size_t)want[i].count
+                                                                   : l->scount;
+        if (want[i].layer >= 0 && want[i].part != MF_PART_STATE)
             total += want[i].count;
         if (have != want[i].count) {
             hk_model_free(m);
@@ -430,7 +434,7 @@ enum hk_status hk_modelfile_check(const char *path, struct hk_modelfile_report *
     const unsigned char *src = c.file + c.data_at;
     for (int i = 0; i < c.nwant; i++) {
         size_t bytes = (size_t)c.want[i].count * 4;
-        if (c.want[i].part == MF_PART_KERNEL || c.want[i].part == MF_PART_BIAS)
+        if (c.want[i].part == MF_PART_KERNEL || c.want[i].part == MF_PART_BIAS || c.want[i].part == MF_PART_STATE)
             hk_sha256_update(&sha, src, bytes);
         src += bytes;
     }

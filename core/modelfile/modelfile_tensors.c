@@ -4,14 +4,15 @@
 
 #include <stdio.h>
 
-void mf_canon_name(char name[32], enum hk_layer_kind kind, int serial[HK_LAYER_KIND_COUNT])
+void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS])
 {
-    const char *base = hk_layer_ops_of(kind)->keras_name;
-    if (serial[kind])
-        snprintf(name, 32, "%.20s_%d", base, serial[kind]);
+    const char *base = hk_layer_keras_name(spec);
+    int slot = hk_layer_name_slot(spec);
+    if (serial[slot])
+        snprintf(name, 32, "%.24s_%d", base, serial[slot]);
     else
-        snprintf(name, 32, "%.20s", base);
-    serial[kind]++;
+        snprintf(name, 32, "%.24s", base);
+    serial[slot]++;
 }
 
 static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname, const char *suffix, int layer,
@@ -24,6 +25,7 @@ static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname
     x->layer = layer;
     x->part = part;
     x->count = count;
+    x->first = 0;
     uint64_t prod = 1;
     for (uint32_t i = 0; i < rank; i++) {
         if (dims[i] < 1 || dims[i] > UINT32_MAX || !mf_mul_u64(prod, dims[i], &prod))
@@ -36,15 +38,21 @@ static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname
     return HK_OK;
 }
 
-/* Append the kernel and bias tensors of layer l (named lname) to t. */
+/* Append the parameter and state tensors of layer l (named lname) to t. */
 enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char *lname, struct mf_tensor *t,
                                     int *nt, struct hk_error *err)
 {
     enum hk_status st = HK_OK;
+    int bn = l->spec.kind == HK_LAYER_BATCHNORM;
     if (l->wcount) {
         uint64_t dims[4];
         uint32_t rank;
-        if (l->spec.kind == HK_LAYER_CONV2D) {
+        const char *suffix = bn ? "/gamma" : l->spec.kind == HK_LAYER_DEPTHWISE ? "/depthwise_kernel" : "/kernel";
+        if (l->spec.kind == HK_LAYER_DEPTHWISE) {
+            rank = 4;
+            dims[0] = (uint64_t)l->in.c, dims[1] = 1;
+            dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
+        } else if (l->spec.kind == HK_LAYER_CONV2D) {
             rank = 4;
             dims[0] = (uint64_t)l->spec.units, dims[1] = (uint64_t)l->in.c;
             dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
@@ -55,11 +63,19 @@ enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char 
             rank = 1;
             dims[0] = l->wcount;
         }
-        st = add_tensor(t, nt, lname, "/kernel", index, MF_PART_KERNEL, rank, dims, l->wcount, err);
+        st = add_tensor(t, nt, lname, suffix, index, MF_PART_KERNEL, rank, dims, l->wcount, err);
     }
     if (st == HK_OK && l->bcount) {
         uint64_t dims[1] = {l->bcount};
-        st = add_tensor(t, nt, lname, "/bias", index, MF_PART_BIAS, 1, dims, l->bcount, err);
+        st = add_tensor(t, nt, lname, bn ? "/beta" : "/bias", index, MF_PART_BIAS, 1, dims, l->bcount, err);
+    }
+    if (st == HK_OK && bn && l->scount) {
+        uint64_t half = l->scount / 2, dims[1] = {half};
+        st = add_tensor(t, nt, lname, "/moving_mean", index, MF_PART_STATE, 1, dims, half, err);
+        if (st == HK_OK) {
+            st = add_tensor(t, nt, lname, "/moving_variance", index, MF_PART_STATE, 1, dims, half, err);
+            t[*nt - 1].first = half;
+        }
     }
     return st;
 }
@@ -93,6 +109,8 @@ float *mf_tensor_data(struct hk_model *m, float *batch_losses, const struct mf_t
         return hk_model_layer(m, x->layer)->w;
     case MF_PART_BIAS:
         return hk_model_layer(m, x->layer)->b;
+    case MF_PART_STATE:
+        return hk_model_layer(m, x->layer)->state + x->first;
     case MF_PART_OPT_M:
         hk_model_optim_state(m, &m1, NULL, NULL);
         return m1;

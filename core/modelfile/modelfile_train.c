@@ -164,6 +164,8 @@ static int get_float_pair(const char *s, float *a, float *b)
     return get_float(first, a) && get_float(comma + 1, b);
 }
 
+#define STRING_(x) #x
+#define STRING(x) STRING_(x) /* a number macro as a string literal */
 #define BAD(what) mf_fail_line(err, HK_EFORMAT, w, "%s: " what, ws->w[0].text)
 
 static enum hk_status line_run(struct hk_train_state *s, const struct hk_words *ws, const struct mf_where *w,
@@ -189,8 +191,8 @@ static enum hk_status line_run(struct hk_train_state *s, const struct hk_words *
     if (!get_u64_in(v[4], 1, (uint64_t)INT32_MAX, &images))
         return BAD("images must be a whole number from 1 to 2^31-1");
     s->images = (size_t)images;
-    if (!get_int_in(v[5], 2, 64, &s->class_count))
-        return BAD("classes must be a whole number from 2 to 64");
+    if (!get_int_in(v[5], 2, HK_TRAIN_MAX_CLASSES, &s->class_count))
+        return BAD("classes must be a whole number from 2 to " STRING(HK_TRAIN_MAX_CLASSES));
     unsigned char digest[HK_SHA256_BYTES];
     if (strcmp(v[6], "none") != 0 && !hk_sha256_parse_hex(v[6], digest))
         return BAD("data_sha256 must be 64 hex digits or none");
@@ -208,7 +210,7 @@ static enum hk_status line_run(struct hk_train_state *s, const struct hk_words *
         return BAD("until_value must be a finite number");
     c->until_value = until_value;
     const char *p = v[10];
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < HK_TRAIN_MAX_CLASSES; i++)
         c->class_weight[i] = 1.0f;
     for (int i = 0; i < s->class_count; i++) {
         char one[64];

@@ -171,7 +171,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     if ((state & HK_MODELFILE_STATE_TRAINING) && (!(state & HK_MODELFILE_STATE_OPTIMIZER) || !meta->training))
         return hk_fail(err, HK_EINVAL, "the training state needs the optimizer state and meta->training");
     const struct hk_train_state *train = state & HK_MODELFILE_STATE_TRAINING ? meta->training : NULL;
-    if (train && (train->class_count < 2 || train->class_count > 64 || !train->images ||
+    if (train && (train->class_count < 2 || train->class_count > HK_TRAIN_MAX_CLASSES || !train->images ||
                   train->nepochs > HK_TRAIN_STATE_MAX_EPOCHS || train->nbatches > HK_TRAIN_STATE_MAX_BATCHES))
         return hk_fail(err, HK_EINVAL, "the training state cannot be saved: %d classes, %zu pictures, %zu epochs, "
                        "%zu batches", train->class_count, train->images, train->nepochs, train->nbatches);
@@ -185,11 +185,11 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     struct mf_tensor *t = malloc(MF_MAX_TENSORS_WANTED * sizeof *t);
     if (!t)
         return hk_fail(err, HK_ENOMEM, "out of memory");
-    int nt = 0, serial[HK_LAYER_KIND_COUNT] = {0};
+    int nt = 0, serial[HK_LAYER_NAME_SLOTS] = {0};
     for (int i = 0; i < hk_model_count(m) && st == HK_OK; i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
         char lname[32];
-        mf_canon_name(lname, l->spec.kind, serial);
+        mf_canon_name(lname, &l->spec, serial);
         st = mf_layer_tensors(l, i, lname, t, &nt, err);
     }
     if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))

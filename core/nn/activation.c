@@ -1,14 +1,19 @@
-/* activation.c: relu, sigmoid, tanh, softmax forward and backward, computed from the output. */
+/* activation.c: relu, relu6 (min(max(x, 0), 6), Keras ReLU(max_value=6)), sigmoid, tanh, softmax forward and backward, computed from the output. */
 #include "activation.h"
 
 #include <math.h>
 #include <string.h>
 
-static const char *const act_names[HK_ACT_COUNT] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
+static const char *const act_names[HK_ACT_COUNT] = {"linear", "relu", "sigmoid", "tanh", "softmax", "relu6"};
 
 const char *hk_act_name(enum hk_act act)
 {
     return (unsigned)act < HK_ACT_COUNT ? act_names[act] : NULL;
+}
+
+const char *hk_act_list(void)
+{
+    return "linear, relu, relu6, sigmoid, tanh, softmax";
 }
 
 enum hk_act hk_act_find(const char *name)
@@ -39,6 +44,10 @@ void hk_act_forward(enum hk_act act, float *y, size_t rows, size_t width)
     case HK_ACT_RELU:
         for (size_t i = 0; i < n; i++)
             y[i] = y[i] > 0 ? y[i] : 0;
+        break;
+    case HK_ACT_RELU6:
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0 ? (y[i] < 6 ? y[i] : 6) : 0;
         break;
     case HK_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++)
@@ -72,6 +81,10 @@ void hk_act_backward(enum hk_act act, const float *y, float *dy, size_t rows, si
     case HK_ACT_RELU:
         for (size_t i = 0; i < n; i++)
             dy[i] = y[i] > 0 ? dy[i] : 0;
+        break;
+    case HK_ACT_RELU6:
+        for (size_t i = 0; i < n; i++)
+            dy[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0;
         break;
     case HK_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++)

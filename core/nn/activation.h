@@ -4,10 +4,13 @@
 
 #include <stddef.h>
 
-enum hk_act { HK_ACT_LINEAR, HK_ACT_RELU, HK_ACT_SIGMOID, HK_ACT_TANH, HK_ACT_SOFTMAX, HK_ACT_COUNT };
+enum hk_act { HK_ACT_LINEAR, HK_ACT_RELU, HK_ACT_SIGMOID, HK_ACT_TANH, HK_ACT_SOFTMAX, HK_ACT_RELU6, HK_ACT_COUNT };
 
 /* Name as written in commands ("relu"); NULL for an invalid value. */
 const char *hk_act_name(enum hk_act act);
+
+/* The names, comma-separated ("linear, relu, ..."), for messages and help. */
+const char *hk_act_list(void);
 
 /* Look a name up; returns HK_ACT_COUNT when unknown. */
 enum hk_act hk_act_find(const char *name);

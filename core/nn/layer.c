@@ -2,6 +2,7 @@
 #include "layer.h"
 
 #include <math.h>
+#include <stddef.h>
 
 size_t hk_shape_size(struct hk_shape s)
 {
@@ -11,11 +12,65 @@ size_t hk_shape_size(struct hk_shape s)
 const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind)
 {
     static const struct hk_layer_ops *const table[HK_LAYER_KIND_COUNT] = {
-        [HK_LAYER_CONV2D] = &hk_conv2d_ops,   [HK_LAYER_MAXPOOL2D] = &hk_maxpool2d_ops,
-        [HK_LAYER_DROPOUT] = &hk_dropout_ops, [HK_LAYER_FLATTEN] = &hk_flatten_ops,
-        [HK_LAYER_DENSE] = &hk_dense_ops,     [HK_LAYER_ACTIVATION] = &hk_activation_ops,
+        [HK_LAYER_CONV2D] = &hk_conv2d_ops,       [HK_LAYER_MAXPOOL2D] = &hk_maxpool2d_ops,
+        [HK_LAYER_DROPOUT] = &hk_dropout_ops,     [HK_LAYER_FLATTEN] = &hk_flatten_ops,
+        [HK_LAYER_DENSE] = &hk_dense_ops,         [HK_LAYER_ACTIVATION] = &hk_activation_ops,
+        [HK_LAYER_DEPTHWISE] = &hk_depthwise_ops, [HK_LAYER_BATCHNORM] = &hk_batchnorm_ops,
+        [HK_LAYER_ZEROPAD] = &hk_zeropad_ops,     [HK_LAYER_AVGPOOL2D] = &hk_avgpool2d_ops,
+        [HK_LAYER_GLOBAL_AVGPOOL] = &hk_global_avgpool_ops,
     };
     return (unsigned)kind < HK_LAYER_KIND_COUNT ? table[kind] : NULL;
+}
+
+static int is_relu6_layer(const struct hk_layer_spec *spec)
+{
+    return spec->kind == HK_LAYER_ACTIVATION && spec->act == HK_ACT_RELU6;
+}
+
+const char *hk_layer_keras_name(const struct hk_layer_spec *spec)
+{
+    return is_relu6_layer(spec) ? "re_lu" : hk_layer_ops_of(spec->kind)->keras_name;
+}
+
+const char *hk_layer_keras_class(const struct hk_layer_spec *spec)
+{
+    return is_relu6_layer(spec) ? "ReLU" : hk_layer_ops_of(spec->kind)->keras_class;
+}
+
+int hk_layer_name_slot(const struct hk_layer_spec *spec)
+{
+    return is_relu6_layer(spec) ? HK_LAYER_NAME_RELU6 : (int)spec->kind;
+}
+
+int hk_pad_before(int n, int out, int k, int s)
+{
+    int total = (out - 1) * s + k - n;
+    return total > 0 ? total / 2 : 0;
+}
+
+enum hk_status hk_pool_infer(struct hk_layer *l, struct hk_error *err)
+{
+    struct hk_layer_spec *s = &l->spec;
+    if (s->kh < 1 || s->kw < 1 || s->kh > 1024 || s->kw > 1024)
+        return hk_fail(err, HK_EINVAL, "%s: pool size must be from 1x1 to 1024x1024", l->name);
+    if (s->sh < 1)
+        s->sh = s->kh;
+    if (s->sw < 1)
+        s->sw = s->kw;
+    int oh, ow;
+    if (s->same) {
+        oh = (l->in.h + s->sh - 1) / s->sh;
+        ow = (l->in.w + s->sw - 1) / s->sw;
+    } else {
+        if (l->in.h < s->kh || l->in.w < s->kw)
+            return hk_fail(err, HK_ESHAPE, "%s: pool %dx%d does not fit input (%d,%d,%d)", l->name, s->kh, s->kw,
+                           l->in.h, l->in.w, l->in.c);
+        oh = (l->in.h - s->kh) / s->sh + 1;
+        ow = (l->in.w - s->kw) / s->sw + 1;
+    }
+    l->out = (struct hk_shape){l->in.c, oh, ow};
+    l->wcount = l->bcount = 0;
+    return HK_OK;
 }
 
 void hk_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, struct hk_rng *rng)

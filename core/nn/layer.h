@@ -18,8 +18,17 @@ enum hk_layer_kind {
     HK_LAYER_FLATTEN,
     HK_LAYER_DENSE,
     HK_LAYER_ACTIVATION,
+    HK_LAYER_DEPTHWISE,
+    HK_LAYER_BATCHNORM,
+    HK_LAYER_ZEROPAD,
+    HK_LAYER_AVGPOOL2D,
+    HK_LAYER_GLOBAL_AVGPOOL,
     HK_LAYER_KIND_COUNT
 };
+
+/* Keras BatchNormalization defaults. */
+#define HK_BATCHNORM_MOMENTUM 0.99f
+#define HK_BATCHNORM_EPSILON 0.001f
 
 /* Per-sample shape: channels, height, width. A flat vector of n values is n x 1 x 1. */
 struct hk_shape {
@@ -33,21 +42,33 @@ size_t hk_shape_size(struct hk_shape s);
 struct hk_layer_spec {
     enum hk_layer_kind kind;
     int units;       /* conv2d filters, dense units */
-    int kh, kw;      /* conv2d kernel or pooling window */
-    int sh, sw;      /* strides; conv2d default 1, pooling default the window */
+    int kh, kw;      /* conv2d or depthwise kernel, pooling window */
+    int sh, sw;      /* strides; conv2d and depthwise default 1, pooling default the window */
     int same;        /* padding: 1 = same, 0 = valid */
+    int nobias;      /* conv2d, depthwise: 1 = no bias (bias=no) */
+    int pad[4];      /* zeropad: rows on top, bottom, columns on the left, right */
+    float momentum;  /* batchnorm: moving = moving * momentum + batch * (1 - momentum) */
+    float epsilon;   /* batchnorm: added to the variance (0 = the default 0.001) */
     float rate;      /* dropout rate in [0, 1) */
     enum hk_act act; /* activation applied to the output */
     float l2;        /* L2 factor on the kernel (Keras kernel_regularizer=l2(x)) */
 };
 
+/* Data-parallel training: replace sums[0..count) by their sums over all processes (an MPI
+ * all-reduce; it cannot fail short of aborting the job). Batch normalisation calls it to take its
+ * statistics over the global batch. */
+typedef void (*hk_sync_fn)(void *user, double *sums, size_t count);
+
 /* Per-call context shared by all layers of one forward or backward pass. */
 struct hk_pass {
-    int training;      /* dropout active, buffers kept for backward */
+    int training;      /* dropout active, batchnorm on batch statistics, buffers kept for backward */
     uint64_t seed;     /* with step: where dropout masks come from */
     uint64_t step;     /* global optimizer step (0 when not training) */
     uint64_t sample0;  /* position of the first sample of this pass within the global batch */
     float *scratch[HK_TEAM_PARTS]; /* one scratch of the model's max scratch_floats per part */
+    hk_sync_fn sync;   /* NULL in a single process */
+    void *sync_user;
+    double share;      /* with sync: this process's samples / the global batch's */
 };
 
 struct hk_layer_ops;
@@ -62,6 +83,9 @@ struct hk_layer {
     size_t wcount, bcount;  /* parameter counts of kernel and bias */
     float *w, *b;           /* views into the model's parameter arena */
     float *dw, *db;         /* views into the gradient arena */
+    size_t scount;          /* non-trainable state values (batchnorm: moving mean, moving variance) */
+    float *state;           /* view into the model's state arena (out of optimizer, L2, all-reduce) */
+    int frozen;             /* no updates; a frozen batchnorm normalises with its moving statistics */
     float *y;               /* batch outputs, batch * size(out), view into the workspace */
     void *aux;              /* per-batch layer state (maxpool argmax, dropout mask) */
 };
@@ -71,14 +95,14 @@ struct hk_layer_ops {
     const char *word;       /* command word: "conv2d" */
     const char *keras_name; /* name prefix as Keras prints it: "max_pooling2d" */
     const char *keras_class; /* layer type as Keras prints it: "MaxPooling2D" */
-    /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount. */
+    /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount (and l->scount). */
     enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
     /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */
     size_t (*aux_bytes)(const struct hk_layer *l, int n);
     /* Floats of scratch needed by forward or backward, per part of the batch (the model gives
      * each of the HK_TEAM_PARTS parts its own). NULL = none. */
     size_t (*scratch_floats)(const struct hk_layer *l);
-    /* Initialise parameters (Keras: glorot-uniform kernel, zero bias). NULL = no parameters. */
+    /* Initialise parameters and state (Keras: glorot-uniform kernel, zero bias). NULL = none. */
     void (*init)(struct hk_layer *l, struct hk_rng *rng);
     /* y = f(x) into l->y for a batch of n (activation is applied by the model afterwards). */
     void (*forward)(struct hk_layer *l, const float *x, int n, const struct hk_pass *p);
@@ -91,6 +115,25 @@ struct hk_layer_ops {
 /* The ops of a kind; never NULL for a valid kind. */
 const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind);
 
+/* Keras-style name prefix and class of a layer ("re_lu" / "ReLU" for `activation relu6`,
+ * otherwise the kind's keras_name and keras_class). */
+const char *hk_layer_keras_name(const struct hk_layer_spec *spec);
+const char *hk_layer_keras_class(const struct hk_layer_spec *spec);
+
+/* Counters of auto names: one per kind, and HK_LAYER_NAME_RELU6 for re_lu. */
+#define HK_LAYER_NAME_RELU6 HK_LAYER_KIND_COUNT
+#define HK_LAYER_NAME_SLOTS (HK_LAYER_KIND_COUNT + 1)
+/* The name counter a layer of this spec draws its suffix from. */
+int hk_layer_name_slot(const struct hk_layer_spec *spec);
+
+/* Output shape of a sliding window (pooling): the spec's window, strides (default the window)
+ * and padding over l->in; sets l->out (channels kept) and zero parameter counts. */
+enum hk_status hk_pool_infer(struct hk_layer *l, struct hk_error *err);
+
+/* Padding on top and left of a window of k with stride s over n giving out positions (TF rule:
+ * the extra one of an odd total goes to the bottom/right). */
+int hk_pad_before(int n, int out, int k, int s);
+
 /* Glorot-uniform fill: limit sqrt(6 / (fan_in + fan_out)). */
 void hk_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, struct hk_rng *rng);
 
@@ -100,5 +143,10 @@ extern const struct hk_layer_ops hk_dropout_ops;
 extern const struct hk_layer_ops hk_flatten_ops;
 extern const struct hk_layer_ops hk_dense_ops;
 extern const struct hk_layer_ops hk_activation_ops;
+extern const struct hk_layer_ops hk_depthwise_ops;
+extern const struct hk_layer_ops hk_batchnorm_ops;
+extern const struct hk_layer_ops hk_zeropad_ops;
+extern const struct hk_layer_ops hk_avgpool2d_ops;
+extern const struct hk_layer_ops hk_global_avgpool_ops;
 
 #endif

@@ -1,7 +1,10 @@
 /* layer_conv2d.c: 2-D convolution as im2col + one sgemm per image and direction, the batch cut
  * into HK_TEAM_PARTS parts that the compute team runs side by side, each with its own scratch.
- * Kernel layout: [filters][in_channels][kh][kw]; bias [filters]. Padding valid or same (TF rule:
- * the smaller half of the padding goes on top/left). */
+ * A 1x1 convolution with stride 1 needs no im2col: in NCHW the picture is already its column
+ * matrix (c x h*w), so it is one sgemm per picture straight on x.
+ * Kernel layout: [filters][in_channels][kh][kw]; bias [filters] or none (bias=no). Padding valid
+ * or same (TF rule: the smaller half of the padding goes on top/left, the extra row and column of
+ * an odd total on the bottom/right). */
 #include <cblas.h>
 #include <string.h>
 
@@ -20,11 +23,17 @@ static struct conv_geom geom(const struct hk_layer *l)
     struct conv_geom g = {l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
                           l->spec.kh, l->spec.kw, l->spec.sh, l->spec.sw, 0, 0};
     if (l->spec.same) {
-        int ph = (g.oh - 1) * g.sh + g.kh - g.h, pw = (g.ow - 1) * g.sw + g.kw - g.w;
-        g.pt = ph > 0 ? ph / 2 : 0;
-        g.pl = pw > 0 ? pw / 2 : 0;
+        g.pt = hk_pad_before(g.h, g.oh, g.kh, g.sh);
+        g.pl = hk_pad_before(g.w, g.ow, g.kw, g.sw);
     }
     return g;
+}
+
+/* 1 when the picture is its own column matrix: 1x1 kernel, stride 1 (no padding then). */
+static int is_pointwise(const struct hk_layer *l)
+{
+    const struct hk_layer_spec *s = &l->spec;
+    return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1;
 }
 
 static enum hk_status conv_infer(struct hk_layer *l, struct hk_error *err)
@@ -49,13 +58,15 @@ static enum hk_status conv_infer(struct hk_layer *l, struct hk_error *err)
     }
     l->out = (struct hk_shape){s->units, oh, ow};
     l->wcount = (size_t)s->units * l->in.c * s->kh * s->kw;
-    l->bcount = (size_t)s->units;
+    l->bcount = s->nobias ? 0 : (size_t)s->units;
     return HK_OK;
 }
 
-/* Floats of one column matrix: (c*kh*kw) x (oh*ow). */
+/* Floats of one column matrix: (c*kh*kw) x (oh*ow); none for a pointwise convolution. */
 static size_t col_floats(const struct hk_layer *l)
 {
+    if (is_pointwise(l))
+        return 0;
     return (size_t)l->in.c * l->spec.kh * l->spec.kw * l->out.h * l->out.w;
 }
 
@@ -69,7 +80,8 @@ static void conv_init(struct hk_layer *l, struct hk_rng *rng)
 {
     int rf = l->spec.kh * l->spec.kw;
     hk_glorot_uniform(l->w, l->wcount, l->in.c * rf, l->out.c * rf, rng);
-    memset(l->b, 0, l->bcount * sizeof *l->b);
+    if (l->bcount)
+        memset(l->b, 0, l->bcount * sizeof *l->b);
 }
 
 /* col[(c*kh+i)*kw+j][oy*ow+ox] = x[c][oy*sh+i-pt][ox*sw+j-pl], zero outside.
@@ -153,15 +165,21 @@ static void forward_part(void *arg, int part, int member)
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
     size_t in_size = hk_shape_size(l->in), out_size = hk_shape_size(l->out);
     float *col = c->p->scratch[member];
+    int pointwise = is_pointwise(l);
     int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
     for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         float *y = l->y + s * out_size;
-        for (int f = 0; f < g.f; f++)
-            for (int k = 0; k < ohw; k++)
-                y[(size_t)f * ohw + k] = l->b[f];
-        im2col(col, c->x + s * in_size, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, ohw, ckk, 1.0f, l->w, ckk, col, ohw, 1.0f, y,
-                    ohw);
+        if (l->bcount)
+            for (int f = 0; f < g.f; f++)
+                for (int k = 0; k < ohw; k++)
+                    y[(size_t)f * ohw + k] = l->b[f];
+        const float *cols = c->x + s * in_size;
+        if (!pointwise) {
+            im2col(col, cols, &g);
+            cols = col;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, ohw, ckk, 1.0f, l->w, ckk, cols, ohw,
+                    l->bcount ? 1.0f : 0.0f, y, ohw);
     }
 }
 
@@ -196,7 +214,8 @@ static void add_plane_sums(float *db, const float *d, int f, int ohw)
 
 /* Part `part` of the backward pass over its samples s: dw += dy_s * col_s^T, db += sum dy_s
  * (part 0 into l->dw and l->db, part k > 0 into its own zeroed buffers behind the column matrix
- * of scratch k), dcol = W^T dy_s, dx_s = col2im(dcol); col in the scratch of the member. */
+ * of scratch k), dcol = W^T dy_s, dx_s = col2im(dcol); col in the scratch of the member.
+ * Pointwise: col_s is x_s and dx_s = W^T dy_s directly. */
 static void backward_part(void *arg, int part, int member)
 {
     const struct conv_call *c = arg;
@@ -210,13 +229,22 @@ static void backward_part(void *arg, int part, int member)
         db = dw + l->wcount;
         memset(dw, 0, (l->wcount + l->bcount) * sizeof *dw);
     }
+    int pointwise = is_pointwise(l);
     int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
     for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         const float *d = c->dy + s * out_size;
-        add_plane_sums(db, d, g.f, ohw);
-        im2col(col, c->x + s * in_size, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, col, ohw, 1.0f, dw, ckk);
-        if (c->dx) {
+        if (l->bcount)
+            add_plane_sums(db, d, g.f, ohw);
+        const float *cols = c->x + s * in_size;
+        if (!pointwise) {
+            im2col(col, cols, &g);
+            cols = col;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, cols, ohw, 1.0f, dw, ckk);
+        if (c->dx && pointwise) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f,
+                        c->dx + s * in_size, ohw);
+        } else if (c->dx) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f, col,
                         ohw);
             col2im(c->dx + s * in_size, col, &g);

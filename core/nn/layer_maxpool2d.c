@@ -7,31 +7,6 @@
 
 #include "layer.h"
 
-static enum hk_status pool_infer(struct hk_layer *l, struct hk_error *err)
-{
-    struct hk_layer_spec *s = &l->spec;
-    if (s->kh < 1 || s->kw < 1)
-        return hk_fail(err, HK_EINVAL, "%s: pool size must be at least 1x1", l->name);
-    if (s->sh < 1)
-        s->sh = s->kh;
-    if (s->sw < 1)
-        s->sw = s->kw;
-    int oh, ow;
-    if (s->same) {
-        oh = (l->in.h + s->sh - 1) / s->sh;
-        ow = (l->in.w + s->sw - 1) / s->sw;
-    } else {
-        if (l->in.h < s->kh || l->in.w < s->kw)
-            return hk_fail(err, HK_ESHAPE, "%s: pool %dx%d does not fit input (%d,%d,%d)", l->name, s->kh, s->kw,
-                           l->in.h, l->in.w, l->in.c);
-        oh = (l->in.h - s->kh) / s->sh + 1;
-        ow = (l->in.w - s->kw) / s->sw + 1;
-    }
-    l->out = (struct hk_shape){l->in.c, oh, ow};
-    l->wcount = l->bcount = 0;
-    return HK_OK;
-}
-
 /* 2x2 windows, stride 2, no padding: the blog's pooling, with its own loops (pool2_*). */
 static int is_pool2(const struct hk_layer *l)
 {
@@ -136,10 +111,8 @@ static void pool_forward(struct hk_layer *l, const float *x, int n, const struct
     }
     const struct hk_layer_spec *s = &l->spec;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
-    int pt = s->same ? ((oh - 1) * s->sh + s->kh - h) / 2 : 0;
-    int pl = s->same ? ((ow - 1) * s->sw + s->kw - w) / 2 : 0;
-    pt = pt > 0 ? pt : 0;
-    pl = pl > 0 ? pl : 0;
+    int pt = s->same ? hk_pad_before(h, oh, s->kh, s->sh) : 0;
+    int pl = s->same ? hk_pad_before(w, ow, s->kw, s->sw) : 0;
     int32_t *arg = l->aux;
     size_t planes = (size_t)n * l->in.c, k = 0;
     for (size_t pl_i = 0; pl_i < planes; pl_i++) {
@@ -192,7 +165,7 @@ const struct hk_layer_ops hk_maxpool2d_ops = {
     .word = "maxpool",
     .keras_name = "max_pooling2d",
     .keras_class = "MaxPooling2D",
-    .infer = pool_infer,
+    .infer = hk_pool_infer,
     .aux_bytes = pool_aux,
     .forward = pool_forward,
     .backward = pool_backward,

@@ -15,15 +15,21 @@ struct hk_model {
     uint64_t seed;
     int count;
     struct hk_layer layers[HK_MODEL_MAX_LAYERS];
-    int name_serial[HK_LAYER_KIND_COUNT]; /* next Keras-style suffix per kind */
+    int name_serial[HK_LAYER_NAME_SLOTS]; /* next Keras-style suffix per kind (and re_lu) */
 
     size_t nparams;
     float *params, *grads, *mom1, *mom2; /* one allocation each */
+    size_t nstate;
+    float *state;                        /* non-trainable state (batchnorm moving statistics) */
 
     int compiled;
     struct hk_optim optim;
     enum hk_loss loss;
     uint64_t step;
+
+    hk_sync_fn sync;    /* data-parallel statistics (batchnorm), NULL alone */
+    void *sync_user;
+    double share;
 
     int ws_batch;       /* batch the workspace is sized for (0 = none) */
     void *workspace;    /* layer outputs, aux, two gradient buffers, a scratch per part, logits */
@@ -65,6 +71,7 @@ void hk_model_free(struct hk_model *m)
     free(m->grads);
     free(m->mom1);
     free(m->mom2);
+    free(m->state);
     free(m);
 }
 
@@ -74,6 +81,8 @@ int hk_model_count(const struct hk_model *m) { return m->count; }
 size_t hk_model_param_count(const struct hk_model *m) { return m->nparams; }
 float *hk_model_params(struct hk_model *m) { return m->params; }
 float *hk_model_grads(struct hk_model *m) { return m->grads; }
+size_t hk_model_state_count(const struct hk_model *m) { return m->nstate; }
+float *hk_model_state(struct hk_model *m) { return m->state; }
 uint64_t hk_model_optim_step(const struct hk_model *m) { return m->step; }
 
 const struct hk_layer *hk_model_layer(const struct hk_model *m, int i)
@@ -92,6 +101,13 @@ int hk_model_find(const struct hk_model *m, const char *name)
 struct hk_shape hk_model_output(const struct hk_model *m)
 {
     return m->count ? m->layers[m->count - 1].out : m->input;
+}
+
+void hk_model_set_sync(struct hk_model *m, hk_sync_fn sync, void *user, double share)
+{
+    m->sync = sync;
+    m->sync_user = user;
+    m->share = share;
 }
 
 void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64_t **step)
@@ -207,23 +223,27 @@ static void *alloc_big(size_t bytes)
 static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int count, struct hk_model_change *chg,
                             struct hk_error *err)
 {
-    size_t n = 0;
-    for (int i = 0; i < count; i++)
+    size_t n = 0, ns = 0;
+    for (int i = 0; i < count; i++) {
         n += layers[i].wcount + layers[i].bcount;
+        ns += layers[i].scount;
+    }
     size_t bytes = (n ? n : 1) * sizeof(float);
     float *params = malloc(bytes), *grads = calloc(1, bytes), *mom1 = calloc(1, bytes), *mom2 = calloc(1, bytes);
-    if (!params || !grads || !mom1 || !mom2) {
+    float *state = calloc(ns ? ns : 1, sizeof(float));
+    if (!params || !grads || !mom1 || !mom2 || !state) {
         free(params);
         free(grads);
         free(mom1);
         free(mom2);
+        free(state);
         char need[32];
         hk_format_bytes(need, sizeof need, bytes * 4);
         return hk_fail(err, HK_ENOMEM, "out of memory for %zu parameters (%s)", n, need);
     }
     if (chg)
         chg->reinitialised[0] = '\0';
-    size_t off = 0;
+    size_t off = 0, soff = 0;
     for (int i = 0; i < count; i++) {
         struct hk_layer *l = &layers[i];
         const struct hk_layer *old = NULL;
@@ -234,13 +254,17 @@ static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int cou
         l->dw = grads + off;
         l->b = params + off + l->wcount;
         l->db = grads + off + l->wcount;
+        l->state = state + soff;
         off += l->wcount + l->bcount;
-        if (l->wcount + l->bcount == 0)
+        soff += l->scount;
+        if (l->wcount + l->bcount + l->scount == 0)
             continue;
-        if (old && old->wcount == l->wcount && old->bcount == l->bcount && old->in.c == l->in.c &&
-            old->spec.units == l->spec.units && old->spec.kh == l->spec.kh && old->spec.kw == l->spec.kw) {
+        if (old && old->spec.kind == l->spec.kind && old->wcount == l->wcount && old->bcount == l->bcount &&
+            old->scount == l->scount && old->in.c == l->in.c && old->spec.units == l->spec.units &&
+            old->spec.kh == l->spec.kh && old->spec.kw == l->spec.kw) {
             memcpy(l->w, old->w, l->wcount * sizeof *l->w);
             memcpy(l->b, old->b, l->bcount * sizeof *l->b);
+            memcpy(l->state, old->state, l->scount * sizeof *l->state);
         } else {
             init_layer(m, l);
             if (chg && old)
@@ -252,11 +276,14 @@ static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int cou
     free(m->grads);
     free(m->mom1);
     free(m->mom2);
+    free(m->state);
     m->params = params;
     m->grads = grads;
     m->mom1 = mom1;
     m->mom2 = mom2;
     m->nparams = n;
+    m->state = state;
+    m->nstate = ns;
     m->step = 0;
     memcpy(m->layers, layers, (size_t)count * sizeof *layers);
     m->count = count;
@@ -301,14 +328,14 @@ enum hk_status hk_model_insert(struct hk_model *m, int at, const struct hk_layer
     memset(l, 0, sizeof *l);
     l->spec = *spec;
     l->ops = ops;
-    int serial = m->name_serial[spec->kind];
+    int slot = hk_layer_name_slot(spec), serial = m->name_serial[slot];
     if (serial)
-        snprintf(l->name, sizeof l->name, "%s_%d", ops->keras_name, serial);
+        snprintf(l->name, sizeof l->name, "%s_%d", hk_layer_keras_name(spec), serial);
     else
-        snprintf(l->name, sizeof l->name, "%s", ops->keras_name);
+        snprintf(l->name, sizeof l->name, "%s", hk_layer_keras_name(spec));
     enum hk_status st = change(m, layers, m->count + 1, chg, err);
     if (st == HK_OK)
-        m->name_serial[spec->kind]++;
+        m->name_serial[slot]++;
     return st;
 }
 
@@ -449,7 +476,7 @@ size_t hk_model_workspace_bytes(const struct hk_model *m, int n)
 
 size_t hk_model_memory_bytes(const struct hk_model *m, int n)
 {
-    return m->nparams * 4 * sizeof(float) + hk_model_workspace_bytes(m, n);
+    return (m->nparams * 4 + m->nstate) * sizeof(float) + hk_model_workspace_bytes(m, n);
 }
 
 enum hk_status hk_model_check_batch(const struct hk_model *m, int n, struct hk_error *err)
@@ -491,7 +518,8 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
     enum hk_status st = reserve(m, n, err);
     if (st != HK_OK)
         return st;
-    struct hk_pass p = {training, m->seed, m->step, sample0, {0}};
+    struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
+                        .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
     memcpy(p.scratch, m->scratch, sizeof p.scratch);
     const float *in = x;
     int lend = n < HK_TEAM_PARTS;
@@ -547,6 +575,25 @@ static double l2_penalty(struct hk_model *m, int with_grad)
     return total;
 }
 
+/* Backpropagate the loss gradient in dbuf[0] (of the last layer's logits) through every layer
+ * of the last forward pass of x: parameter gradients accumulate into the gradient arena, and
+ * dinput (may be NULL) receives the gradient with respect to the input. */
+static void backward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0, float *dinput)
+{
+    struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
+                        .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
+    memcpy(p.scratch, m->scratch, sizeof p.scratch);
+    int cur = 0;
+    for (int i = m->count - 1; i >= 0; i--) {
+        struct hk_layer *l = &m->layers[i];
+        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : dinput;
+        if (i != m->count - 1)
+            hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
+        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
+        cur = 1 - cur;
+    }
+}
+
 enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int *labels,
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err)
@@ -562,18 +609,28 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
     res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, d);
     res->correct = count_correct(m->logits, labels, n, k);
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
-    struct hk_pass p = {1, m->seed, m->step, sample0, {0}};
-    memcpy(p.scratch, m->scratch, sizeof p.scratch);
-    int cur = 0;
-    for (int i = m->count - 1; i >= 0; i--) {
-        struct hk_layer *l = &m->layers[i];
-        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : NULL;
-        if (i != m->count - 1)
-            hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
-        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
-        cur = 1 - cur;
-    }
+    backward(m, x, n, 1, sample0, NULL);
     res->loss += l2_penalty(m, 1);
+    return HK_OK;
+}
+
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err)
+{
+    const float *y;
+    enum hk_status st = hk_model_check_compiled(m, err);
+    if (st == HK_OK)
+        st = hk_model_forward(m, x, n, 0, 0, &y, err);
+    if (st != HK_OK)
+        return st;
+    int k = (int)hk_shape_size(hk_model_output(m));
+    if (out)
+        memcpy(out, y, (size_t)n * k * sizeof *out);
+    double l = margin ? hk_loss_margin(m->logits, labels, n, k, m->dbuf[0])
+                      : hk_loss_eval(m->loss, m->logits, labels, NULL, n, k, m->dbuf[0]);
+    if (loss)
+        *loss = l;
+    backward(m, x, n, 0, 0, dx);
     return HK_OK;
 }
 
@@ -610,7 +667,7 @@ enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int b
 }
 
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
-                                 struct hk_step_result *res, struct hk_error *err)
+                                 struct hk_step_result *res, float *probs, struct hk_error *err)
 {
     enum hk_status compiled = hk_model_check_compiled(m, err);
     if (compiled != HK_OK)
@@ -622,9 +679,12 @@ enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *
     batch = batch > 0 ? batch : 32;
     for (int s = 0; s < n; s += batch) {
         int b = n - s < batch ? n - s : batch;
-        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, NULL, err);
+        const float *out;
+        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, &out, err);
         if (st != HK_OK)
             return st;
+        if (probs)
+            memcpy(probs + (size_t)s * k, out, (size_t)b * k * sizeof *out);
         total += hk_loss_eval(m->loss, m->logits, labels + s, NULL, b, k, NULL) * b;
         correct += count_correct(m->logits, labels + s, b, k);
     }

@@ -1,5 +1,6 @@
-/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena and
- * one pair of optimizer-moment arenas; forward, backward, training step and prediction. */
+/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena, one
+ * pair of optimizer-moment arenas and one arena of non-trainable state; forward, backward,
+ * training step and prediction. */
 #ifndef HK_MODEL_H
 #define HK_MODEL_H
 
@@ -52,6 +53,17 @@ size_t hk_model_param_count(const struct hk_model *m);
 /* The parameter arena (borrowed, hk_model_param_count floats). Writable so that a loader can
  * fill it; the layer views w and b point into it. */
 float *hk_model_params(struct hk_model *m);
+
+/* Non-trainable state values (batchnorm moving mean and variance), and their arena (borrowed,
+ * hk_model_state_count floats; writable for a loader; the layer views `state` point into it).
+ * Out of the optimizer, L2, the gradient arena and the gradient all-reduce. */
+size_t hk_model_state_count(const struct hk_model *m);
+float *hk_model_state(struct hk_model *m);
+
+/* Data-parallel training: training passes call sync to take batch statistics over the global
+ * batch, share being this process's samples / the global batch's (see hk_sync_fn). NULL (the
+ * default) for one process. */
+void hk_model_set_sync(struct hk_model *m, hk_sync_fn sync, void *user, double share);
 
 /* What a change to the architecture did to trained weights. */
 struct hk_model_change {
@@ -111,6 +123,15 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err);
 
+/* The gradient of the batch-mean loss (no L2 penalty) with respect to the input, for attacks:
+ * forward in inference mode (dropout off), then backward through every layer. The loss is the
+ * compiled one, or with margin the logit margin (hk_loss_margin). dx receives n x input size
+ * values; out (may be NULL) the model's output (n x output size, after the last activation), loss
+ * (may be NULL) the mean loss. labels as for hk_model_gradients. The gradient arena is changed (it
+ * no longer holds a training gradient). Needs a compiled model. */
+enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
+                                       float *dx, float *out, double *loss, struct hk_error *err);
+
 /* The gradient arena (borrowed, param_count floats): for tests and for all-reduce. */
 float *hk_model_grads(struct hk_model *m);
 
@@ -127,9 +148,10 @@ enum hk_status hk_model_train_step(struct hk_model *m, const float *x, const int
 enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int batch, float *probs,
                                 struct hk_error *err);
 
-/* Loss and accuracy of n inputs (inference mode). */
+/* Loss and accuracy of n inputs (inference mode); probs (may be NULL) receives n x output size
+ * values, as hk_model_predict gives them. */
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
-                                 struct hk_step_result *res, struct hk_error *err);
+                                 struct hk_step_result *res, float *probs, struct hk_error *err);
 
 /* Bytes of memory that training at batch n would use for activations and scratch. */
 size_t hk_model_workspace_bytes(const struct hk_model *m, int n);

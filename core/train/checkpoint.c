@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "train_state.h"
 
 struct hk_checkpoint {
     char *last, *best_path;     /* DIR/last.hkm, DIR/best.hkm */
@@ -127,9 +126,17 @@ static int link_best(struct hk_checkpoint *cp)
     return ok;
 }
 
-enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run *run,
-                                   const struct hk_epoch_record *rec, struct hk_error *err)
+struct hk_train_state *hk_checkpoint_capture(const struct hk_checkpoint *cp, const struct hk_train_run *run)
 {
+    if (!cp)
+        return hk_train_state_capture(run, HK_METRIC_COUNT, NULL);
+    return hk_train_state_capture(run, cp->monitor, cp->has_best ? &cp->best : NULL);
+}
+
+enum hk_status hk_checkpoint_write(void *user, struct hk_train_run *run, const struct hk_epoch_record *rec,
+                                   struct hk_error *err)
+{
+    struct hk_checkpoint *cp = user;
     int improved = 0;
     if (rec) {
         double v = rec->v[cp->monitor];
@@ -137,7 +144,7 @@ enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run
         if (improved)
             hk_checkpoint_set_best(cp, v);
     }
-    struct hk_train_state *state = hk_train_state_capture(run);
+    struct hk_train_state *state = hk_checkpoint_capture(cp, run);
     if (!state)
         return hk_fail(err, HK_ENOMEM, "out of memory writing a checkpoint");
     cp->meta.training = state;

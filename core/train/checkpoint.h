@@ -9,6 +9,7 @@
 #include "history.h"
 #include "modelfile.h"
 #include "train.h"
+#include "train_state.h"
 
 #define HK_CHECKPOINT_LAST "last.hkm"
 #define HK_CHECKPOINT_BEST "best.hkm"
@@ -33,10 +34,15 @@ int hk_checkpoint_best(const struct hk_checkpoint *cp, double *best);
 /* Start from a best value already reached (a resumed run's). */
 void hk_checkpoint_set_best(struct hk_checkpoint *cp, double best);
 
+/* The state of run with the checkpointer's metric and best value (cp NULL: no checkpoint), as
+ * hk_train_state_capture. Owned: hk_train_state_free; NULL when out of memory. */
+struct hk_train_state *hk_checkpoint_capture(const struct hk_checkpoint *cp, const struct hk_train_run *run);
+
 /* On the worker, between batches: write DIR/last.hkm, and DIR/best.hkm when rec (the epoch just
  * finished; NULL when the run was stopped mid-way) improves the monitored metric. Both files hold
- * the weights, the optimizer state and hk_train_state_capture(run). HK_EIO names the file. */
-enum hk_status hk_checkpoint_write(struct hk_checkpoint *cp, struct hk_train_run *run,
-                                   const struct hk_epoch_record *rec, struct hk_error *err);
+ * the weights, the optimizer state and hk_checkpoint_capture(cp, run). HK_EIO names the file.
+ * With cp as user, this is a run's epoch_end hook (train.h). */
+enum hk_status hk_checkpoint_write(void *cp, struct hk_train_run *run, const struct hk_epoch_record *rec,
+                                   struct hk_error *err);
 
 #endif

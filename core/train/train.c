@@ -8,8 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "batch.h"
-#include "checkpoint.h"
+#include "infer.h"
 #include "prefetch.h"
 
 static double now_seconds(void)
@@ -43,8 +42,8 @@ enum hk_status hk_train_check(const struct hk_model *m, const struct hk_dataset 
     hk_model_compiled(m, NULL, &loss);
     size_t k = hk_shape_size(hk_model_output(m));
     int classes = train->class_count;
-    if (classes > 64)
-        return hk_fail(err, HK_EINVAL, "%d classes; husky supports at most 64", classes);
+    if (classes > HK_TRAIN_MAX_CLASSES)
+        return hk_fail(err, HK_EINVAL, "%d classes; husky supports at most %d", classes, HK_TRAIN_MAX_CLASSES);
     if (loss == HK_LOSS_BCE && classes != 2)
         return hk_fail(err, HK_ESHAPE, "binary_crossentropy needs 2 classes but the training set has %d", classes);
     if (loss == HK_LOSS_CCE && (size_t)classes != k)
@@ -65,44 +64,50 @@ enum hk_status hk_train_check(const struct hk_model *m, const struct hk_dataset 
     return HK_OK;
 }
 
+struct hk_train_config hk_train_config_default(void)
+{
+    struct hk_train_config c = {.epochs = 10, .batch = 32, .rescale = 1.0f / 255.0f,
+                                .augment = hk_augment_default(), .until = HK_METRIC_COUNT};
+    for (int k = 0; k < HK_TRAIN_MAX_CLASSES; k++)
+        c.class_weight[k] = 1.0f;
+    return c;
+}
+
+int hk_train_batch(const struct hk_train_config *c, size_t count)
+{
+    return (size_t)c->batch < count ? c->batch : (int)count;
+}
+
+enum hk_status hk_train_start(struct hk_train_run *run, const struct hk_train_setup *s, struct hk_error *err)
+{
+    enum hk_status st = hk_model_check_batch(s->model, hk_train_batch(&s->config, s->train->count), err);
+    if (st != HK_OK)
+        return st;
+    run->model = s->model;
+    run->train = s->train;
+    run->val = s->val;
+    run->config = s->config;
+    run->history = s->history;
+    run->worker = s->worker;
+    run->progress = s->progress;
+    run->progress_user = s->progress_user;
+    run->epoch_end = s->epoch_end;
+    run->epoch_end_user = s->epoch_end_user;
+    run->share = s->share;
+    run->resume = s->resume != NULL;
+    /* the position a save queued before the first batch sees */
+    run->pos = s->resume ? *s->resume
+                         : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(s->history)};
+    atomic_store(&run->stop, 0);
+    return hk_worker_start(s->worker, hk_train_job, run, err);
+}
+
 void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights)
 {
     for (int c = 0; c < ds->class_count; c++)
         weights[c] = ds->class_counts[c] ? (float)((double)ds->count / ((double)ds->class_count *
                                                                         (double)ds->class_counts[c]))
                                          : 1.0f;
-}
-
-enum hk_status hk_train_evaluate(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
-                                 double *loss, double *accuracy, struct hk_error *err)
-{
-    size_t size = (size_t)ds->height * ds->width * 3;
-    batch = batch > 0 ? batch : 32;
-    float *x = malloc((size_t)batch * size * sizeof *x);
-    uint32_t *idx = malloc((size_t)batch * sizeof *idx);
-    if (!x || !idx) {
-        free(x);
-        free(idx);
-        return hk_fail(err, HK_ENOMEM, "out of memory for an evaluation batch");
-    }
-    double total = 0;
-    long correct = 0;
-    enum hk_status st = HK_OK;
-    for (size_t s = 0; s < ds->count && st == HK_OK; s += (size_t)batch) {
-        int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
-        for (int i = 0; i < b; i++)
-            idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
-        struct hk_step_result r;
-        st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, err);
-        total += r.loss * b;
-        correct += r.correct;
-    }
-    free(x);
-    free(idx);
-    *loss = ds->count ? total / (double)ds->count : NAN;
-    *accuracy = ds->count ? (double)correct / (double)ds->count : NAN;
-    return st;
 }
 
 static int target_met(const struct hk_train_config *c, const struct hk_epoch_record *r)
@@ -193,7 +198,7 @@ void hk_train_job(void *arg)
     struct hk_train_run *run = arg;
     const struct hk_train_config *c = &run->config;
     const struct hk_dataset *ds = run->train;
-    int batch = c->batch < (int)ds->count ? c->batch : (int)ds->count;
+    int batch = hk_train_batch(c, ds->count);
     int ranks = run->share.ranks > 1 ? run->share.ranks : 1, shared = ranks > 1 && run->share.reduce;
     int batches = (int)((ds->count + (size_t)batch - 1) / (size_t)batch);
     float *weights = malloc((size_t)batch * sizeof *weights);
@@ -301,8 +306,8 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_ACCURACY] = (double)correct / seen;
         rec.v[HK_METRIC_VAL_LOSS] = rec.v[HK_METRIC_VAL_ACCURACY] = NAN;
         if (run->val && run->val->count) {
-            st = hk_train_evaluate(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
-                                   &rec.v[HK_METRIC_VAL_ACCURACY], &run->err);
+            st = hk_infer_evaluate_here(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
+                                        &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
@@ -316,7 +321,7 @@ void hk_train_job(void *arg)
             struct hk_train_event ev = {.kind = HK_TRAIN_EPOCH_END, .epoch = epoch, .epochs = c->epochs, .rec = rec};
             run->progress(run->progress_user, &ev);
         }
-        if (run->checkpoint && (st = hk_checkpoint_write(run->checkpoint, run, &rec, &run->err)) != HK_OK) {
+        if (run->epoch_end && (st = run->epoch_end(run->epoch_end_user, run, &rec, &run->err)) != HK_OK) {
             snprintf(why, sizeof why, "%s", run->err.msg);
             break;
         }
@@ -328,7 +333,7 @@ void hk_train_job(void *arg)
         }
     }
     epoch--;
-    if (st == HK_ECANCELLED && run->checkpoint && hk_checkpoint_write(run->checkpoint, run, NULL, &run->err) != HK_OK) {
+    if (st == HK_ECANCELLED && run->epoch_end && run->epoch_end(run->epoch_end_user, run, NULL, &run->err) != HK_OK) {
         st = run->err.status;
         snprintf(why, sizeof why, "%s", run->err.msg);
     }

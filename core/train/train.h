@@ -17,6 +17,8 @@
 
 enum hk_compare { HK_CMP_GE, HK_CMP_GT, HK_CMP_LE, HK_CMP_LT };
 
+#define HK_TRAIN_MAX_CLASSES 64 /* classes a training set may have (class weights, model files) */
+
 struct hk_train_config {
     int epochs;                 /* >= 1 */
     int batch;                  /* >= 1 */
@@ -26,8 +28,15 @@ struct hk_train_config {
     enum hk_metric until;       /* stop when this metric meets the target; HK_METRIC_COUNT: never */
     enum hk_compare until_cmp;
     double until_value;
-    float class_weight[64];     /* per class loss weight (all 1 for none) */
+    float class_weight[HK_TRAIN_MAX_CLASSES]; /* per class loss weight (all 1 for none) */
 };
+
+/* The defaults of `train`: 10 epochs, batch 32, seed 0, rescale 1/255, no augmentation, no
+ * target, every class weight 1. */
+struct hk_train_config hk_train_config_default(void);
+
+/* The batch a run of c on a training set of `count` pictures uses: c->batch, at most count. */
+int hk_train_batch(const struct hk_train_config *c, size_t count);
 
 /* Where a run is: enough, with the model's optimizer state and the history, to continue it
  * exactly (every random draw is derived from the seeds, the global epoch and the optimizer step).
@@ -40,8 +49,6 @@ struct hk_train_position {
     double loss_sum;    /* the epoch in progress so far: summed sample loss, */
     long correct, seen; /* samples classified right and samples seen */
 };
-
-struct hk_checkpoint; /* checkpoint.h */
 
 enum hk_train_event_kind { HK_TRAIN_EPOCH_END, HK_TRAIN_FINISHED, HK_TRAIN_WARNING };
 
@@ -60,6 +67,14 @@ struct hk_train_event {
 
 /* Called on the worker thread; must not block for long. */
 typedef void (*hk_train_progress_fn)(void *user, const struct hk_train_event *ev);
+
+struct hk_train_run;
+
+/* Called on the worker after each epoch with its record (after the progress event), and once
+ * more with rec NULL when the run is stopped, between two batches (a checkpointer saves then).
+ * Non-OK (err set) ends the run with that error. */
+typedef enum hk_status (*hk_train_epoch_fn)(void *user, struct hk_train_run *run, const struct hk_epoch_record *rec,
+                                            struct hk_error *err);
 
 /* What one process sends into the per-step reduction of data-parallel training. */
 enum hk_train_sum { HK_SUM_LOSS, HK_SUM_CORRECT, HK_SUM_SAMPLES, HK_SUM_STOP, HK_SUM_FAILED, HK_SUM_COUNT };
@@ -91,7 +106,8 @@ struct hk_train_run {
     struct hk_worker *worker;       /* for servicing queued calls between batches */
     hk_train_progress_fn progress;  /* may be NULL */
     void *progress_user;
-    struct hk_checkpoint *checkpoint; /* may be NULL: written after every epoch and when stopped */
+    hk_train_epoch_fn epoch_end;    /* may be NULL */
+    void *epoch_end_user;
     int resume;                     /* 1: start at `pos` (a saved position) instead of the beginning */
     struct hk_train_position pos;   /* where the run is (kept current by the worker) */
     struct hk_train_share share;    /* zero: a single process */
@@ -101,6 +117,29 @@ struct hk_train_run {
     double step_seconds;            /* when finished: time of the training steps (wait included) */
     double data_wait_seconds;       /* of which the worker waited for the next batch's pictures */
 };
+
+/* What a run starts from: everything hk_train_start puts into a run. Borrowed; what it points to
+ * must stay alive and unchanged until the run has ended. */
+struct hk_train_setup {
+    struct hk_model *model;
+    const struct hk_dataset *train;
+    const struct hk_dataset *val;   /* may be NULL */
+    struct hk_train_config config;
+    struct hk_history *history;
+    struct hk_worker *worker;
+    const struct hk_train_position *resume; /* NULL: from the beginning; else continue there */
+    hk_train_progress_fn progress;  /* may be NULL */
+    void *progress_user;
+    hk_train_epoch_fn epoch_end;    /* may be NULL */
+    void *epoch_end_user;
+    struct hk_train_share share;    /* zero: a single process */
+};
+
+/* Check that a batch fits the memory limit (hk_model_check_batch at hk_train_batch: HK_ENOMEM),
+ * fill run (owned by the caller, kept until the run ends) from setup and start it on the worker
+ * (HK_EBUSY when a run is going). The configuration must have passed hk_train_check (or, for a
+ * resume, the saved state's check). */
+enum hk_status hk_train_start(struct hk_train_run *run, const struct hk_train_setup *setup, struct hk_error *err);
 
 /* Check a configuration against the model and data before a run; err says what does not fit. */
 enum hk_status hk_train_check(const struct hk_model *m, const struct hk_dataset *train,
@@ -112,9 +151,5 @@ void hk_train_job(void *run);
 
 /* Balanced class weights, as Keras/scikit-learn compute them: n / (classes * n_c). */
 void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights);
-
-/* Loss and accuracy of a whole set in inference mode, batch by batch. */
-enum hk_status hk_train_evaluate(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
-                                 double *loss, double *accuracy, struct hk_error *err);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "sha256.h"
 
 void hk_train_state_free(struct hk_train_state *s)
@@ -18,7 +17,8 @@ void hk_train_state_free(struct hk_train_state *s)
     free(s);
 }
 
-struct hk_train_state *hk_train_state_capture(struct hk_train_run *run)
+struct hk_train_state *hk_train_state_capture(const struct hk_train_run *run, enum hk_metric monitor,
+                                              const double *best)
 {
     struct hk_train_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -26,11 +26,9 @@ struct hk_train_state *hk_train_state_capture(struct hk_train_run *run)
     s->config = run->config;
     s->class_count = run->train ? run->train->class_count : 0;
     s->pos = run->pos;
-    s->monitor = HK_METRIC_COUNT;
-    if (run->checkpoint) {
-        s->monitor = hk_checkpoint_monitor(run->checkpoint);
-        s->has_best = hk_checkpoint_best(run->checkpoint, &s->best);
-    }
+    s->monitor = monitor;
+    s->has_best = monitor != HK_METRIC_COUNT && best;
+    s->best = s->has_best ? *best : 0;
     if (run->train) {
         s->images = run->train->count;
         hk_train_manifest(run->train, s->data_sha256);

@@ -32,9 +32,11 @@ struct hk_train_state {
 /* Free s and what it owns; NULL is a no-op. */
 void hk_train_state_free(struct hk_train_state *s);
 
-/* A copy of the state of run (its config, position, checkpoint best, history); on the worker, or
- * when no run is going. NULL when out of memory. Owned: hk_train_state_free. */
-struct hk_train_state *hk_train_state_capture(struct hk_train_run *run);
+/* A copy of the state of run (its config, position, history) with the checkpoint's metric
+ * (HK_METRIC_COUNT: no checkpoint) and best value so far (NULL: none yet); on the worker, or when
+ * no run is going. NULL when out of memory. Owned: hk_train_state_free. */
+struct hk_train_state *hk_train_state_capture(const struct hk_train_run *run, enum hk_metric monitor,
+                                              const double *best);
 
 /* Replace the contents of history h with the state's records. HK_ENOMEM when out of memory. */
 enum hk_status hk_train_state_restore_history(const struct hk_train_state *s, struct hk_history *h,

@@ -103,7 +103,7 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
         scratch = s > scratch ? s : scratch;
         maxval = hk_shape_size(l->out) > maxval ? hk_shape_size(l->out) : maxval;
     }
-    struct hk_pass pass = {1, hk_model_seed(m), 1, 0, {0}};
+    struct hk_pass pass = {.training = 1, .seed = hk_model_seed(m), .step = 1};
     for (int k = 0; k < HK_TEAM_PARTS; k++)
         pass.scratch[k] = xcalloc(scratch, sizeof *pass.scratch[k]);
     float *dy = xcalloc((size_t)BATCH * maxval, sizeof *dy);

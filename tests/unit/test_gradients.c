@@ -124,6 +124,80 @@ static void check_specs(const char *what, struct hk_shape in, const struct hk_la
     check_net(what, &n);
 }
 
+static struct hk_layer_spec depthwise(int k, int stride, int same, int nobias)
+{
+    return (struct hk_layer_spec){.kind = HK_LAYER_DEPTHWISE, .kh = k, .kw = k, .sh = stride, .sw = stride,
+                                  .same = same, .nobias = nobias};
+}
+
+static struct hk_layer_spec batchnorm(void)
+{
+    return (struct hk_layer_spec){.kind = HK_LAYER_BATCHNORM, .momentum = 0.9f, .epsilon = 0.001f};
+}
+
+/* Batchnorm right after the first (1x1) layer, frozen: it normalises with moving statistics
+ * (set to something other than 0 and 1 first). */
+static void check_frozen_batchnorm(struct hk_shape img)
+{
+    struct hk_layer_spec s[] = {batchnorm(), conv(2, 3, 1, 0, HK_ACT_TANH)};
+    struct net n = {0};
+    if (!build(&n, img, s, 2, 2)) {
+        CHECK(0, "frozen batchnorm: could not build the model");
+        return;
+    }
+    struct hk_layer *bn = (struct hk_layer *)hk_model_layer(n.m, 1);
+    bn->frozen = 1;
+    for (int q = 0; q < img.c; q++) {
+        bn->state[q] = 0.1f * (float)(q + 1);
+        bn->state[img.c + q] = 0.5f + 0.25f * (float)q;
+        bn->w[q] = 1.5f - 0.5f * (float)q;
+        bn->b[q] = 0.2f;
+    }
+    check_net("batchnorm frozen (moving statistics)", &n);
+}
+
+/* depthwise, batchnorm, zeropad, avgpool, global_avgpool, relu6, conv2d bias=no and 1x1. */
+static void check_modern_layers(struct hk_shape img)
+{
+    struct hk_layer_spec dw1[] = {depthwise(3, 1, 1, 0)};
+    check_specs("depthwise 3x3 same", img, dw1, 1, 2);
+    struct hk_layer_spec dw2[] = {depthwise(3, 2, 1, 0)};
+    check_specs("depthwise 3x3 stride 2 same", img, dw2, 1, 2);
+    struct hk_layer_spec dw3[] = {depthwise(3, 2, 0, 1)};
+    check_specs("depthwise 3x3 stride 2 valid bias=no", (struct hk_shape){3, 8, 7}, dw3, 1, 2);
+    struct hk_layer_spec dw4[] = {{.kind = HK_LAYER_DEPTHWISE, .kh = 2, .kw = 3, .sh = 1, .sw = 2, .same = 1}};
+    check_specs("depthwise 2x3 strides 1x2 same", img, dw4, 1, 2);
+    struct hk_layer_spec bn1[] = {batchnorm()};
+    check_specs("batchnorm (batch statistics)", img, bn1, 1, 2);
+    struct hk_layer_spec bn2[] = {conv(3, 3, 1, 1, HK_ACT_LINEAR), batchnorm(), simple(HK_LAYER_FLATTEN),
+                                  dense(3, HK_ACT_RELU6)};
+    check_specs("conv2d + batchnorm + dense relu6, 3 classes", img, bn2, 4, 3);
+    check_frozen_batchnorm(img);
+    struct hk_layer_spec z1[] = {{.kind = HK_LAYER_ZEROPAD, .pad = {1, 0, 2, 1}}, depthwise(3, 2, 0, 0)};
+    check_specs("zeropad 1,0,2,1 + depthwise stride 2 valid", img, z1, 2, 2);
+    struct hk_layer_spec a1[] = {{.kind = HK_LAYER_AVGPOOL2D, .kh = 2, .kw = 2}};
+    check_specs("avgpool 2x2", img, a1, 1, 2);
+    struct hk_layer_spec a2[] = {{.kind = HK_LAYER_AVGPOOL2D, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1}};
+    check_specs("avgpool 3x3 stride 2 same", img, a2, 1, 2);
+    struct hk_layer_spec g1[] = {conv(4, 3, 1, 1, HK_ACT_TANH), simple(HK_LAYER_GLOBAL_AVGPOOL)};
+    check_specs("conv2d tanh + global_avgpool", img, g1, 2, 2);
+    struct hk_layer_spec r1[] = {conv(3, 3, 1, 0, HK_ACT_LINEAR), {.kind = HK_LAYER_ACTIVATION, .act = HK_ACT_RELU6}};
+    check_specs("activation layer relu6", img, r1, 2, 2);
+    struct hk_layer_spec nb[] = {{.kind = HK_LAYER_CONV2D, .units = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1,
+                                  .nobias = 1}};
+    check_specs("conv2d 3x3 stride 2 same bias=no", (struct hk_shape){2, 8, 6}, nb, 1, 2);
+    struct hk_layer_spec pw[] = {{.kind = HK_LAYER_CONV2D, .units = 5, .kh = 1, .kw = 1, .nobias = 1},
+                                 {.kind = HK_LAYER_CONV2D, .units = 2, .kh = 1, .kw = 1, .sh = 2, .sw = 2}};
+    check_specs("conv2d 1x1 bias=no (one sgemm) and 1x1 stride 2", img, pw, 2, 2);
+
+    /* relu6 caps at 6 and passes the gradient only inside (0, 6) */
+    float v[4] = {-1.0f, 3.0f, 6.5f, 6.0f}, d[4] = {1, 1, 1, 1};
+    hk_act_forward(HK_ACT_RELU6, v, 1, 4);
+    hk_act_backward(HK_ACT_RELU6, v, d, 1, 4);
+    CHECK(v[0] == 0 && v[1] == 3 && v[2] == 6 && v[3] == 6, "relu6 forward %g %g %g %g", v[0], v[1], v[2], v[3]);
+    CHECK(d[0] == 0 && d[1] == 1 && d[2] == 0 && d[3] == 0, "relu6 backward %g %g %g %g", d[0], d[1], d[2], d[3]);
+}
+
 int main(void)
 {
     struct hk_shape img = {2, 7, 6};
@@ -160,6 +234,7 @@ int main(void)
     check_specs("categorical cross-entropy, 3 classes", img, cc, 2, 3);
     struct hk_layer_spec l2[] = {{.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .l2 = 0.01f}};
     check_specs("conv2d with l2=0.01", img, l2, 1, 2);
+    check_modern_layers(img);
 
     /* binary cross-entropy stays finite and exact for large logits */
     float z[4] = {100.0f, -100.0f, 30.0f, 0.0f}, dz[4];

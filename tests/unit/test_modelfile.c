@@ -418,6 +418,50 @@ static void test_optimizer_state(void)
     hk_model_free(m);
 }
 
+/* batchnorm (its moving statistics are state tensors), depthwise, zeropad, relu6, global_avgpool
+ * after a few training steps: weights, state and predictions come back bit for bit. */
+static void test_modern_layers(void)
+{
+    struct hk_error err;
+    struct hk_model *m = hk_model_new((struct hk_shape){3, 8, 8}, 5, &err), *back = NULL;
+    struct hk_layer_spec specs[] = {
+        {.kind = HK_LAYER_ZEROPAD, .pad = {0, 1, 0, 1}},
+        {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .nobias = 1},
+        {.kind = HK_LAYER_BATCHNORM, .momentum = 0.5f},
+        {.kind = HK_LAYER_ACTIVATION, .act = HK_ACT_RELU6},
+        {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .same = 1},
+        {.kind = HK_LAYER_GLOBAL_AVGPOOL},
+        {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
+    };
+    for (int i = 0; i < 7; i++)
+        CHECK(hk_model_insert(m, i, &specs[i], NULL, &err) == HK_OK, "insert %d: %s", i, err.msg);
+    struct hk_optim o = hk_optim_default(HK_OPTIM_ADAM);
+    hk_model_compile(m, &o, HK_LOSS_BCE, &err);
+    for (int s = 0; s < 3; s++) {
+        struct hk_step_result r;
+        hk_model_train_step(m, xs, labels, NULL, N, &r, &err);
+    }
+    CHECK(hk_model_state_count(m) == 8 && hk_model_state(m)[0] != 0.0f && hk_model_state(m)[4] != 1.0f,
+          "8 values of state, moved by training");
+    CHECK(strcmp(hk_model_layer(m, 3)->name, "re_lu") == 0, "activation relu6 is named re_lu");
+    CHECK(hk_modelfile_save(in_dir("bn.hkm"), m, NULL, 0, &err) == HK_OK, "save: %s", err.msg);
+    CHECK(hk_modelfile_load(in_dir("bn.hkm"), NULL, &back, NULL, &err) == HK_OK, "load: %s", err.msg);
+    if (back) {
+        CHECK(same_params(m, back), "weights restored");
+        CHECK(hk_model_state_count(back) == 8 &&
+                  memcmp(hk_model_state(m), hk_model_state(back), 8 * sizeof(float)) == 0,
+              "moving mean and variance restored");
+        CHECK(same_predictions(m, back), "predictions are bit for bit the same");
+    }
+    struct hk_modelfile_report r;
+    enum hk_status st = hk_modelfile_check(in_dir("bn.hkm"), &r, &err);
+    CHECK(st == HK_OK && r.tensors == 9 && r.param_count == hk_model_param_count(m),
+          "9 tensors (conv2d kernel; gamma, beta, moving_mean, moving_variance; depthwise kernel, bias; dense "
+          "kernel, bias): %d, %s", r.tensors, st == HK_OK ? "" : err.msg);
+    hk_model_free(back);
+    hk_model_free(m);
+}
+
 /* Layers named with gaps (after a remove) and a softmax head with three classes. */
 static void test_names_and_classes(void)
 {
@@ -1027,6 +1071,7 @@ int main(void)
     test_round_trip();
     test_optimizer_state();
     test_names_and_classes();
+    test_modern_layers();
     test_damage();
     test_lies();
     test_training_state();

@@ -50,7 +50,7 @@ static struct hk_train_config stripes_config(void)
                                 .augment = hk_augment_default(), .until = HK_METRIC_COUNT};
     c.augment.rotation_range = 20, c.augment.width_shift = c.augment.height_shift = 0.1f;
     c.augment.zoom_lo = 0.8f, c.augment.zoom_hi = 1.2f, c.augment.horizontal_flip = 1;
-    for (int k = 0; k < 64; k++)
+    for (int k = 0; k < HK_TRAIN_MAX_CLASSES; k++)
         c.class_weight[k] = 1.0f;
     return c;
 }
@@ -171,14 +171,15 @@ int main(int argc, char **argv)
         b = stripes_model();
         hb = hk_history_new();
         setup_run(&run, b, train, val, hb, w);
-        run.checkpoint = hk_checkpoint_new(dir, HK_METRIC_LOSS, NULL, &err);
-        CHECK(run.checkpoint != NULL, "checkpoint: %s", err.msg);
+        run.epoch_end = hk_checkpoint_write;
+        run.epoch_end_user = hk_checkpoint_new(dir, HK_METRIC_LOSS, NULL, &err);
+        CHECK(run.epoch_end_user != NULL, "checkpoint: %s", err.msg);
         CHECK(hk_worker_start(w, hk_train_job, &run, &err) == HK_OK, "start: %s", err.msg);
         while (hk_worker_busy(w))
             hk_worker_call(w, stop_inside_epoch, &stop);
         hk_worker_wait(w);
         if (!stop.reached)
-            hk_checkpoint_free(run.checkpoint);
+            hk_checkpoint_free(run.epoch_end_user);
     }
     CHECK(stop.reached && run.status == HK_ECANCELLED, "stopped (status %d)", (int)run.status);
     CHECK(run.pos.epoch >= 1 && run.pos.batch >= 1 && run.pos.batch <= 5 && run.pos.seen == 8L * run.pos.batch,
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
     printf("stopped after %d epochs and %d of 6 batches\n", run.pos.epoch, run.pos.batch);
     snprintf(path, sizeof path, "%s/%s", dir, HK_CHECKPOINT_BEST);
     CHECK(access(path, R_OK) == 0, "best.hkm written after epoch 1");
-    hk_checkpoint_free(run.checkpoint);
+    hk_checkpoint_free(run.epoch_end_user);
     snprintf(path, sizeof path, "%s/%s", dir, HK_CHECKPOINT_LAST);
     struct hk_model_meta info;
     memset(&info, 0, sizeof info);

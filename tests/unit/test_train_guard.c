@@ -52,7 +52,7 @@ static enum hk_status train(struct hk_model *m, const struct hk_dataset *ds, int
     run->train = ds;
     run->config = (struct hk_train_config){.epochs = epochs, .batch = 8, .seed = 1, .rescale = 1.0f / 255.0f,
                                            .augment = hk_augment_default(), .until = HK_METRIC_COUNT};
-    for (int k = 0; k < 64; k++)
+    for (int k = 0; k < HK_TRAIN_MAX_CLASSES; k++)
         run->config.class_weight[k] = 1.0f;
     run->history = h;
     run->worker = w;

@@ -1,0 +1,186 @@
+/* infer.c: using a model (see infer.h): picture preprocessing on the caller's thread, and the
+ * model work queued to the compute worker as one call each. */
+#include "infer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "batch.h"
+
+#define INFER_BATCH 32 /* inputs forwarded at a time */
+
+enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_prep *prep, const char *path,
+                             unsigned char *pix, float *x, struct hk_error *err)
+{
+    struct hk_shape in = hk_model_input(m);
+    if (in.c != 3)
+        return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
+    unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
+    if (!pix && !own)
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+    unsigned char *p = pix ? pix : own;
+    enum hk_status st = hk_image_load_resized(path, prep->limits, p, in.w, in.h, err);
+    if (st == HK_OK)
+        hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
+    free(own);
+    return st;
+}
+
+/* One piece of model work for the worker, and its result. */
+enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS };
+
+struct infer_call {
+    enum infer_op op;
+    struct hk_model *m;
+    const float *x;
+    int n, layer;
+    const struct hk_dataset *ds;
+    float rescale;
+    double *loss, *accuracy;
+    float *out;
+    enum hk_status st;
+    struct hk_error err;
+};
+
+static void infer_on_worker(void *arg)
+{
+    struct infer_call *c = arg;
+    const struct hk_layer *l;
+    switch (c->op) {
+    case OP_PREDICT:
+        c->st = hk_model_predict(c->m, c->x, c->n, INFER_BATCH, c->out, &c->err);
+        break;
+    case OP_EVALUATE:
+        c->st = hk_infer_evaluate_here(c->m, c->ds, c->rescale, c->n, c->loss, c->accuracy, c->out, &c->err);
+        break;
+    case OP_ACTIVATION:
+        c->st = hk_model_forward(c->m, c->x, 1, 0, 0, NULL, &c->err);
+        l = hk_model_layer(c->m, c->layer);
+        if (c->st == HK_OK) /* a forward pass leaves each layer's output in its y (model.h) */
+            memcpy(c->out, l->y, hk_shape_size(l->out) * sizeof *c->out);
+        break;
+    case OP_WEIGHTS:
+        l = hk_model_layer(c->m, c->layer);
+        memcpy(c->out, l->w, l->wcount * sizeof *c->out);
+        break;
+    }
+}
+
+static enum hk_status run_call(struct hk_worker *wk, struct infer_call *c, struct hk_error *err)
+{
+    c->st = HK_OK;
+    hk_error_clear(&c->err);
+    hk_worker_call(wk, infer_on_worker, c);
+    if (c->st != HK_OK && err)
+        *err = c->err;
+    return c->st;
+}
+
+static enum hk_status check_layer(const struct hk_model *m, int layer, struct hk_error *err)
+{
+    if (layer < 0 || layer >= hk_model_count(m))
+        return hk_fail(err, HK_EINVAL, "no layer %d; the model has %d layers", layer, hk_model_count(m));
+    return HK_OK;
+}
+
+enum hk_status hk_infer_predict(struct hk_worker *wk, struct hk_model *m, const float *x, int n, float *probs,
+                                struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_PREDICT, .m = m, .x = x, .n = n, .out = probs};
+    return n > 0 ? run_call(wk, &c, err) : HK_OK;
+}
+
+enum hk_status hk_infer_predict_files(struct hk_worker *wk, struct hk_model *m, const struct hk_infer_prep *prep,
+                                      const char *const *paths, int n, float *probs, struct hk_infer_file *files,
+                                      struct hk_error *err)
+{
+    struct hk_shape in = hk_model_input(m);
+    size_t size = hk_shape_size(in), k = hk_shape_size(hk_model_output(m));
+    float *x = malloc((size_t)(n > 0 ? n : 1) * size * sizeof *x), *got = malloc((size_t)(n > 0 ? n : 1) * k * sizeof *got);
+    unsigned char *pix = malloc((size_t)in.h * in.w * 3);
+    int *row = malloc((size_t)(n > 0 ? n : 1) * sizeof *row), good = 0;
+    enum hk_status st = HK_OK;
+    if (!x || !got || !pix || !row)
+        st = hk_fail(err, HK_ENOMEM, "out of memory for %d pictures", n);
+    for (int i = 0; st == HK_OK && i < n; i++) {
+        struct hk_error e;
+        struct stat sb;
+        files[i].reason[0] = '\0';
+        row[i] = -1;
+        if (stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            snprintf(files[i].reason, sizeof files[i].reason, "a folder that cannot be read");
+        else if (hk_infer_load(m, prep, paths[i], pix, x + (size_t)good * size, &e) != HK_OK)
+            snprintf(files[i].reason, sizeof files[i].reason, "%s", e.msg);
+        else
+            row[i] = good++;
+    }
+    if (st == HK_OK)
+        st = hk_infer_predict(wk, m, x, good, got, err);
+    for (int i = 0; st == HK_OK && i < n; i++)
+        if (row[i] >= 0)
+            memcpy(probs + (size_t)i * k, got + (size_t)row[i] * k, k * sizeof *probs);
+    free(x);
+    free(got);
+    free(pix);
+    free(row);
+    return st;
+}
+
+enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                      double *loss, double *accuracy, float *probs, struct hk_error *err)
+{
+    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(m));
+    batch = batch > 0 ? batch : INFER_BATCH;
+    float *x = malloc((size_t)batch * size * sizeof *x);
+    uint32_t *idx = malloc((size_t)batch * sizeof *idx);
+    if (!x || !idx) {
+        free(x);
+        free(idx);
+        return hk_fail(err, HK_ENOMEM, "out of memory for an evaluation batch");
+    }
+    double total = 0;
+    long correct = 0;
+    enum hk_status st = HK_OK;
+    for (size_t s = 0; s < ds->count && st == HK_OK; s += (size_t)batch) {
+        int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
+        for (int i = 0; i < b; i++)
+            idx[i] = (uint32_t)(s + i);
+        hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
+        struct hk_step_result r;
+        st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+        total += r.loss * b;
+        correct += r.correct;
+    }
+    free(x);
+    free(idx);
+    *loss = ds->count ? total / (double)ds->count : NAN;
+    if (accuracy)
+        *accuracy = ds->count ? (double)correct / (double)ds->count : NAN;
+    return st;
+}
+
+enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds, float rescale,
+                                 int batch, double *loss, double *accuracy, float *probs, struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_EVALUATE, .m = m, .ds = ds, .rescale = rescale, .n = batch, .loss = loss,
+                           .accuracy = accuracy, .out = probs};
+    return run_call(wk, &c, err);
+}
+
+enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, const float *x, int layer, float *act,
+                                   struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_ACTIVATION, .m = m, .x = x, .layer = layer, .out = act};
+    enum hk_status st = check_layer(m, layer, err);
+    return st == HK_OK ? run_call(wk, &c, err) : st;
+}
+
+enum hk_status hk_infer_weights(struct hk_worker *wk, struct hk_model *m, int layer, float *w, struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_WEIGHTS, .m = m, .layer = layer, .out = w};
+    enum hk_status st = check_layer(m, layer, err);
+    return st == HK_OK ? run_call(wk, &c, err) : st;
+}
