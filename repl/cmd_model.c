@@ -332,14 +332,6 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "training state: ");
         print_training(sh, sh->resume);
     }
-    /* the file's class names name predict's (and serve's) answers until a data set is loaded */
-    for (int i = 0; i < sh->nclasses; i++)
-        free(sh->classes[i]);
-    free(sh->classes);
-    sh->classes = meta.class_names;
-    sh->nclasses = meta.class_count;
-    meta.class_names = NULL;
-    meta.class_count = 0;
     hk_model_meta_free(&meta);
     return 0;
 }

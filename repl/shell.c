@@ -43,9 +43,6 @@ void shell_free(struct shell *sh)
     hk_server_stop(sh->server);
     sh->server = NULL;
     free(sh->serve_path);
-    for (int i = 0; i < sh->nclasses; i++)
-        free(sh->classes[i]);
-    free(sh->classes);
     if (sh->run) {
         atomic_store(&sh->run->stop, 1);
         hk_worker_wait(sh->worker);
