@@ -1,5 +1,5 @@
 /* cmd_model.c: defining and changing the model: model new/summary/list/remove/insert/set/reset,
- * the layer commands, compile, and model files: save, load, verify and info. */
+ * the layer commands, compile, and model files: save, load, verify, info and import. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "compile_spec.h"
+#include "import_tfjs.h"
 #include "layer_spec.h"
 #include "modelfile.h"
 #include "save.h"
@@ -343,6 +344,28 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if (sh->resume)
         shell_print(sh, "continue it with: train resume=yes\n");
+    return 0;
+}
+
+int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1, "model import PATH/model.json") || shell_busy(sh, w))
+        return -1;
+    struct hk_model *m;
+    struct hk_import_info info;
+    struct hk_error err;
+    if (hk_import_tfjs(w->w[arg].text, sh->seed, &m, &info, &err) != HK_OK)
+        return shell_error(sh, w, arg, "%s", err.msg);
+    hk_model_free(sh->model);
+    sh->model = m;
+    if (sh->run)
+        sh->run->model = NULL; /* that run trained another model */
+    forget_resume(sh);
+    char params[32];
+    format_count(params, sizeof params, hk_model_param_count(m));
+    shell_print(sh, "imported %s: %d layers, %s parameters from %d tensors (%llu bytes stored as %s)\n",
+                w->w[arg].text, info.layers, params, info.tensors, (unsigned long long)info.weight_bytes,
+                info.dtypes[0] ? info.dtypes : "nothing");
     return 0;
 }
 

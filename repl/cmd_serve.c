@@ -11,33 +11,28 @@
 
 #include "commands.h"
 #include "modelfile.h"
+#include "save.h"
 #include "server.h"
 #include "sign.h"
 
-/* Save the shell's model on the worker (only it may read the weights). */
-struct copy_call {
-    struct shell *sh;
-    const char *path;
-    enum hk_status st;
-    struct hk_error err;
-};
-
-static void copy_on_worker(void *arg)
+/* Save the shell's model on the worker into path, with the class names and preprocessing that
+ * model save would write. */
+static enum hk_status save_copy(struct shell *sh, const char *path, struct hk_error *err)
 {
-    struct copy_call *c = arg;
-    struct shell *sh = c->sh;
     struct hk_model_meta meta;
-    memset(&meta, 0, sizeof meta);
+    hk_model_meta_init(&meta);
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
-    if (ds) {
-        meta.class_names = ds->class_names;
-        meta.class_count = ds->class_count;
-    } else if (sh->nclasses) {
+    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
+    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) {
         meta.class_names = sh->classes;
         meta.class_count = sh->nclasses;
+    } else if (ds) {
+        meta.class_names = ds->class_names;
+        meta.class_count = ds->class_count;
     }
-    c->st = hk_modelfile_save(c->path, sh->model, &meta, 0, &c->err);
+    struct hk_save_request req = {.path = path, .model = sh->model, .meta = &meta};
+    return hk_save_model(sh->worker, &req, NULL, err);
 }
 
 /* Load what is to be served: the file `path` (pin and key checked), or with path NULL a copy of
@@ -59,11 +54,9 @@ static int load_served(struct shell *sh, const struct hk_words *w, const char *p
         return shell_error(sh, w, 0, "cannot make a temporary folder: %s", strerror(errno));
     char file[sizeof dir + 16];
     snprintf(file, sizeof file, "%s/model.hkm", dir);
-    struct copy_call c = {sh, file, HK_OK, {0}};
-    hk_worker_call(sh->worker, copy_on_worker, &c);
     int rc = 0;
-    if (c.st != HK_OK)
-        rc = shell_error(sh, w, 0, "copying the shell's model: %s", c.err.msg);
+    if (save_copy(sh, file, &err) != HK_OK)
+        rc = shell_error(sh, w, 0, "copying the shell's model: %s", err.msg);
     else if (srv && hk_server_reload(srv, file, "the shell's model", NULL, &err) != HK_OK)
         rc = shell_error(sh, w, 0, "%s; still serving the old model", err.msg);
     else if (!srv && hk_served_load(file, NULL, NULL, out, NULL, &err) != HK_OK)
