@@ -56,6 +56,8 @@ struct shell {
                                       from (owned; NULL after model new or a training run, when
                                       the data set's names apply) */
     int nclasses;
+    int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
+                                      refuses to change it */
     struct live_plot live;
     struct hk_server *server;      /* `serve`: the HTTP server (owned), NULL when not serving */
     char *serve_path;              /* the model file it serves (owned), NULL for the shell's model */
