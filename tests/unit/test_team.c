@@ -1,7 +1,7 @@
 /* test_team.c: the compute team. Every part of a call runs exactly once, on as many members as
- * asked for, and a conv network (with batchnorm and depthwise layers) gives the same bits (outputs, loss, every gradient) with 1, 2 and
- * 3 compute threads, because the batch is always cut into the same parts and their weight
- * gradients are added in the same order. */
+ * asked for, and a conv network (with batchnorm and depthwise layers) gives the same bits
+ * (outputs, loss, every gradient) with 1, 2 and 3 compute threads, because the batch is always
+ * cut into the same parts and their weight gradients are added in the same order. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
