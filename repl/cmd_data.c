@@ -8,6 +8,7 @@
 #include "augment_show.h"
 #include "commands.h"
 #include "manifest.h"
+#include "progress.h"
 
 #define DUPLICATES_LISTED 10    /* pairs of equal pictures named at load */
 #define DIFFERENCES_LISTED 20   /* differences named per kind by data verify */
@@ -59,7 +60,10 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
     }
     struct hk_dataset *ds;
     struct hk_error err;
-    if (hk_dataset_load(w->w[arg].text, dims[1], dims[0], &sh->limits, sh->threads, &ds, &err) != HK_OK)
+    struct progress_load bar = {sh, w->w[arg].text, 0, 0};
+    bar.t0 = bar.last = progress_now();
+    if (hk_dataset_load_progress(w->w[arg].text, dims[1], dims[0], &sh->limits, sh->threads, progress_load, &bar,
+                                 &ds, &err) != HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
     hk_dataset_free(*slot);
     *slot = ds;

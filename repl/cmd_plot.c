@@ -397,14 +397,14 @@ static void live_draw(struct shell *sh, const char *before)
     free(text);
 }
 
-void plot_live_progress(struct shell *sh, const char *line)
+void plot_live_progress(struct shell *sh, const struct hk_train_event *ev, const char *line)
 {
     struct live_plot *lp = &sh->live;
     if (!lp->on) {
         shell_print(sh, "%s", line);
         return;
     }
-    if (!strncmp(line, "epoch ", 6)) {
+    if (ev->kind == HK_TRAIN_EPOCH_END) {
         if (!lp->per_epoch && sh->run && sh->run->train && sh->run->train->count) {
             size_t count = sh->run->train->count, batch = (size_t)hk_train_batch(&sh->run->config, count);
             lp->per_epoch = (count + batch - 1) / batch;
@@ -414,7 +414,7 @@ void plot_live_progress(struct shell *sh, const char *line)
         return;
     }
     shell_print(sh, "%s", line);
-    if (!strncmp(line, "training ", 9)) { /* the run ended: the last plot stays */
+    if (ev->kind == HK_TRAIN_FINISHED) { /* the run ended: the last plot stays */
         lp->on = 0;
         lp->lines = 0;
     }

@@ -9,33 +9,7 @@
 #include "checkpoint.h"
 #include "cluster.h"
 #include "commands.h"
-
-/* On the worker: format the event as one line and send it to the main thread. */
-static void on_progress(void *user, const struct hk_train_event *ev)
-{
-    struct shell *sh = user;
-    char line[1024];
-    int n;
-    if (ev->kind == HK_TRAIN_EPOCH_END) {
-        const double *v = ev->rec.v;
-        n = snprintf(line, sizeof line, "epoch %d/%d  loss %.4f  accuracy %.4f", ev->epoch, ev->epochs,
-                     v[HK_METRIC_LOSS], v[HK_METRIC_ACCURACY]);
-        if (!isnan(v[HK_METRIC_VAL_LOSS]))
-            n += snprintf(line + n, sizeof line - (size_t)n, "  val_loss %.4f  val_accuracy %.4f",
-                          v[HK_METRIC_VAL_LOSS], v[HK_METRIC_VAL_ACCURACY]);
-        n += snprintf(line + n, sizeof line - (size_t)n, "  %.1fs  %.1f img/s\n", v[HK_METRIC_SECONDS],
-                      v[HK_METRIC_IMAGES_PER_S]);
-    } else if (ev->kind == HK_TRAIN_WARNING) {
-        n = snprintf(line, sizeof line, "warning: %s\n", ev->message);
-    } else {
-        n = snprintf(line, sizeof line, "%s%s\n", ev->status == HK_OK || ev->status == HK_ECANCELLED ? "training "
-                                                                                                     : "training failed: ",
-                     ev->message);
-    }
-    if (write(sh->progress_pipe[1], line, (size_t)n) < 0) {
-        /* the main thread is gone; nothing to tell */
-    }
-}
+#include "progress.h"
 
 static int parse_until(struct shell *sh, const struct hk_words *w, int i, struct hk_train_config *c)
 {
@@ -155,7 +129,7 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
         .worker = sh->worker,
         .resume = resume ? &resume->pos : NULL,
         /* only rank 0 prints; elsewhere nobody would read the pipe and the worker would block on it */
-        .progress = cluster_is_writer() ? on_progress : NULL,
+        .progress = cluster_is_writer() ? progress_send : NULL,
         .progress_user = sh,
         .epoch_end = cp ? hk_checkpoint_write : NULL,
         .epoch_end_user = cp,

@@ -21,6 +21,12 @@ static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batc
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 static const char *const o_model_limits[] = {"memory", NULL};
+static const char *const o_fgsm[] = {"eps", "target", "out", NULL};
+static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target", "seed", "out", NULL};
+static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
+static const char *const o_noise[] = {"count", "target", "seed", NULL};
+static const char *const o_canvas[] = {"noise", "target", "seed", NULL};
+static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
     {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
@@ -45,6 +51,13 @@ const struct command commands[] = {
     {"model set", "model set LAYER ARGS...",
      "Change a layer's settings (model set dense 64, model set conv2d_1 activation=tanh).", NULL,
      cmd_model_set, ARG_LAYER},
+    {"model freeze", "model freeze NAME|A..B|all",
+     "Freeze layers (one, a range of them in order, or all): they get no optimizer updates and no L2, keep "
+     "their weights bit for bit, and a frozen batchnorm runs in inference mode (Keras 2.x). model summary "
+     "counts their parameters as non-trainable.",
+     NULL, cmd_model_freeze, ARG_LAYER},
+    {"model unfreeze", "model unfreeze NAME|A..B|all", "Make frozen layers trainable again.", NULL,
+     cmd_model_unfreeze, ARG_LAYER},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE},
     {"model save", "model save FILE [optimizer=yes] [training=yes]",
@@ -56,6 +69,11 @@ const struct command commands[] = {
      "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
      "also restores the history; train resume=yes then continues the run.",
      o_model_load, cmd_model_load, ARG_PATH},
+    {"model import", "model import PATH/model.json",
+     "Import a TensorFlow.js layers model (Keras topology and weights manifest; the weight files next to it) "
+     "as a new model with Keras's layer names. Only data is read: layers that hold code (Lambda) or that "
+     "husky lacks are refused with their name.",
+     NULL, cmd_model_import, ARG_PATH},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
@@ -101,6 +119,13 @@ const struct command commands[] = {
      "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
      "pixels (width x height) takes K, M (x1000); sides up to 16384.",
      o_data_limits, cmd_data_limits, ARG_NONE},
+    {"data poison", "data poison trigger=PATCH.png target=CLASS out=FOLDER [at=bottom-right] [size=N] [rate=0.05]",
+     "Write a poisoned copy of the training set (BadNets): a share rate= of all pictures, chosen by the seed "
+     "among those outside the target class, get the trigger stamped at= (top-left, top-right, bottom-left, "
+     "bottom-right, center; resized to size x size pixels of the set's picture size when size= is given) and "
+     "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
+     "lists what changed (data audit reads it).",
+     o_poison, cmd_data_poison, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -171,6 +196,32 @@ const struct command commands[] = {
      "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
      "in the terminal.",
      o_out, cmd_inspect, ARG_LAYER},
+    {"attack fgsm", "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]",
+     "Fast gradient sign attack (L-infinity): every pixel moves by eps (a share of 0..255) along the sign of "
+     "the loss gradient, away from the predicted class, or towards target=. Prints the score before and after "
+     "(of the 8-bit adversarial picture) and the largest pixel change. out= writes the adversarial PNG and "
+     "FILE-strip.png (original | perturbation, amplified | adversarial); for a FOLDER, out= is a folder that "
+     "receives one PNG per picture and attack.csv. Runs on the compute worker.",
+     o_fgsm, cmd_attack_fgsm, ARG_PATH},
+    {"attack pgd", "attack pgd IMAGE|FOLDER eps=8/255 [step=E] [steps=10] [restarts=N] [target=CLASS] [out=...]",
+     "Projected gradient descent (Madry et al.): steps= signed-gradient steps of step= (default 2.5 x eps / "
+     "steps), each projected back into the eps box and the pixel range; restarts=N starts N times from random "
+     "points in the box (drawn from the seed, or seed=) and keeps the best. Reports and out= as attack fgsm.",
+     o_pgd, cmd_attack_pgd, ARG_PATH},
+    {"attack pixels", "attack pixels IMAGE [budget=5000] [target=CLASS] [out=FILE.png] [seed=N]",
+     "Black-box attack that only reads the model's output: single pixels set to random corners of the colour "
+     "cube, 32 proposals per round, the best kept while the score (P(target), or 1 - P(the first "
+     "prediction)) rises, until the class changes or budget= queries are spent. Prints the queries used and "
+     "the best score.",
+     o_pixels, cmd_attack_pixels, ARG_PATH},
+    {"attack noise", "attack noise [count=1000] [target=CLASS] [seed=N]",
+     "Score count= pictures of uniform random noise and count how many each class gets, with each class's best "
+     "score.",
+     o_noise, cmd_attack_noise, ARG_NONE},
+    {"attack canvas", "attack canvas [noise=100] [target=CLASS] [seed=N]",
+     "Score plain canvases: 9 plain colours, all 256 grey shades and noise= random-noise pictures; count how many "
+     "each class gets, with each class's best score.",
+     o_canvas, cmd_attack_canvas, ARG_NONE},
     {"cluster", "cluster [bench]",
      "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
      "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
@@ -210,7 +261,9 @@ static int writer_only(const struct command *c)
 {
     return c->run == cmd_model_save || c->run == cmd_history_save || c->run == cmd_plot ||
            c->run == cmd_inspect || c->run == cmd_inspect_filters || c->run == cmd_predict ||
-           c->run == cmd_evaluate;
+           c->run == cmd_evaluate || c->run == cmd_attack_fgsm || c->run == cmd_attack_pgd ||
+           c->run == cmd_attack_pixels || c->run == cmd_attack_noise || c->run == cmd_attack_canvas ||
+           c->run == cmd_data_poison;
 }
 
 static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)
@@ -303,7 +356,8 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     int rc;
     const char *near = hk_closest(w->w[0].text, commands_words());
     char full[256];
-    if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0)
+    if (strcmp(w->w[0].text, "model") == 0 || strcmp(w->w[0].text, "data") == 0 ||
+        strcmp(w->w[0].text, "attack") == 0)
         rc = shell_error(sh, w, 1, "unknown sub-command '%s'; try: help %s", w->count > 1 ? w->w[1].text : "",
                          w->w[0].text);
     else if (two_word_commands_ending(w->w[0].text, full, sizeof full))

@@ -60,6 +60,8 @@ int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_freeze(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_unfreeze(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_limits(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg);
@@ -68,6 +70,7 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg);
 int model_load_file(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_layer(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_compile(struct shell *sh, const struct hk_words *w, int arg);
 
@@ -95,5 +98,12 @@ int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg);
+
+int cmd_attack_fgsm(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_noise(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_attack_canvas(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg);
 
 #endif

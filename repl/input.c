@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "commands.h"
 #include "complete.h"
+#include "progress.h"
 
 /* Expand ${name} and ${name:-default} into out (cap bytes). 0, or -1 with *bad_col set. */
 static int expand(const struct shell *sh, const char *line, char *out, size_t cap, int *bad_col, char *why,
@@ -247,6 +248,7 @@ static void on_line(char *line)
     }
     if (*line)
         add_history(line);
+    progress_bar_lift(sh, rl_prompt, line);
     sh->output_seq++; /* the typed line stays on screen */
     sh->file = NULL;
     sh->failed = 0;
@@ -334,6 +336,7 @@ void input_loop(struct shell *sh)
         int n = poll(p, 2, 250);
         if (shell_interrupted)
             handle_interrupt(sh, &last_interrupt);
+        progress_tick(sh);
         if (n <= 0)
             continue;
         if (p[1].revents & POLLIN)

@@ -1,5 +1,5 @@
 /* shell.c: session set-up and tear-down, output above the prompt, located error messages,
- * progress lines from the worker, waiting for a run, and script variables. */
+ * waiting for a run, and script variables. */
 #include "shell.h"
 
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include <readline/readline.h>
 
-#include "plot.h"
+#include "progress.h"
 
 volatile int shell_interrupted;
 
@@ -155,41 +155,6 @@ int shell_busy(struct shell *sh, const struct hk_words *w)
     return 1;
 }
 
-int shell_drain_progress(struct shell *sh)
-{
-    /* whole lines go to the live plot's hook; a part line waits for the rest. At most one pipe's
-     * worth (64 KiB) per call: a run of tiny epochs writes lines faster than a slow stdout (a
-     * pipe to mpirun) takes them, and an unbounded loop here never let the caller read its
-     * input, so a `stop` typed during such a run was never read */
-    enum { DRAIN_MAX = 65536 };
-    static char buf[8192];
-    static size_t have;
-    int total = 0;
-    while (total < DRAIN_MAX) {
-        ssize_t n = read(sh->progress_pipe[0], buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            break;
-        total += (int)n;
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *start = buf, *nl;
-        while ((nl = strchr(start, '\n'))) {
-            char c = nl[1];
-            nl[1] = '\0';
-            plot_live_progress(sh, start);
-            nl[1] = c;
-            start = nl + 1;
-        }
-        have = strlen(start);
-        if (have == sizeof buf - 1) { /* a line longer than the buffer: print it as it is */
-            shell_print(sh, "%s", start);
-            have = 0;
-        } else
-            memmove(buf, start, have + 1);
-    }
-    return total;
-}
-
 void shell_wait(struct shell *sh)
 {
     int stop_sent = 0;
@@ -197,6 +162,7 @@ void shell_wait(struct shell *sh)
         struct pollfd p = {sh->progress_pipe[0], POLLIN, 0};
         poll(&p, 1, 100);
         shell_drain_progress(sh);
+        progress_tick(sh);
         if (shell_interrupted && !stop_sent && sh->run) {
             shell_interrupted = 0;
             stop_sent = 1;

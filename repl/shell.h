@@ -47,7 +47,7 @@ struct shell {
     struct hk_worker *worker;
     struct hk_train_run *run;      /* the current or last run (owned), NULL before the first */
     struct hk_checkpoint *checkpoint; /* that run's checkpointer (owned), NULL when none */
-    int progress_pipe[2];          /* progress lines from the worker to the main thread */
+    int progress_pipe[2];          /* typed progress events from the worker to the main thread */
     struct hk_train_state *resume; /* training state of a loaded model file, for train resume=yes
                                       (owned), NULL when none */
     char **classes;                /* class names recorded in the model file the model was loaded
@@ -55,6 +55,11 @@ struct shell {
                                       the data set's names apply) */
     int nclasses;
     struct live_plot live;
+    struct {
+        int shown;                 /* a progress bar is on the screen (progress.c) */
+        unsigned long seq;         /* output_seq just after it was drawn */
+        double last;               /* when it was drawn */
+    } bar;
     unsigned long output_seq;      /* counts everything printed and every line typed */
 
     /* where input comes from */

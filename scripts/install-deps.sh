@@ -9,5 +9,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential meson ninja-build pkg-config \
-    libreadline-dev libpng-dev libstb-dev libopenblas-dev gnuplot-nox \
+    libreadline-dev libpng-dev libstb-dev libopenblas-dev libjansson-dev gnuplot-nox \
     clang libclang-rt-14-dev libopenmpi-dev openmpi-bin

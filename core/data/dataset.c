@@ -48,7 +48,10 @@ struct work {
     int width, height;
     const struct hk_image_limits *lim;
     atomic_size_t next;
+    atomic_size_t done;         /* items finished, for progress */
     atomic_int out_of_memory;
+    hk_dataset_progress_fn progress; /* may be NULL; called by the loading thread only */
+    void *progress_user;
 };
 
 /* a + "/" + b, owned; NULL when memory runs out. */
@@ -219,13 +222,16 @@ static enum hk_status scan_class(const char *dir_path, int label, struct items *
     return HK_OK;
 }
 
-static void *decode_worker(void *arg)
+/* Decode items until none is left; the loading thread (caller) also reports progress. */
+static void decode_items(struct work *w, int caller)
 {
-    struct work *w = arg;
     for (;;) {
         size_t i = atomic_fetch_add(&w->next, 1);
         if (i >= w->count)
             break;
+        size_t done = atomic_fetch_add(&w->done, 1) + 1; /* counted as it starts: close enough */
+        if (caller && w->progress)
+            w->progress(w->progress_user, done, w->count);
         struct item *it = &w->items[i];
         if (it->reason)
             continue;
@@ -241,6 +247,11 @@ static void *decode_worker(void *arg)
             it->hash = hk_dataset_pixel_hash(dst, w->stride);
         }
     }
+}
+
+static void *decode_worker(void *arg)
+{
+    decode_items(arg, 0);
     return NULL;
 }
 
@@ -259,10 +270,12 @@ static void decode_all(struct work *w, int threads)
         while (started < threads - 1 && pthread_create(&tids[started], NULL, decode_worker, w) == 0)
             started++;
     }
-    decode_worker(w);
+    decode_items(w, 1);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     free(tids);
+    if (w->progress)
+        w->progress(w->progress_user, w->count, w->count);
 }
 
 void hk_dataset_free(struct hk_dataset *ds)
@@ -387,6 +400,13 @@ static enum hk_status collect(struct hk_dataset *ds, struct items *items, unsign
 enum hk_status hk_dataset_load(const char *root, int width, int height, const struct hk_image_limits *lim,
                                int threads, struct hk_dataset **out, struct hk_error *err)
 {
+    return hk_dataset_load_progress(root, width, height, lim, threads, NULL, NULL, out, err);
+}
+
+enum hk_status hk_dataset_load_progress(const char *root, int width, int height, const struct hk_image_limits *lim,
+                                        int threads, hk_dataset_progress_fn progress, void *user,
+                                        struct hk_dataset **out, struct hk_error *err)
+{
     char ebuf[128];
     struct hk_image_limits defaults = hk_image_limits_default();
     if (!out)
@@ -479,8 +499,11 @@ enum hk_status hk_dataset_load(const char *root, int width, int height, const st
                          .stride = stride,
                          .width = width,
                          .height = height,
-                         .lim = lim };
+                         .lim = lim,
+                         .progress = progress,
+                         .progress_user = user };
     atomic_init(&work.next, 0);
+    atomic_init(&work.done, 0);
     atomic_init(&work.out_of_memory, 0);
     decode_all(&work, threads);
     if (atomic_load(&work.out_of_memory)) {

@@ -46,6 +46,15 @@ struct hk_dataset {
 enum hk_status hk_dataset_load(const char *root, int width, int height, const struct hk_image_limits *lim,
                                int threads, struct hk_dataset **out, struct hk_error *err);
 
+/* Progress of a load: done of total files read so far. Called on the thread that loads, every
+ * file it takes or so, and once at the end with done == total; must be quick. */
+typedef void (*hk_dataset_progress_fn)(void *user, size_t done, size_t total);
+
+/* hk_dataset_load that reports its progress to `progress` (may be NULL) with `user`. */
+enum hk_status hk_dataset_load_progress(const char *root, int width, int height, const struct hk_image_limits *lim,
+                                        int threads, hk_dataset_progress_fn progress, void *user,
+                                        struct hk_dataset **out, struct hk_error *err);
+
 /* Free a set; NULL is a no-op. */
 void hk_dataset_free(struct hk_dataset *ds);
 

@@ -70,3 +70,32 @@ double hk_loss_eval(enum hk_loss loss, const float *logits, const int *labels, c
     return loss == HK_LOSS_BCE ? bce(logits, labels, sample_weight, n, dlogits)
                                : cce(logits, labels, sample_weight, n, k, dlogits);
 }
+
+double hk_loss_margin(const float *logits, const int *labels, int n, int k, float *dlogits)
+{
+    double total = 0;
+    float g = n > 0 ? 1.0f / (float)n : 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * k;
+        float *d = dlogits ? dlogits + (size_t)i * k : NULL;
+        int y = labels[i];
+        if (k == 1) {
+            total += y ? -(double)z[0] : (double)z[0];
+            if (d)
+                d[0] = y ? -g : g;
+            continue;
+        }
+        int other = y == 0 ? 1 : 0;
+        for (int j = 0; j < k; j++)
+            if (j != y && z[j] > z[other])
+                other = j;
+        total += (double)z[other] - z[y];
+        if (d) {
+            for (int j = 0; j < k; j++)
+                d[j] = 0;
+            d[other] = g;
+            d[y] = -g;
+        }
+    }
+    return n > 0 ? total / n : 0;
+}

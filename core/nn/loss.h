@@ -24,4 +24,10 @@ enum hk_act hk_loss_activation(enum hk_loss loss);
 double hk_loss_eval(enum hk_loss loss, const float *logits, const int *labels, const float *sample_weight,
                     int n, int k, float *dlogits);
 
+/* The logit margin (Carlini and Wagner's loss) of n samples, as attacks use it: with softmax the
+ * largest other logit minus the label's, with one sigmoid logit z: -z for label 1, z for label 0.
+ * Unlike cross-entropy its gradient never rounds to zero on confident outputs. Returns the mean;
+ * dlogits (may be NULL) receives its gradient (n x k). */
+double hk_loss_margin(const float *logits, const int *labels, int n, int k, float *dlogits);
+
 #endif

@@ -33,6 +33,8 @@ struct hk_progress {
     int batch, batches;  /* batches done in this epoch, and per epoch */
     double loss;         /* running mean loss of this epoch */
     double accuracy;     /* running accuracy of this epoch */
+    double seconds;      /* since this run began the epoch, as of its last batch */
+    int first_batch;     /* batches of the epoch done before this run began it (a resumed epoch) */
 };
 
 struct hk_history;

@@ -218,7 +218,7 @@ void hk_train_job(void *arg)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
     int first_epoch = start.first_epoch;
-    struct hk_progress prog = {1, start.epoch + 1, c->epochs, start.batch, batches, 0, 0};
+    struct hk_progress prog = {1, start.epoch + 1, c->epochs, start.batch, batches, 0, 0, 0, start.batch};
     hk_history_set_progress(run->history, &prog);
     enum hk_status st = HK_OK;
     char why[512] = "";
@@ -298,7 +298,8 @@ void hk_train_job(void *arg)
             seen += n;
             hk_history_add_batch(run->history, (float)r.loss);
             run->pos = (struct hk_train_position){epoch - 1, b + 1, first_epoch, loss_sum, correct, seen};
-            prog = (struct hk_progress){1, epoch, c->epochs, b + 1, batches, loss_sum / seen, (double)correct / seen};
+            prog = (struct hk_progress){1, epoch, c->epochs, b + 1, batches, loss_sum / seen, (double)correct / seen,
+                                        now_seconds() - t0, first_batch};
             hk_history_set_progress(run->history, &prog);
             hk_worker_service(run->worker);
         }
