@@ -247,7 +247,8 @@ static void bn_backward(struct hk_layer *l, const float *x, const float *dy, flo
 {
     struct bn_aux a = aux_of(l);
     struct bn_call c = {l, BN_GRAD_SUMS, x, dy, dx, n, p->sync ? p->share : 1.0};
-    hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+    if (*a.batch || !l->frozen) /* the sums feed dgamma, dbeta and (batch mode) dx */
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
     if (*a.batch && p->sync) /* also without dx: every process makes the same calls */
         p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c);
     if (!dx)
