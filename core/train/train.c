@@ -282,6 +282,8 @@ void hk_train_job(void *arg)
                     weights[i] = c->class_weight[labels[i]];
                 }
                 const float *x = hk_prefetch_get(pf, b), *feat = fc ? hk_fcache_get(fc, idx, local) : NULL;
+                if (shared && run->share.sync)
+                    hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
                 if (local && feat) {
                     st = hk_model_gradients_from(run->model, hk_fcache_point(fc) + 1, feat, labels, weights, local,
                                                  (uint64_t)lo, &r, &run->err);
@@ -289,6 +291,8 @@ void hk_train_job(void *arg)
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
                     if (fc && st == HK_OK)
                         hk_fcache_put(fc, run->model, idx, local);
+                } else if (shared) {
+                    st = hk_model_sync_idle(run->model, &run->err);
                 }
                 hk_prefetch_release(pf, b);
                 if (shared)
@@ -380,6 +384,7 @@ void hk_train_job(void *arg)
     hk_prefetch_free(pf);
     hk_fcache_free(fc);
     hk_fcache_free(vfc);
+    hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
     free(weights), free(order), free(labels);
 }
