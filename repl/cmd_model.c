@@ -55,7 +55,7 @@ static void report_change(struct shell *sh, const struct hk_model_change *chg)
 
 int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model new input=HxWxC") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || shell_busy(sh, w))
         return -1;
     int at = arg_option(w, "input"), dims[3] = {128, 128, 3};
     if (at < 0)
@@ -97,7 +97,7 @@ int cmd_layer(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w))
         return -1;
     struct hk_shape in = hk_model_input(sh->model);
     shell_print(sh, "     input %dx%dx%d\n", in.h, in.w, in.c);
@@ -117,7 +117,7 @@ int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model summary") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w))
         return -1;
     const char *rule = "_____________________________________________________________________";
     const char *rule2 = "=====================================================================";
@@ -152,7 +152,7 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model remove LAYER") || need_model(sh, w) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     int idx = arg_layer(sh, w, arg);
     if (idx < 0)
@@ -173,7 +173,7 @@ int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg)
     if (need_model(sh, w) || shell_busy(sh, w))
         return -1;
     if (w->count < arg + 2)
-        return shell_error(sh, w, w->count, "usage: model insert INDEX LAYER-COMMAND");
+        return shell_error(sh, w, w->count, "usage: %s", sh->usage);
     int at;
     if (arg_int(sh, w, arg, 0, hk_model_count(sh->model), &at))
         return -1;
@@ -195,7 +195,7 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
     if (need_model(sh, w) || shell_busy(sh, w))
         return -1;
     if (w->count < arg + 2)
-        return shell_error(sh, w, w->count, "usage: model set LAYER ARGS...");
+        return shell_error(sh, w, w->count, "usage: %s", sh->usage);
     int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
@@ -217,7 +217,7 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model reset") || need_model(sh, w) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     hk_model_reinit(sh->model);
     hk_history_clear(sh->history);
@@ -244,7 +244,7 @@ int cmd_compile(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model save FILE [optimizer=yes] [training=yes]") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w))
         return -1;
     int with_optimizer = 0, with_training = 0;
     int at = arg_option(w, "optimizer");
@@ -339,7 +339,7 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model load FILE [sha256=HEX]") || shell_busy(sh, w) ||
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w) ||
         model_load_file(sh, w, arg))
         return -1;
     if (sh->resume)
@@ -349,7 +349,7 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model import PATH/model.json") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w))
         return -1;
     struct hk_model *m;
     struct hk_import_info info;
@@ -371,7 +371,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model verify FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     struct hk_modelfile_report r;
@@ -392,7 +392,7 @@ int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model info FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     struct hk_model_meta meta;
