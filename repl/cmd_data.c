@@ -304,7 +304,7 @@ static void show_augment(struct shell *sh)
                     "brightness=%g,%g fill=%s cval=%d (%s)\n",
                 (double)sh->rescale, (double)a->rotation_range, (double)a->width_shift, (double)a->height_shift,
                 (double)a->shear_range, (double)a->zoom_lo, (double)a->zoom_hi,
-                a->horizontal_flip ? (a->vertical_flip ? "both" : "horizontal") : (a->vertical_flip ? "vertical" : "none"),
+                hk_augment_flip_name(a),
                 (double)a->brightness_lo, (double)a->brightness_hi, hk_augment_fill_name(a->fill), a->cval,
                 hk_augment_active(a) ? "augmentation on" : "augmentation off");
 }
@@ -344,11 +344,8 @@ static int set_option(struct shell *sh, const struct hk_words *w, int i, struct 
             return shell_error(sh, w, i, "zoom must be F in [0, 1) or LO,HI with 0 < LO <= HI, got '%s'", v);
         }
     } else if (!strcmp(k, "flip")) {
-        int h = !strcmp(v, "horizontal") || !strcmp(v, "both"), vert = !strcmp(v, "vertical") || !strcmp(v, "both");
-        if (!h && !vert && strcmp(v, "none"))
+        if (!hk_augment_flip_set(a, v))
             return shell_error(sh, w, i, "flip must be horizontal, vertical, both or none, got '%s'", v);
-        a->horizontal_flip = h;
-        a->vertical_flip = vert;
     } else if (!strcmp(k, "brightness")) {
         if (parse_range(v, &x, &y) != 2 || x <= 0 || y < x || y > 100)
             return shell_error(sh, w, i, "brightness must be LO,HI with 0 < LO <= HI, e.g. 0.8,1.2, got '%s'", v);

@@ -831,6 +831,14 @@ static void test_training_state(void)
     CHECK(b != NULL && got.state == both, "state sections %u", got.state);
     if (b) {
         CHECK(memcmp(&a->config.augment, &b->config.augment, sizeof a->config.augment) == 0, "augmentation");
+        char *text = NULL;
+        struct hk_model_meta info;
+        memset(&info, 0, sizeof info);
+        CHECK(hk_modelfile_info(in_dir("state.hkm"), &info, &text, &err) == HK_OK && text &&
+                  strstr(text, " flip=horizontal ") != NULL,
+              "the file writes flip with the shell's word");
+        free(text);
+        hk_model_meta_free(&info);
         CHECK(a->config.epochs == b->config.epochs && a->config.batch == b->config.batch &&
                   a->config.seed == b->config.seed && a->config.rescale == b->config.rescale,
               "epochs, batch, seed %llu, rescale", (unsigned long long)b->config.seed);
@@ -974,7 +982,13 @@ static void test_training_lies(void)
            ok, 7, 364, HK_EFORMAT, "train_run: unexpected 'exec=rm'");
     EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=2,0 "
                        "brightness=0,0 fill=nearest cval=0\n", pos, hist),
-           ok, 7, 364, HK_EFORMAT, "flip must be H,V");
+           ok, 7, 364, HK_EFORMAT, "flip must be none, horizontal, vertical or both");
+    EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=sideways "
+                       "brightness=0,0 fill=nearest cval=0\n", pos, hist),
+           ok, 7, 364, HK_EFORMAT, "flip must be none, horizontal, vertical or both");
+    EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=both "
+                       "brightness=0,0 fill=nearest cval=0\n", pos, hist),
+           ok, 7, 364, HK_OK, "");
     EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1.5,1 flip=0,0 "
                        "brightness=0,0 fill=nearest cval=0\n", pos, hist),
            ok, 7, 364, HK_EFORMAT, "train_augment: ");
