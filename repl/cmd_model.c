@@ -9,6 +9,7 @@
 #include "compile_spec.h"
 #include "import_tfjs.h"
 #include "layer_spec.h"
+#include "model_spec.h"
 #include "modelfile.h"
 #include "save.h"
 
@@ -57,19 +58,14 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 0, 0) || shell_busy(sh, w))
         return -1;
-    int at = arg_option(w, "input"), dims[3] = {128, 128, 3};
-    if (at < 0)
-        return shell_error(sh, w, w->count, "missing input=HxWxC, e.g. model new input=128x128x3");
-    int n = hk_parse_dims(w->w[at].value, dims);
-    if (n == 2)
-        dims[2] = 3;
-    if (n < 2 || dims[2] > 4)
-        return shell_error(sh, w, at, "input must look like 128x128x3 (height x width x channels), got '%s'",
-                           w->w[at].value);
+    struct hk_model_spec spec;
     struct hk_error err;
-    struct hk_model *m = hk_model_new((struct hk_shape){dims[2], dims[0], dims[1]}, sh->seed, &err);
+    int bad;
+    if (hk_model_spec_parse(w, arg, 0, &spec, &bad, &err) != HK_OK)
+        return shell_error(sh, w, bad, "%s", err.msg);
+    struct hk_model *m = hk_model_new(spec.input, spec.has_seed ? spec.seed : sh->seed, &err);
     if (!m)
-        return shell_error(sh, w, at, "%s", err.msg);
+        return shell_error(sh, w, arg_option(w, "input"), "%s", err.msg);
     hk_model_free(sh->model);
     sh->model = m;
     if (sh->run)

@@ -7,7 +7,7 @@
 #include "cluster.h"
 #include "layer_spec.h"
 
-static const char *const o_model_new[] = {"input", NULL};
+static const char *const o_model_new[] = {"input", "seed", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_data[] = {"size", NULL};
@@ -39,8 +39,9 @@ const struct command commands[] = {
     {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH, 0},
     {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE, 0},
     {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE, 0},
-    {"model new", "model new input=HxWxC",
-     "Start a new empty model for pictures of H x W pixels with C channels (3 for RGB).", o_model_new,
+    {"model new", "model new input=HxWxC [seed=N]",
+     "Start a new empty model for pictures of H x W pixels with C channels (3 for RGB); its weights are drawn "
+     "from seed= (default: the session's seed).", o_model_new,
      cmd_model_new, ARG_NONE, 0},
     {"model summary", "model summary", "Keras-style table of layers, output shapes and parameter counts.", NULL,
      cmd_model_summary, ARG_NONE, 0},

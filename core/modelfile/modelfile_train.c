@@ -120,7 +120,7 @@ static enum hk_status take_options(const struct hk_words *ws, const char *const 
 /* A whole number in [lo, hi]. */
 static int get_u64_in(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    return mf_parse_u64(s, out) && *out >= lo && *out <= hi;
+    return hk_parse_u64(s, out) && *out >= lo && *out <= hi;
 }
 
 static int get_int_in(const char *s, int lo, int hi, int *out)
@@ -184,7 +184,7 @@ static enum hk_status line_run(struct hk_train_state *s, const struct hk_words *
         return BAD("epochs must be a whole number from 1 to 1000000");
     if (!get_int_in(v[1], 1, 65536, &c->batch))
         return BAD("batch must be a whole number from 1 to 65536");
-    if (!mf_parse_u64(v[2], &c->seed))
+    if (!hk_parse_u64(v[2], &c->seed))
         return BAD("seed must be a whole number below 2^64");
     if (!get_float(v[3], &c->rescale) || !(c->rescale > 0))
         return BAD("rescale must be a positive number");
