@@ -1,6 +1,7 @@
 /* image.c: image intake (size checks, magic bytes, the structure checks of image_check.c, stb_image
- * decoding from memory), antialiased bilinear resizing (Pillow's BILINEAR with reducing, bit for
- * bit), and atomic PNG output (libpng).
+ * decoding from memory for JPEG, BMP and GIF; PNG goes to libpng in png_read.c, which checks
+ * CRCs), antialiased bilinear resizing (Pillow's BILINEAR with reducing, bit for bit), and atomic
+ * PNG output (libpng).
  * This is the only file that compiles stb_image's implementation. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -25,6 +26,7 @@
 
 #include "atomic_file.h"
 #include "image_check.h"
+#include "png_read.h"
 #include "sha256.h"
 
 /* stb_image leaves parts of its buffers unwritten on some malformed files and then reads them
@@ -45,7 +47,6 @@ static void *stb_realloc_zeroed(void *p, size_t old_size, size_t new_size)
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_GIF
 #define STBI_MAX_DIMENSIONS HK_IMAGE_MAX_SIDE
@@ -75,16 +76,6 @@ enum image_format { FMT_NONE, FMT_JPEG, FMT_PNG, FMT_BMP, FMT_GIF };
 
 static const char *const format_names[] = { "image", "JPEG", "PNG", "BMP", "GIF" };
 
-struct hk_image_limits hk_image_limits_default(void)
-{
-    struct hk_image_limits lim;
-    lim.max_file_bytes = (size_t)10 * 1024 * 1024;
-    lim.max_width = 8192;
-    lim.max_height = 8192;
-    lim.max_pixels = (size_t)40 * 1000 * 1000;
-    return lim;
-}
-
 static enum image_format sniff_format(const unsigned char *b, size_t n)
 {
     if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
@@ -107,9 +98,9 @@ static int format_info(enum image_format fmt, const unsigned char *bytes, int n,
     stbi__start_mem(&s, bytes, n);
     switch (fmt) {
     case FMT_JPEG: return stbi__jpeg_info(&s, w, h, comp);
-    case FMT_PNG: return stbi__png_info(&s, w, h, comp);
     case FMT_BMP: return stbi__bmp_info(&s, w, h, comp);
     case FMT_GIF: return stbi__gif_info(&s, w, h, comp);
+    case FMT_PNG: /* png_read.c */
     case FMT_NONE: break;
     }
     return stbi__err("unknown image type", "Image not of any known type, or corrupt");
@@ -155,6 +146,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
     if (fmt == FMT_NONE)
         return hk_fail(err, HK_EFORMAT, "not an image (expected JPEG, PNG, BMP or GIF)");
 
+    if (fmt == FMT_PNG)
+        return hk_png_decode(bytes, n, lim, rgb, w, h, err);
+
     const char *tables = fmt == FMT_JPEG ? hk_jpeg_tables_problem(bytes, n) : NULL;
     if (tables)
         return hk_fail(err, HK_EFORMAT, "corrupt JPEG: %s", tables);
@@ -164,16 +158,9 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
         return stb_failure(fmt, lim, err);
     if (fmt == FMT_BMP && ih < 0 && ih > INT_MIN)
         ih = -ih; /* a top-down BMP: stb_image's info gives the header's negative height */
-    if (iw <= 0 || ih <= 0)
-        return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format_names[fmt], iw, ih);
-    int max_w = min_int(lim->max_width, STBI_MAX_DIMENSIONS);
-    int max_h = min_int(lim->max_height, STBI_MAX_DIMENSIONS);
-    if (iw > max_w)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit width=%d)", iw, ih, max_w);
-    if (ih > max_h)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", iw, ih, max_h);
-    if ((size_t)iw * (size_t)ih > lim->max_pixels)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", iw, ih, lim->max_pixels);
+    enum hk_status st = hk_image_check_size(format_names[fmt], iw, ih, lim, err);
+    if (st != HK_OK)
+        return st;
 
     if (fmt == FMT_BMP && !hk_bmp_complete(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated BMP: the file is shorter than its pixel rows");
@@ -182,8 +169,6 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
         return hk_fail(err, HK_EFORMAT, "%s", palette);
     if (fmt == FMT_GIF && !hk_gif_first_frame_complete(bytes, n))
         return hk_fail(err, HK_EFORMAT, "corrupt or truncated GIF: the first picture's data runs past the end");
-    if (fmt == FMT_PNG && !hk_png_chunks_ok(bytes, n))
-        return hk_fail(err, HK_EFORMAT, "corrupt or truncated PNG: a chunk runs past the end of the file");
 
     int dw = 0, dh = 0;
     unsigned char *pixels = stbi_load_from_memory(bytes, (int)n, &dw, &dh, &comp, 3);

@@ -4,22 +4,8 @@
 
 #include <stddef.h>
 
+#include "image_limits.h"
 #include "status.h"
-
-/* No side may be longer than this, whatever the limits say (the decoder's own ceiling). */
-#define HK_IMAGE_MAX_SIDE 16384
-
-/* Limits checked before any pixel is decoded; a refusal names the limit as data limits writes it
- * ("too large: 9000x20 pixels (limit width=8192)"). */
-struct hk_image_limits {
-    size_t max_file_bytes; /* default 10 MB */
-    int max_width;         /* default 8192 */
-    int max_height;        /* default 8192 */
-    size_t max_pixels;     /* default 40 M pixels (width x height) */
-};
-
-/* The defaults above. */
-struct hk_image_limits hk_image_limits_default(void);
 
 /* Decode JPEG, PNG, BMP or GIF (first frame) bytes into RGB8.
  * The format is chosen by magic bytes; size and pixel budget are checked with stbi_info first.

@@ -1,5 +1,6 @@
-/* image_check.c: walks of JPEG marker segments, PNG chunks, BMP headers and GIF blocks that refuse
- * the files Debian 12's stb_image 2.27 would decode from uninitialised or missing memory. */
+/* image_check.c: walks of JPEG marker segments, BMP headers and GIF blocks that refuse the files
+ * Debian 12's stb_image 2.27 would decode from uninitialised or missing memory (PNG is decoded by
+ * libpng, png_read.c, which needs none). */
 #include "image_check.h"
 
 #include <stdint.h>
@@ -133,24 +134,6 @@ const char *hk_jpeg_tables_problem(const unsigned char *b, size_t n)
             }
         }
     }
-}
-
-/* Whether every PNG chunk up to IEND lies inside the n bytes. stb_image sizes its IDAT buffer
- * from a chunk's claimed length before it reads the chunk, so a few bytes claiming a 2 GB chunk
- * made it allocate 2 GB (found by tests/fuzz/fuzz_image). stb_image reads chunks the same way
- * (length, type, data, CRC, in order) and fails on any chunk that runs past the end anyway. */
-int hk_png_chunks_ok(const unsigned char *b, size_t n)
-{
-    size_t i = 8;
-    while (i + 8 <= n) {
-        size_t len = (size_t)b[i] << 24 | (size_t)b[i + 1] << 16 | (size_t)b[i + 2] << 8 | b[i + 3];
-        if (len > n - i - 8 || n - i - 8 - len < 4)
-            return 0;
-        if (memcmp(b + i + 4, "IEND", 4) == 0)
-            return 1;
-        i += 12 + len;
-    }
-    return 0;
 }
 
 /* The fields of a BMP header the checks below need, as stb_image reads them (offset and header

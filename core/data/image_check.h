@@ -9,9 +9,6 @@
 /* Why a JPEG's Huffman or quantization tables are unsafe to decode, or NULL. */
 const char *hk_jpeg_tables_problem(const unsigned char *b, size_t n);
 
-/* Whether every PNG chunk up to IEND lies inside the n bytes. */
-int hk_png_chunks_ok(const unsigned char *b, size_t n);
-
 /* Whether an uncompressed BMP holds all the pixel rows its header claims. */
 int hk_bmp_complete(const unsigned char *b, size_t n);
 

@@ -285,13 +285,20 @@ static void test_decode_refusals(void)
     CHECK(hk_image_decode(text, 5, NULL, &px, &w, &h, &err) == HK_EFORMAT && starts_with(err.msg, "not an image"),
           "text bytes: %s", err.msg);
 
-    /* A PNG whose header claims a bit depth of 7. */
+    /* A PNG whose header claims a bit depth of 7 (with a CRC that fits). */
     unsigned char png[33];
     craft_png_header(png, 4, 4);
     png[24] = 7;
+    put_be32(png + 29, crc32_png(png + 12, 17));
     CHECK(hk_image_decode(png, sizeof png, NULL, &px, &w, &h, &err) == HK_EFORMAT &&
               starts_with(err.msg, "corrupt or truncated PNG: "),
           "bad PNG header: %s", err.msg);
+    /* A good header whose CRC is off by one bit. */
+    craft_png_header(png, 4, 4);
+    png[32] ^= 1;
+    CHECK(hk_image_decode(png, sizeof png, NULL, &px, &w, &h, &err) == HK_EFORMAT &&
+              strcmp(err.msg, "corrupt PNG: bad CRC in chunk IHDR") == 0,
+          "bad IHDR CRC: %s", err.msg);
 
     /* A JPEG whose first Huffman table claims 16 x 255 codes (stb_image 2.27 would overflow). */
     size_t n = 0;
