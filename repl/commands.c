@@ -10,6 +10,7 @@
 static const char *const o_model_new[] = {"input", "seed", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
+static const char *const o_model_import[] = {"classes", NULL};
 static const char *const o_data[] = {"size", NULL};
 static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
@@ -72,11 +73,11 @@ const struct command commands[] = {
      "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
      "also restores the history; train resume=yes then continues the run.",
      o_model_load, cmd_model_load, ARG_PATH, 0},
-    {"model import", "model import PATH/model.json",
+    {"model import", "model import PATH/model.json [classes=A,B,...]",
      "Import a TensorFlow.js layers model (Keras topology and weights manifest; the weight files next to it) "
-     "as a new model with Keras's layer names. Only data is read: layers that hold code (Lambda) or that "
-     "husky lacks are refused with their name.",
-     NULL, cmd_model_import, ARG_PATH, 0},
+     "as a new model with Keras's layer names; classes= names its outputs. Only data is read: layers that "
+     "hold code (Lambda) or that husky lacks are refused with their name.",
+     o_model_import, cmd_model_import, ARG_PATH, 0},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
@@ -91,6 +92,15 @@ const struct command commands[] = {
      "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
      "file_size=), e.g. memory=16GB.",
      o_model_limits, cmd_model_limits, ARG_NONE, 0},
+    {"model diff", "model diff A.hkm B.hkm",
+     "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
+     "with its layer, how many of its values differ and the largest change (where, from what to what).",
+     NULL, cmd_model_diff, ARG_PATH, 0},
+    {"model edit", "model edit LAYER kernel[I]=X|bias[I]=X...",
+     "Set single weights of a layer (index I in the order model files store the tensor), on the compute "
+     "worker: the attack lab's tampering (model edit dense_1 bias[0]=100 turns the blog's model into one that "
+     "calls everything not_husky, -100 everything husky, as the sigmoid gives P(not_husky)). Refused on a model loaded with sha256= and while a run trains.",
+     NULL, cmd_model_edit, ARG_LAYER, CMD_OWN_OPTIONS},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE, 0},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
