@@ -102,7 +102,6 @@ static const char *opt_text(const struct hk_words *w, const char *key)
 
 int cmd_serve(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] ...";
     if (arg_count(sh, w, arg, 0, 0))
         return -1;
     if (sh->server)
