@@ -91,7 +91,6 @@ static void edit_on_worker(void *arg)
 
 int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "model edit LAYER kernel[I]=X|bias[I]=X...";
     if (arg_count(sh, w, arg, 1, 1))
         return -1;
     if (!sh->model)
@@ -133,6 +132,7 @@ int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
         edits++;
     }
     if (!edits)
-        return shell_error(sh, w, w->count, "nothing to change; usage: %s (model edit dense_1 bias[0]=100)", usage);
+        return shell_error(sh, w, w->count, "nothing to change; usage: %s (model edit dense_1 bias[0]=100)",
+                           sh->usage);
     return 0;
 }
