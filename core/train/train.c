@@ -275,8 +275,12 @@ void hk_train_job(void *arg)
                 const float *x = hk_prefetch_get(pf, b);
                 if (local && c->adversarial)
                     x = adversarial_batch(run, x, labels, local, advx, &st);
+                if (shared && run->share.sync)
+                    hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
                 if (local && st == HK_OK)
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
+                else if (shared && !local)
+                    st = hk_model_sync_idle(run->model, &run->err);
                 hk_prefetch_release(pf, b);
                 if (shared)
                     st = reduce_shares(run, n, local, st, &stop, &r);
@@ -365,6 +369,7 @@ void hk_train_job(void *arg)
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
     run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
     hk_prefetch_free(pf);
+    hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
     free(weights), free(order), free(labels), free(advx);
 }
