@@ -278,8 +278,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
         goto done;
     }
     double t0 = seconds_now();
-    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK ||
-        (rc = 0, 0)) {
+    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto done;
     }
@@ -374,8 +373,8 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
                         (double)reached / (double)n);
         else
             shell_print(sh, "%zu pictures: %zu flipped (%.4f)", n, flipped, (double)flipped / (double)n);
-        shell_print(sh, ", eps %s, largest pixel change %d/255\n", eps_text, most);
-        (void)seconds;
+        shell_print(sh, ", eps %s, largest pixel change %d/255, attack %.1fs  %.1f img/s\n", eps_text, most, seconds,
+                    (double)n / seconds);
     }
     if (writing) {
         writing = 0;
