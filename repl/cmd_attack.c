@@ -253,6 +253,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     int *labels = NULL;
     unsigned char *advpix = NULL, *strip = NULL;
     struct csv csv;
+    char csv_path[4096]; /* borrowed by csv until it is committed */
     int writing = 0;
     struct hk_error err;
     if (load_pictures(sh, w, arg, &p)) {
@@ -302,7 +303,6 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     char eps_text[32];
     attack_format_eps(eps_text, sizeof eps_text, a.eps);
     if (p.folder && out) {
-        char csv_path[4096];
         snprintf(csv_path, sizeof csv_path, "%s/attack.csv", out);
         int e = csv_open(&csv, csv_path);
         if (e) {
