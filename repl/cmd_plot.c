@@ -213,7 +213,7 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
     struct hk_atomic_file part = {0};
     int e = out ? hk_atomic_open(&part, out) : 0;
     if (e) {
-        snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+        snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
         *out_failed = 1;
         rc = -1;
         goto out;
@@ -323,7 +323,7 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
     }
     if (out) {
         if ((e = hk_atomic_commit(&part)) != 0) {
-            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+            snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
             *out_failed = 1;
             rc = -1;
             goto out;
@@ -450,7 +450,7 @@ static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_m
 
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off";
+    static const char usage[] = "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg|-] | plot off";
     if (arg_count(sh, w, arg, 1, 2, usage))
         return -1;
     if (!strcmp(w->w[arg].text, "off")) {
@@ -482,6 +482,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         live = 1;
     }
     const char *out = at >= 0 ? w->w[at].value : NULL;
+    if (out && !strcmp(out, "-"))
+        out = NULL; /* the text plot on standard output, as without out= */
     if (live && out)
         return shell_error(sh, w, at, "a live plot is drawn in the terminal; drop out= (or plot to a file after "
                                       "the run)");
@@ -526,7 +528,7 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     int e = csv_open(&c, path);
     if (e) {
         free(r);
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
     }
     csv_field(&c, "epoch");
     for (int m = 0; m < HK_METRIC_COUNT; m++)
@@ -545,7 +547,8 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     free(r);
     e = csv_commit(&c);
     if (e)
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
-    shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
+    if (!c.stream)
+        shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
     return 0;
 }
