@@ -110,9 +110,63 @@ int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
             snprintf(shape, sizeof shape, "%d", l->out.c);
         else
             snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
-        shell_print(sh, "%4d %-16s %-44s -> %s\n", i, l->name, spec, shape);
+        shell_print(sh, "%4d %-16s %-44s -> %s%s\n", i, l->name, spec, shape, l->frozen ? " (frozen)" : "");
     }
     return 0;
+}
+
+/* Append s to line (length *n) starting at column col: padded with blanks to it, or after two
+ * blanks when the line is already longer (Keras would wrap the long field). */
+static void put_at(char *line, size_t cap, int *n, int col, const char *s)
+{
+    int pad = *n < col - 1 ? col - *n : 2;
+    *n += snprintf(line + *n, cap - (size_t)*n, "%*s%s", *n ? pad : 0, "", s);
+    if (*n >= (int)cap)
+        *n = (int)cap - 1;
+}
+
+/* One row of a functional model's summary (Keras: columns at 0, 32, 53 and 65 of 98), without
+ * trailing blanks. */
+static void summary_row(struct shell *sh, const char *name, const char *shape, const char *count, const char *link)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, " %s", name);
+    put_at(line, sizeof line, &n, 32, shape);
+    put_at(line, sizeof line, &n, 53, count);
+    put_at(line, sizeof line, &n, 65, link);
+    while (n > 0 && line[n - 1] == ' ')
+        line[--n] = '\0';
+    shell_print(sh, "%s\n", line);
+}
+
+/* Keras's summary of a functional model: an InputLayer row and a "Connected to" column. */
+static void summary_graph(struct shell *sh, const struct hk_model *m)
+{
+    const char *rule = "__________________________________________________________________________________________________";
+    const char *rule2 = "==================================================================================================";
+    char shape[64], count[32], link[2][80];
+    shell_print(sh, "Model: \"model\"\n%s\n", rule);
+    summary_row(sh, "Layer (type)", "Output Shape", "Param #", "Connected to");
+    shell_print(sh, "%s\n", rule2);
+    struct hk_shape in = hk_model_input(m);
+    snprintf(shape, sizeof shape, "[(None, %d, %d, %d)]", in.h, in.w, in.c);
+    summary_row(sh, "input_1 (InputLayer)", shape, "0", "[]");
+    for (int i = 0; i < hk_model_count(m); i++) {
+        const struct hk_layer *l = hk_model_layer(m, i);
+        char name[96];
+        snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
+        format_shape(shape, sizeof shape, l->out);
+        format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
+        int from[2] = {l->input, l->input2}, links = l->input2 >= 0 ? 2 : 1;
+        for (int k = 0; k < links; k++)
+            snprintf(link[k], sizeof link[k], "%s'%s[0][0]'%s", k ? " " : "[",
+                     from[k] >= 0 ? hk_model_layer(m, from[k])->name : "input_1", k + 1 < links ? "," : "]");
+        shell_print(sh, "\n");
+        summary_row(sh, name, shape, count, link[0]);
+        if (links > 1)
+            summary_row(sh, "", "", "", link[1]);
+    }
+    shell_print(sh, "%s\n", rule2);
 }
 
 int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
@@ -121,25 +175,35 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     const char *rule = "_____________________________________________________________________";
     const char *rule2 = "=====================================================================";
-    shell_print(sh, "Model: \"sequential\"\n%s\n %-32s %-25s %s\n%s\n", rule, "Layer (type)", "Output Shape",
-                "Param #", rule2);
-    for (int i = 0; i < hk_model_count(sh->model); i++) {
-        const struct hk_layer *l = hk_model_layer(sh->model, i);
-        char name[96], shape[64], count[32];
-        snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
-        format_shape(shape, sizeof shape, l->out);
-        format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
-        shell_print(sh, " %-32s %-25s %s\n", name, shape, count);
-        if (i + 1 < hk_model_count(sh->model))
-            shell_print(sh, "\n");
+    int graph = 0;
+    for (int i = 0; i < hk_model_count(sh->model) && !graph; i++)
+        graph = hk_model_layer(sh->model, i)->input != i - 1 || hk_model_layer(sh->model, i)->input2 >= 0;
+    if (graph) {
+        summary_graph(sh, sh->model);
+        rule = "__________________________________________________________________________________________________";
+    } else {
+        shell_print(sh, "Model: \"sequential\"\n%s\n %-32s %-25s %s\n%s\n", rule, "Layer (type)", "Output Shape",
+                    "Param #", rule2);
+        for (int i = 0; i < hk_model_count(sh->model); i++) {
+            const struct hk_layer *l = hk_model_layer(sh->model, i);
+            char name[96], shape[64], count[32];
+            snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
+            format_shape(shape, sizeof shape, l->out);
+            format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
+            shell_print(sh, " %-32s %-25s %s\n", name, shape, count);
+            if (i + 1 < hk_model_count(sh->model))
+                shell_print(sh, "\n");
+        }
+        shell_print(sh, "%s\n", rule2);
     }
-    char total[32], trainable[32], state[32];
-    size_t nstate = hk_model_state_count(sh->model);
-    format_count(total, sizeof total, hk_model_param_count(sh->model) + nstate);
-    format_count(trainable, sizeof trainable, hk_model_param_count(sh->model));
-    format_count(state, sizeof state, nstate);
-    shell_print(sh, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", rule2, total,
-                trainable, state, rule);
+    size_t trainable, frozen;
+    hk_model_param_split(sh->model, &trainable, &frozen);
+    char total[32], train[32], non[32];
+    format_count(total, sizeof total, trainable + frozen);
+    format_count(train, sizeof train, trainable);
+    format_count(non, sizeof non, frozen);
+    shell_print(sh, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", total, train, non,
+                rule);
     struct hk_optim opt;
     enum hk_loss loss;
     if (hk_model_compiled(sh->model, &opt, &loss)) {
@@ -213,6 +277,39 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
     shell_print(sh, "%s is now: %s\n", hk_model_layer(sh->model, idx)->name, text);
     report_change(sh, &chg);
     return 0;
+}
+
+static int freeze(struct shell *sh, const struct hk_words *w, int arg, int frozen)
+{
+    if (arg_count(sh, w, arg, 1, 1, frozen ? "model freeze NAME|A..B|all" : "model unfreeze NAME|A..B|all") ||
+        need_model(sh, w) || shell_busy(sh, w))
+        return -1;
+    int from, to;
+    struct hk_error err;
+    if (hk_model_find_range(sh->model, w->w[arg].text, &from, &to, &err) != HK_OK)
+        return shell_error(sh, w, arg, "%s", err.msg);
+    int with_weights = hk_model_set_frozen(sh->model, from, to, frozen);
+    size_t trainable, non;
+    hk_model_param_split(sh->model, &trainable, &non);
+    char a[32], b[32];
+    format_count(a, sizeof a, trainable);
+    format_count(b, sizeof b, trainable + non);
+    shell_print(sh, "%s %s", frozen ? "froze" : "unfroze", hk_model_layer(sh->model, from)->name);
+    if (to > from)
+        shell_print(sh, "..%s (%d layers, %d with weights)", hk_model_layer(sh->model, to)->name, to - from + 1,
+                    with_weights);
+    shell_print(sh, "; trainable params: %s of %s\n", a, b);
+    return 0;
+}
+
+int cmd_model_freeze(struct shell *sh, const struct hk_words *w, int arg)
+{
+    return freeze(sh, w, arg, 1);
+}
+
+int cmd_model_unfreeze(struct shell *sh, const struct hk_words *w, int arg)
+{
+    return freeze(sh, w, arg, 0);
 }
 
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
@@ -412,7 +509,7 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
         size_t len = nl ? (size_t)(nl - line) : strlen(line), word = strcspn(line, " \n");
         char first[32];
         snprintf(first, sizeof first, "%.*s", (int)(word < sizeof first ? word : sizeof first - 1), line);
-        if (hk_layer_kind_find(first) != HK_LAYER_KIND_COUNT)
+        if (hk_layer_kind_find(first) != HK_LAYER_KIND_COUNT || strncmp(line, "model freeze ", 13) == 0)
             shell_print(sh, "                %.*s\n", (int)len, line);
     }
     if (meta.compiled) {

@@ -51,6 +51,13 @@ const struct command commands[] = {
     {"model set", "model set LAYER ARGS...",
      "Change a layer's settings (model set dense 64, model set conv2d_1 activation=tanh).", NULL,
      cmd_model_set, ARG_LAYER},
+    {"model freeze", "model freeze NAME|A..B|all",
+     "Freeze layers (one, a range of them in order, or all): they get no optimizer updates and no L2, keep "
+     "their weights bit for bit, and a frozen batchnorm runs in inference mode (Keras 2.x). model summary "
+     "counts their parameters as non-trainable.",
+     NULL, cmd_model_freeze, ARG_LAYER},
+    {"model unfreeze", "model unfreeze NAME|A..B|all", "Make frozen layers trainable again.", NULL,
+     cmd_model_unfreeze, ARG_LAYER},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE},
     {"model save", "model save FILE [optimizer=yes] [training=yes]",

@@ -1,6 +1,8 @@
 /* layer_spec.c: parsing and formatting of layer commands. */
 #include "layer_spec.h"
 
+#include "graph.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +11,9 @@ static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
 static const char *const pool_opts[] = {"strides", "padding", NULL};
 static const char *const dense_opts[] = {"activation", "l2", NULL};
 static const char *const no_opts[] = {NULL};
+static const char *const add_opts[] = {"from", NULL};
+/* options every layer takes: its name and where it reads from */
+static const char *const graph_opts[] = {"name", "input", NULL};
 
 static const struct {
     const char *usage;
@@ -59,6 +64,11 @@ static const struct {
                                  "Global average pooling (Keras GlobalAveragePooling2D): the mean of each channel, "
                                  "a flat output.",
                                  no_opts, 0, 0},
+    [HK_LAYER_ADD] = {"add from=NAME | add from=A,B",
+                      "The sum of two earlier layers' outputs of the same shape (Keras Add): from=NAME adds the "
+                      "previous layer's output and NAME's, from=A,B adds A's and B's. Any layer takes name=NAME "
+                      "(unique) and input=NAME (read NAME's output instead of the previous layer's).",
+                      add_opts, 0, 0},
 };
 
 enum hk_layer_kind hk_layer_kind_find(const char *word)
@@ -177,6 +187,7 @@ static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const c
     case HK_LAYER_FLATTEN:
     case HK_LAYER_BATCHNORM:
     case HK_LAYER_GLOBAL_AVGPOOL:
+    case HK_LAYER_ADD:
     case HK_LAYER_KIND_COUNT:
         break;
     }
@@ -202,6 +213,29 @@ static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, con
         if (strcmp(value, "same") && strcmp(value, "valid"))
             return hk_fail(err, HK_EINVAL, "padding must be valid or same, got '%s'", value);
         s->same = strcmp(value, "same") == 0;
+        return HK_OK;
+    }
+    if (strcmp(key, "name") == 0 || strcmp(key, "input") == 0) {
+        if (!hk_layer_name_valid(value))
+            return hk_fail(err, HK_EINVAL, "%s=%.40s: a layer name is 1 to %d of letters, digits, '_', '.' and '-', "
+                           "starting with a letter or '_'", key, value, HK_LAYER_NAME_MAX - 1);
+        snprintf(key[0] == 'n' ? s->name : s->input, HK_LAYER_NAME_MAX, "%s", value);
+        return HK_OK;
+    }
+    if (strcmp(key, "from") == 0) {
+        const char *comma = strchr(value, ',');
+        size_t alen = comma ? (size_t)(comma - value) : strlen(value);
+        char a[HK_LAYER_NAME_MAX] = "", b[HK_LAYER_NAME_MAX] = "";
+        if (alen < sizeof a) {
+            memcpy(a, value, alen);
+            a[alen] = '\0';
+        }
+        if (comma && strlen(comma + 1) < sizeof b)
+            snprintf(b, sizeof b, "%s", comma + 1);
+        if (!hk_layer_name_valid(a) || (comma && !hk_layer_name_valid(b)))
+            return hk_fail(err, HK_EINVAL, "from= takes one layer name or two (from=A,B), got '%.80s'", value);
+        memcpy(s->from[0], a, sizeof a);
+        memcpy(s->from[1], b, sizeof b);
         return HK_OK;
     }
     if (strcmp(key, "bias") == 0) {
@@ -246,6 +280,8 @@ enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first,
             int known = 0;
             for (int k = 0; opts[k]; k++)
                 known |= strcmp(opts[k], w->key) == 0;
+            for (int k = 0; graph_opts[k]; k++)
+                known |= strcmp(graph_opts[k], w->key) == 0;
             if (!known) {
                 const char *near = hk_closest(w->key, opts);
                 if (near)
@@ -328,6 +364,7 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         break;
     case HK_LAYER_FLATTEN:
     case HK_LAYER_GLOBAL_AVGPOOL:
+    case HK_LAYER_ADD:
     case HK_LAYER_KIND_COUNT:
         n = snprintf(buf, cap, "%s", word);
         break;
@@ -345,6 +382,12 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, " activation=%s", hk_act_name(s->act));
     if (s->l2 > 0 && (size_t)n + 4 < cap) {
         n += snprintf(buf + n, cap - (size_t)n, " l2=");
-        hk_format_float(buf + n, cap - (size_t)n, s->l2);
+        n += hk_format_float(buf + n, cap - (size_t)n, s->l2);
     }
+    if (s->from[0][0] && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " from=%s%s%s", s->from[0], s->from[1][0] ? "," : "", s->from[1]);
+    if (s->input[0] && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " input=%s", s->input);
+    if (s->name[0] && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " name=%s", s->name);
 }

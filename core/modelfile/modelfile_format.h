@@ -92,8 +92,13 @@ struct mf_tensor {
     uint64_t first; /* state: where in the layer's state the tensor starts */
 };
 
-/* The Keras-style name a layer gets when the model is built in order (conv2d, conv2d_1, ...). */
-void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS]);
+/* The Keras-style name a layer without name= gets when the model is built in order (conv2d,
+ * conv2d_1, ...; a name taken by one of earlier[0..count) is skipped, as hk_model_insert does). */
+void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS],
+                   const struct hk_layer *earlier, int count);
+/* 1 when a model is a graph, has names set with name= or frozen layers: its file then names every
+ * layer (name=), so that the connections replay exactly; else the names are the canonical ones. */
+int mf_model_named(const struct hk_model *m);
 /* Append the kernel and bias tensors (batchnorm: gamma, beta) and the state tensors (batchnorm:
  * moving_mean, moving_variance) of layer l (named lname) to t. */
 enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char *lname, struct mf_tensor *t,
@@ -117,6 +122,10 @@ struct mf_plan {
     struct hk_layer_spec specs[HK_MODEL_MAX_LAYERS];
     int spec_line[HK_MODEL_MAX_LAYERS];
     size_t spec_off[HK_MODEL_MAX_LAYERS]; /* file offsets of the lines, for messages */
+    int nfreeze;                   /* model freeze lines: their layer ranges, applied after the layers */
+    char freeze[HK_MODEL_MAX_LAYERS][2 * HK_LAYER_NAME_MAX + 2];
+    int freeze_line[HK_MODEL_MAX_LAYERS];
+    size_t freeze_off[HK_MODEL_MAX_LAYERS];
     int compile_line;
     size_t compile_off;
     struct hk_optim optim;

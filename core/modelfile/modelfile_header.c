@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compile_spec.h"
+#include "graph.h"
 #include "layer_spec.h"
 
 void mf_plan_free(struct mf_plan *p)
@@ -21,10 +22,29 @@ void mf_plan_free(struct mf_plan *p)
     free(p);
 }
 
+/* model freeze NAME or A..B: kept as text, resolved against the layers by mf_dry_run */
+static enum hk_status line_freeze(struct mf_plan *p, const struct hk_words *ws, const struct mf_where *w,
+                                  struct hk_error *err)
+{
+    if (ws->count != 3 || ws->w[2].key)
+        return mf_fail_line(err, HK_EFORMAT, w, "expected 'model freeze NAME' or 'model freeze A..B'");
+    if (p->nfreeze == HK_MODEL_MAX_LAYERS)
+        return mf_fail_line(err, HK_EFORMAT, w, "more than %d model freeze lines", HK_MODEL_MAX_LAYERS);
+    const char *text = ws->w[2].text;
+    if (strlen(text) >= sizeof p->freeze[0])
+        return mf_fail_line(err, HK_EFORMAT, w, "model freeze: '%.40s...' is not a layer name or range", text);
+    memcpy(p->freeze[p->nfreeze], text, strlen(text) + 1);
+    p->freeze_line[p->nfreeze] = w->line;
+    p->freeze_off[p->nfreeze++] = w->offset;
+    return HK_OK;
+}
+
 static enum hk_status line_model(struct mf_plan *p, const struct hk_words *ws, const struct mf_where *w,
                                  struct hk_error *err)
 {
     static const char usage[] = "expected 'model new input=HxWxC seed=N'";
+    if (ws->count >= 2 && strcmp(ws->w[1].text, "freeze") == 0 && p->model_line)
+        return line_freeze(p, ws, w, err);
     if (p->model_line)
         return mf_fail_line(err, HK_EFORMAT, w, "a second 'model new' (the first is on line %d)", p->model_line);
     if (ws->count != 4 || strcmp(ws->w[1].text, "new") != 0)
@@ -164,7 +184,7 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
     }
     return mf_fail_line(err, HK_EFORMAT, w,
                      "unknown command '%s'; a model file header holds only model new, layers (conv2d, maxpool, "
-                     "dropout, flatten, dense, activation), compile, classes, rescale, meta, script, "
+                     "dropout, flatten, dense, activation, add, ...), model freeze, compile, classes, rescale, meta, script, "
                      "optimizer_step and train_* lines",
                      mf_excerpt(cmd, strlen(cmd), ex, sizeof ex));
 }
@@ -241,6 +261,64 @@ enum hk_status mf_parse_header(const char *path, const unsigned char *text, size
     return HK_OK;
 }
 
+/* The plan's layers, named (name= or the canonical name) and connected in order, with the limits
+ * checked after each and its tensors appended to t. */
+static enum hk_status dry_layers(const char *path, const struct mf_plan *p, struct hk_layer *layers,
+                                 struct mf_tensor *t, int *nt, size_t *total, struct hk_error *err)
+{
+    struct mf_where w = {path, 0, 0};
+    int serial[HK_LAYER_NAME_SLOTS] = {0};
+    for (int i = 0; i < p->nlayers; i++) {
+        struct hk_layer *l = &layers[i];
+        struct hk_error e;
+        l->spec = p->specs[i];
+        l->ops = hk_layer_ops_of(l->spec.kind);
+        if (l->spec.name[0])
+            memcpy(l->name, l->spec.name, sizeof l->name);
+        else
+            mf_canon_name(l->name, &l->spec, serial, layers, i);
+        w.line = p->spec_line[i];
+        w.offset = p->spec_off[i];
+        if (hk_graph_connect(layers, i, p->input, &e) != HK_OK)
+            return mf_fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
+        if (hk_shape_size(l->out) > MF_MAX_OUTPUT_VALUES)
+            return mf_fail_line(err, HK_ENOMEM, &w, "%s: output (%d,%d,%d) has more than 64 M values", l->name,
+                                l->out.h, l->out.w, l->out.c);
+        if (mf_layer_tensors(l, i, l->name, t, nt, &e) != HK_OK)
+            return mf_fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
+        uint64_t sum = (uint64_t)*total + l->wcount;
+        sum = sum < l->wcount || sum + l->bcount < sum ? UINT64_MAX : sum + l->bcount;
+        if (sum > HK_MODEL_MAX_PARAMS)
+            return mf_fail_line(err, HK_ENOMEM, &w, "%s: the model would have %llu parameters; the limit is %zu",
+                                l->name, (unsigned long long)sum, HK_MODEL_MAX_PARAMS);
+        *total = (size_t)sum;
+    }
+    return HK_OK;
+}
+
+/* Each model freeze line names layers of the plan. */
+static enum hk_status dry_freeze(const char *path, const struct mf_plan *p, const struct hk_layer *layers,
+                                 struct hk_error *err)
+{
+    for (int k = 0; k < p->nfreeze; k++) {
+        struct mf_where w = {path, p->freeze_line[k], p->freeze_off[k]};
+        const char *text = p->freeze[k], *dots = strstr(text, "..");
+        size_t alen = dots ? (size_t)(dots - text) : strlen(text);
+        const char *b = dots ? dots + 2 : text;
+        int from = -1, to = -1;
+        for (int i = 0; i < p->nlayers; i++) {
+            if (strlen(layers[i].name) == alen && strncmp(layers[i].name, text, alen) == 0)
+                from = i;
+            if (strcmp(layers[i].name, b) == 0)
+                to = i;
+        }
+        if (from < 0 || to < 0 || from > to)
+            return mf_fail_line(err, HK_EFORMAT, &w, "model freeze %.70s: %s", text,
+                                from < 0 || to < 0 ? "no such layer" : "the range is backwards");
+    }
+    return HK_OK;
+}
+
 /* Check the plan's architecture without allocating it: shapes, limits and the list of tensors
  * the file must hold (t has room for MF_MAX_TENSORS_WANTED). */
 enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt, size_t *nparams,
@@ -250,36 +328,19 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
     struct hk_shape in = p->input;
     if (hk_shape_size(in) > MF_MAX_OUTPUT_VALUES)
         return mf_fail_line(err, HK_ENOMEM, &w, "input shape %dx%dx%d has more than 64 M values", in.h, in.w, in.c);
-    int serial[HK_LAYER_NAME_SLOTS] = {0};
     size_t total = 0;
     *nt = 0;
-    for (int i = 0; i < p->nlayers; i++) {
-        struct hk_layer l;
-        struct hk_error e;
-        memset(&l, 0, sizeof l);
-        l.spec = p->specs[i];
-        l.ops = hk_layer_ops_of(l.spec.kind);
-        l.index = i;
-        l.input = i - 1;
-        l.in = in;
-        mf_canon_name(l.name, &l.spec, serial);
-        w.line = p->spec_line[i];
-        w.offset = p->spec_off[i];
-        if (l.ops->infer(&l, &e) != HK_OK)
-            return mf_fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
-        if (hk_shape_size(l.out) > MF_MAX_OUTPUT_VALUES)
-            return mf_fail_line(err, HK_ENOMEM, &w, "%s: output (%d,%d,%d) has more than 64 M values", l.name,
-                             l.out.h, l.out.w, l.out.c);
-        if (mf_layer_tensors(&l, i, l.name, t, nt, &e) != HK_OK)
-            return mf_fail_line(err, HK_EFORMAT, &w, "%s", e.msg);
-        uint64_t sum = (uint64_t)total + l.wcount;
-        sum = sum < l.wcount || sum + l.bcount < sum ? UINT64_MAX : sum + l.bcount;
-        if (sum > HK_MODEL_MAX_PARAMS)
-            return mf_fail_line(err, HK_ENOMEM, &w, "%s: the model would have %llu parameters; the limit is %zu", l.name,
-                             (unsigned long long)sum, HK_MODEL_MAX_PARAMS);
-        total = (size_t)sum;
-        in = l.out;
-    }
+    struct hk_layer *layers = calloc(p->nlayers ? (size_t)p->nlayers : 1, sizeof *layers);
+    if (!layers)
+        return hk_fail(err, HK_ENOMEM, "out of memory checking '%s'", path);
+    enum hk_status st = dry_layers(path, p, layers, t, nt, &total, err);
+    if (st == HK_OK)
+        st = dry_freeze(path, p, layers, err);
+    if (st == HK_OK && p->nlayers)
+        in = layers[p->nlayers - 1].out;
+    free(layers);
+    if (st != HK_OK)
+        return st;
     if (p->step_line) {
         struct hk_error e;
         if (mf_optim_tensors(total, t, nt, &e) != HK_OK)

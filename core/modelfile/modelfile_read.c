@@ -306,6 +306,16 @@ static enum hk_status build_model(const char *path, const struct mf_plan *p, con
         return mf_fail_file(err, HK_EFORMAT, path, "the rebuilt model has %zu parameters, the tensors hold %zu",
                          hk_model_param_count(m), total);
     }
+    for (int k = 0; k < p->nfreeze; k++) {
+        int from, to;
+        w.line = p->freeze_line[k];
+        w.offset = p->freeze_off[k];
+        if (hk_model_find_range(m, p->freeze[k], &from, &to, &e) != HK_OK) {
+            hk_model_free(m);
+            return mf_fail_line(err, HK_EFORMAT, &w, "model freeze: %s", e.msg);
+        }
+        hk_model_set_frozen(m, from, to, 1);
+    }
     if (p->compile_line) {
         w.line = p->compile_line;
         w.offset = p->compile_off;

@@ -68,10 +68,25 @@ static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_m
     mf_buf_printf(h, "husky %s\n", HK_VERSION);
     mf_buf_printf(h, "model new input=%dx%dx%d seed=%llu\n", in.h, in.w, in.c,
                (unsigned long long)hk_model_seed(m));
+    int named = mf_model_named(m);
     for (int i = 0; i < hk_model_count(m); i++) {
-        hk_layer_spec_format(&hk_model_layer(m, i)->spec, line, sizeof line);
+        const struct hk_layer *l = hk_model_layer(m, i);
+        struct hk_layer_spec spec = l->spec;
+        if (named)
+            memcpy(spec.name, l->name, sizeof spec.name);
+        hk_layer_spec_format(&spec, line, sizeof line);
         mf_buf_str(h, line);
         mf_buf_str(h, "\n");
+    }
+    for (int i = 0, j; i < hk_model_count(m); i = j) { /* runs of frozen layers */
+        for (j = i + 1; j < hk_model_count(m) && hk_model_layer(m, j)->frozen == hk_model_layer(m, i)->frozen;)
+            j++;
+        if (!hk_model_layer(m, i)->frozen)
+            continue;
+        if (j - 1 > i)
+            mf_buf_printf(h, "model freeze %s..%s\n", hk_model_layer(m, i)->name, hk_model_layer(m, j - 1)->name);
+        else
+            mf_buf_printf(h, "model freeze %s\n", hk_model_layer(m, i)->name);
     }
     struct hk_optim opt;
     enum hk_loss loss;
@@ -185,11 +200,14 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     struct mf_tensor *t = malloc(MF_MAX_TENSORS_WANTED * sizeof *t);
     if (!t)
         return hk_fail(err, HK_ENOMEM, "out of memory");
-    int nt = 0, serial[HK_LAYER_NAME_SLOTS] = {0};
+    int nt = 0, serial[HK_LAYER_NAME_SLOTS] = {0}, named = mf_model_named(m);
     for (int i = 0; i < hk_model_count(m) && st == HK_OK; i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
         char lname[32];
-        mf_canon_name(lname, &l->spec, serial);
+        if (named)
+            memcpy(lname, l->name, sizeof lname);
+        else
+            mf_canon_name(lname, &l->spec, serial, NULL, 0);
         st = mf_layer_tensors(l, i, lname, t, &nt, err);
     }
     if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))

@@ -23,6 +23,7 @@ enum hk_layer_kind {
     HK_LAYER_ZEROPAD,
     HK_LAYER_AVGPOOL2D,
     HK_LAYER_GLOBAL_AVGPOOL,
+    HK_LAYER_ADD,
     HK_LAYER_KIND_COUNT
 };
 
@@ -38,7 +39,11 @@ struct hk_shape {
 /* Number of values in a shape. */
 size_t hk_shape_size(struct hk_shape s);
 
-/* What the user asked for; the layer's whole configuration. */
+/* Bytes of a layer name with its NUL: names are 1 to 31 of [A-Za-z0-9_.-], starting with a letter
+ * or '_'. */
+#define HK_LAYER_NAME_MAX 32
+
+/* What the user asked for; the layer's whole configuration, with its place in the graph by name. */
 struct hk_layer_spec {
     enum hk_layer_kind kind;
     int units;       /* conv2d filters, dense units */
@@ -52,6 +57,9 @@ struct hk_layer_spec {
     float rate;      /* dropout rate in [0, 1) */
     enum hk_act act; /* activation applied to the output */
     float l2;        /* L2 factor on the kernel (Keras kernel_regularizer=l2(x)) */
+    char name[HK_LAYER_NAME_MAX];    /* name= ("" = an automatic Keras-style name) */
+    char input[HK_LAYER_NAME_MAX];   /* input= ("" = the previous layer's output) */
+    char from[2][HK_LAYER_NAME_MAX]; /* add from=A ("" unused) or from=A,B */
 };
 
 /* Data-parallel training: replace sums[0..count) by their sums over all processes (an MPI
@@ -69,6 +77,8 @@ struct hk_pass {
     hk_sync_fn sync;   /* NULL in a single process */
     void *sync_user;
     double share;      /* with sync: this process's samples / the global batch's */
+    const float *x2;   /* a two-input layer's (add's) second input, set by the model per call */
+    float *dx2;        /* backward: where the second input's gradient goes (NULL = not needed) */
 };
 
 struct hk_layer_ops;
@@ -79,13 +89,15 @@ struct hk_layer {
     char name[32];          /* Keras-style unique name: conv2d, conv2d_1, max_pooling2d ... */
     int index;              /* position in the model */
     int input;              /* index of the layer whose output this reads; -1 = the model input */
+    int input2;             /* index of the second input of an add; -1 = none */
     struct hk_shape in, out;
     size_t wcount, bcount;  /* parameter counts of kernel and bias */
     float *w, *b;           /* views into the model's parameter arena */
     float *dw, *db;         /* views into the gradient arena */
     size_t scount;          /* non-trainable state values (batchnorm: moving mean, moving variance) */
     float *state;           /* view into the model's state arena (out of optimizer, L2, all-reduce) */
-    int frozen;             /* no updates; a frozen batchnorm normalises with its moving statistics */
+    int frozen;             /* `model freeze`: no optimizer update, no L2, no dw needed; a frozen
+                             * batchnorm normalises with its moving statistics (Keras 2.x) */
     float *y;               /* batch outputs, batch * size(out), view into the workspace */
     void *aux;              /* per-batch layer state (maxpool argmax, dropout mask) */
 };
@@ -107,7 +119,8 @@ struct hk_layer_ops {
     /* y = f(x) into l->y for a batch of n (activation is applied by the model afterwards). */
     void (*forward)(struct hk_layer *l, const float *x, int n, const struct hk_pass *p);
     /* Given dy (gradient of the pre-activation output), accumulate dw, db and write dx
-     * (dx may be NULL when no input gradient is needed). x is the forward input. */
+     * (dx may be NULL when no input gradient is needed). x is the forward input. dy is the
+     * layer's own buffer (it may be overwritten). A frozen layer (l->frozen) may skip dw, db. */
     void (*backward)(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                      const struct hk_pass *p);
 };
@@ -148,5 +161,6 @@ extern const struct hk_layer_ops hk_batchnorm_ops;
 extern const struct hk_layer_ops hk_zeropad_ops;
 extern const struct hk_layer_ops hk_avgpool2d_ops;
 extern const struct hk_layer_ops hk_global_avgpool_ops;
+extern const struct hk_layer_ops hk_add_ops;
 
 #endif

@@ -233,14 +233,17 @@ static void backward_part(void *arg, int part, int member)
     int end = hk_team_part_start(c->n, HK_TEAM_PARTS, part + 1);
     for (int s = hk_team_part_start(c->n, HK_TEAM_PARTS, part); s < end; s++) {
         const float *d = c->dy + s * out_size;
-        if (l->bcount)
-            add_plane_sums(db, d, g.f, ohw);
-        const float *cols = c->x + s * in_size;
-        if (!pointwise) {
-            im2col(col, cols, &g);
-            cols = col;
+        if (!l->frozen) { /* a frozen layer needs only dx */
+            if (l->bcount)
+                add_plane_sums(db, d, g.f, ohw);
+            const float *cols = c->x + s * in_size;
+            if (!pointwise) {
+                im2col(col, cols, &g);
+                cols = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, cols, ohw, 1.0f, dw,
+                        ckk);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, ckk, ohw, 1.0f, d, ohw, cols, ohw, 1.0f, dw, ckk);
         if (c->dx && pointwise) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g.f, 1.0f, l->w, ckk, d, ohw, 0.0f,
                         c->dx + s * in_size, ohw);

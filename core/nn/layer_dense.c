@@ -44,10 +44,12 @@ static void dense_backward(struct hk_layer *l, const float *x, const float *dy, 
 {
     (void)p;
     int in = l->in.c, out = l->out.c;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, n, 1.0f, x, in, dy, out, 1.0f, l->dw, out);
-    for (int s = 0; s < n; s++)
-        for (int j = 0; j < out; j++)
-            l->db[j] += dy[(size_t)s * out + j];
+    if (!l->frozen) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, n, 1.0f, x, in, dy, out, 1.0f, l->dw, out);
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < out; j++)
+                l->db[j] += dy[(size_t)s * out + j];
+    }
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in, out, 1.0f, dy, out, l->w, out, 0.0f, dx, in);
 }

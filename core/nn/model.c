@@ -1,6 +1,9 @@
-/* model.c: the sequential model: shape checking on every change, the four arenas (parameters,
- * gradients, two optimizer moments), the per-batch workspace, and the passes over it. */
+/* model.c: the model, a graph of layers in script order (see graph.h): shape checking on every
+ * change, the four arenas (parameters, gradients, two optimizer moments), the per-batch workspace,
+ * and the passes over it. */
 #include "model.h"
+
+#include "graph.h"
 
 #include "lexer.h"
 
@@ -33,7 +36,9 @@ struct hk_model {
 
     int ws_batch;       /* batch the workspace is sized for (0 = none) */
     void *workspace;    /* layer outputs, aux, two gradient buffers, a scratch per part, logits */
-    float *dbuf[2];
+    int gbuf[HK_MODEL_MAX_LAYERS]; /* gradient buffer of each layer's output (hk_graph_grad_plan) */
+    int ngbuf, ntemp;
+    float *dbuf[HK_MODEL_MAX_LAYERS + 2]; /* ngbuf gradient buffers, then ntemp for adding into one */
     float *scratch[HK_TEAM_PARTS];
     float *logits;
 };
@@ -163,10 +168,7 @@ static enum hk_status infer_all(struct hk_model *m, struct hk_layer *layers, int
     size_t total = 0, limit = hk_model_memory_limit();
     for (int i = 0; i < count; i++) {
         struct hk_layer *l = &layers[i];
-        l->index = i;
-        l->input = i - 1;
-        l->in = i ? layers[i - 1].out : m->input;
-        enum hk_status st = l->ops->infer(l, err);
+        enum hk_status st = hk_graph_connect(layers, i, m->input, err);
         if (st != HK_OK)
             return st;
         total += l->wcount + l->bcount;
@@ -329,13 +331,21 @@ enum hk_status hk_model_insert(struct hk_model *m, int at, const struct hk_layer
     l->spec = *spec;
     l->ops = ops;
     int slot = hk_layer_name_slot(spec), serial = m->name_serial[slot];
-    if (serial)
-        snprintf(l->name, sizeof l->name, "%s_%d", hk_layer_keras_name(spec), serial);
-    else
-        snprintf(l->name, sizeof l->name, "%s", hk_layer_keras_name(spec));
+    if (spec->name[0]) {
+        snprintf(l->name, sizeof l->name, "%s", spec->name);
+    } else {
+        /* Keras-style: the kind's next free name (a name= may have taken one) */
+        do {
+            if (serial)
+                snprintf(l->name, sizeof l->name, "%s_%d", hk_layer_keras_name(spec), serial);
+            else
+                snprintf(l->name, sizeof l->name, "%s", hk_layer_keras_name(spec));
+            serial++;
+        } while (hk_model_find(m, l->name) >= 0);
+    }
     enum hk_status st = change(m, layers, m->count + 1, chg, err);
-    if (st == HK_OK)
-        m->name_serial[slot]++;
+    if (st == HK_OK && !spec->name[0])
+        m->name_serial[slot] = serial;
     return st;
 }
 
@@ -343,6 +353,11 @@ enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_chang
 {
     if (at < 0 || at >= m->count)
         return hk_fail(err, HK_EINVAL, "no layer at position %d (the model has %d)", at, m->count);
+    const char *how;
+    int reader = hk_graph_reader(m->layers, m->count, at, m->layers[at].name, &how);
+    if (reader >= 0)
+        return hk_fail(err, HK_EINVAL, "%s reads it (%s=%s); change or remove %s first", m->layers[reader].name, how,
+                       m->layers[at].name, m->layers[reader].name);
     struct hk_layer *layers = copy_layers(m, err);
     if (!layers)
         return HK_ENOMEM;
@@ -358,12 +373,81 @@ enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_laye
     if (spec->kind != m->layers[at].spec.kind)
         return hk_fail(err, HK_EINVAL, "%s is a %s layer; remove it and insert a new one to change its kind",
                        m->layers[at].name, m->layers[at].ops->word);
+    const struct hk_layer *old = &m->layers[at];
+    const char *how;
+    int reader = hk_graph_reader(m->layers, m->count, at, old->name, &how);
+    if (spec->name[0] && strcmp(spec->name, old->name) != 0 && reader >= 0)
+        return hk_fail(err, HK_EINVAL, "%s reads %s (%s=%s); a layer that others read keeps its name", m->layers[reader].name,
+                       old->name, how, old->name);
     struct hk_layer *layers = copy_layers(m, err);
     if (!layers)
         return HK_ENOMEM;
     layers[at].spec = *spec;
+    char keep[HK_LAYER_NAME_MAX];
+    memcpy(keep, old->name, sizeof keep);
+    if (spec->name[0]) { /* renamed: under its new name it keeps its weights */
+        snprintf(layers[at].name, sizeof layers[at].name, "%s", spec->name);
+        memcpy(m->layers[at].name, layers[at].name, sizeof keep);
+    }
     /* a changed spec with the same parameter shapes (e.g. another activation) keeps its weights */
-    return change(m, layers, m->count, chg, err);
+    enum hk_status st = change(m, layers, m->count, chg, err);
+    if (st != HK_OK)
+        memcpy(m->layers[at].name, keep, sizeof keep);
+    return st;
+}
+
+enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, int *from, int *to,
+                                   struct hk_error *err)
+{
+    if (strcmp(text, "all") == 0) {
+        if (!m->count)
+            return hk_fail(err, HK_EINVAL, "the model has no layers");
+        *from = 0;
+        *to = m->count - 1;
+        return HK_OK;
+    }
+    const char *dots = strstr(text, "..");
+    char a[HK_LAYER_NAME_MAX], b[HK_LAYER_NAME_MAX];
+    size_t alen = dots ? (size_t)(dots - text) : strlen(text);
+    const char *btext = dots ? dots + 2 : text;
+    if (alen >= sizeof a || strlen(btext) >= sizeof b)
+        return hk_fail(err, HK_EINVAL, "'%.40s' is not a layer name (NAME, A..B or all)", text);
+    memcpy(a, text, alen);
+    a[alen] = '\0';
+    snprintf(b, sizeof b, "%s", btext);
+    *from = hk_model_find(m, a);
+    *to = hk_model_find(m, b);
+    if (*from < 0 || *to < 0)
+        return hk_fail(err, HK_EINVAL, "no layer named '%s' (give NAME, A..B or all)", *from < 0 ? a : b);
+    if (*from > *to)
+        return hk_fail(err, HK_EINVAL, "%s (layer %d) comes after %s (layer %d); write the range as %s..%s", a, *from,
+                       b, *to, b, a);
+    return HK_OK;
+}
+
+int hk_model_set_frozen(struct hk_model *m, int from, int to, int frozen)
+{
+    int with_weights = 0;
+    for (int i = from < 0 ? 0 : from; i <= to && i < m->count; i++) {
+        m->layers[i].frozen = frozen;
+        with_weights += m->layers[i].wcount + m->layers[i].bcount > 0;
+    }
+    return with_weights;
+}
+
+void hk_model_param_split(const struct hk_model *m, size_t *trainable, size_t *non_trainable)
+{
+    size_t t = 0, nt = 0;
+    for (int i = 0; i < m->count; i++) {
+        const struct hk_layer *l = &m->layers[i];
+        if (l->frozen)
+            nt += l->wcount + l->bcount;
+        else
+            t += l->wcount + l->bcount;
+        nt += l->scount;
+    }
+    *trainable = t;
+    *non_trainable = nt;
 }
 
 void hk_model_reinit(struct hk_model *m)
@@ -453,7 +537,13 @@ static size_t layout(struct hk_model *m, struct hk_layer *layers, int count, int
         size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l) : 0;
         scratch = s > scratch ? s : scratch;
     }
-    for (int k = 0; k < 2; k++) {
+    int gbuf[HK_MODEL_MAX_LAYERS], temps, nbuf = hk_graph_grad_plan(layers, count, gbuf, &temps);
+    if (base) {
+        memcpy(m->gbuf, gbuf, (size_t)count * sizeof *gbuf);
+        m->ngbuf = nbuf;
+        m->ntemp = temps;
+    }
+    for (int k = 0; k < nbuf + temps || k < 2; k++) {
         if (base)
             m->dbuf[k] = (float *)(base + off);
         off += align64((size_t)n * maxval * sizeof(float));
@@ -528,7 +618,8 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
     for (int i = 0; i < m->count; i++) {
         struct hk_layer *l = &m->layers[i];
         size_t width = hk_shape_size(l->out);
-        l->ops->forward(l, in, n, &p);
+        p.x2 = l->input2 >= 0 ? m->layers[l->input2].y : NULL;
+        l->ops->forward(l, l->input >= 0 ? m->layers[l->input].y : x, n, &p);
         if (i == m->count - 1)
             memcpy(m->logits, l->y, (size_t)n * width * sizeof *l->y);
         hk_act_forward(l->spec.act, l->y, (size_t)n, width);
@@ -562,7 +653,7 @@ static double l2_penalty(struct hk_model *m, int with_grad)
     double total = 0;
     for (int i = 0; i < m->count; i++) {
         struct hk_layer *l = &m->layers[i];
-        if (l->spec.l2 <= 0 || !l->wcount)
+        if (l->spec.l2 <= 0 || !l->wcount || l->frozen)
             continue;
         double s = 0;
         for (size_t j = 0; j < l->wcount; j++) {
@@ -575,22 +666,56 @@ static double l2_penalty(struct hk_model *m, int with_grad)
     return total;
 }
 
-/* Backpropagate the loss gradient in dbuf[0] (of the last layer's logits) through every layer
- * of the last forward pass of x: parameter gradients accumulate into the gradient arena, and
- * dinput (may be NULL) receives the gradient with respect to the input. */
+/* Backpropagate the loss gradient in the last layer's gradient buffer (dbuf[0], of its logits)
+ * through the graph of the last forward pass of x: parameter gradients accumulate into the
+ * gradient arena, and dinput (may be NULL) receives the gradient with respect to the input. A
+ * layer's output gradient is complete once all its readers (all later) have run; the first of them
+ * writes it, the others add into it. Layers whose output does not reach the loss are skipped, and
+ * without dinput so are layers with nothing trainable at or above them (a frozen base). */
 static void backward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0, float *dinput)
 {
+    int up[HK_MODEL_MAX_LAYERS], written[HK_MODEL_MAX_LAYERS], input_written = 0;
+    for (int i = 0; i < m->count; i++) {
+        const struct hk_layer *l = &m->layers[i];
+        up[i] = dinput || (l->wcount + l->bcount > 0 && !l->frozen) || (l->input >= 0 && up[l->input]) ||
+                (l->input2 >= 0 && up[l->input2]);
+        written[i] = i == m->count - 1;
+    }
     struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
                         .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
     memcpy(p.scratch, m->scratch, sizeof p.scratch);
-    int cur = 0;
     for (int i = m->count - 1; i >= 0; i--) {
         struct hk_layer *l = &m->layers[i];
-        float *dy = m->dbuf[cur], *dx = i ? m->dbuf[1 - cur] : dinput;
+        if (m->gbuf[i] < 0 || !up[i])
+            continue;
+        float *dy = m->dbuf[m->gbuf[i]], *target[2] = {NULL, NULL}, *sum[2] = {NULL, NULL};
+        int in[2] = {l->input, l->input2}, add[2] = {0, 0};
         if (i != m->count - 1)
             hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
-        l->ops->backward(l, i ? m->layers[i - 1].y : x, dy, dx, n, &p);
-        cur = 1 - cur;
+        for (int s = 0; s < 2; s++) {
+            if (in[s] < 0 && (s == 1 || !dinput))
+                continue;
+            if (in[s] >= 0 && !up[in[s]])
+                continue;
+            int *done = in[s] >= 0 ? &written[in[s]] : &input_written;
+            sum[s] = in[s] >= 0 ? m->dbuf[m->gbuf[in[s]]] : dinput;
+            add[s] = *done;
+            target[s] = add[s] ? m->dbuf[m->ngbuf + s] : sum[s];
+            *done = 1;
+        }
+        p.x2 = in[1] >= 0 ? m->layers[in[1]].y : NULL;
+        p.dx2 = target[1];
+        l->ops->backward(l, in[0] >= 0 ? m->layers[in[0]].y : x, dy, target[0], n, &p);
+        if (l->frozen) /* a layer may skip dw when frozen; none may leave one behind */
+            memset(l->dw, 0, (l->wcount + l->bcount) * sizeof *l->dw);
+        for (int s = 0; s < 2; s++) {
+            if (!add[s])
+                continue;
+            const float *part = target[s];
+            size_t count = (size_t)n * hk_shape_size(in[s] >= 0 ? m->layers[in[s]].out : m->input);
+            for (size_t j = 0; j < count; j++)
+                sum[s][j] += part[j];
+        }
     }
 }
 
@@ -605,13 +730,19 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
         return st;
     struct hk_layer *last = &m->layers[m->count - 1];
     int k = (int)hk_shape_size(last->out);
-    float *d = m->dbuf[0];
-    res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, d);
+    res->loss = hk_loss_eval(m->loss, m->logits, labels, sample_weight, n, k, m->dbuf[m->gbuf[m->count - 1]]);
     res->correct = count_correct(m->logits, labels, n, k);
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
     backward(m, x, n, 1, sample0, NULL);
     res->loss += l2_penalty(m, 1);
     return HK_OK;
+}
+
+static void optim_run(struct hk_model *m, size_t start, size_t end)
+{
+    if (end > start)
+        hk_optim_step(&m->optim, m->step, m->params + start, m->grads + start, m->mom1 + start, m->mom2 + start,
+                      end - start);
 }
 
 enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const int *labels, int n, int margin,
@@ -637,7 +768,22 @@ enum hk_status hk_model_input_gradient(struct hk_model *m, const float *x, const
 void hk_model_update(struct hk_model *m)
 {
     m->step++;
-    hk_optim_step(&m->optim, m->step, m->params, m->grads, m->mom1, m->mom2, m->nparams);
+    /* one flat loop over each run of trainable layers (the arena is in layer order); frozen
+     * layers' parameters and moments stay as they are */
+    size_t start = 0, end = 0;
+    for (int i = 0; i < m->count; i++) {
+        const struct hk_layer *l = &m->layers[i];
+        size_t off = (size_t)(l->w - m->params), cnt = l->wcount + l->bcount;
+        if (!cnt)
+            continue;
+        if (l->frozen || off != end) {
+            optim_run(m, start, end);
+            start = end = l->frozen ? off + cnt : off;
+        }
+        if (!l->frozen)
+            end = off + cnt;
+    }
+    optim_run(m, start, end);
 }
 
 enum hk_status hk_model_train_step(struct hk_model *m, const float *x, const int *labels,

@@ -1,12 +1,13 @@
-/* model.h: a network as a sequence of layers over one parameter arena, one gradient arena, one
- * pair of optimizer-moment arenas and one arena of non-trainable state; forward, backward,
- * training step and prediction. */
+/* model.h: a network as a graph of layers in script order (graph.h) over one parameter arena, one
+ * gradient arena, one pair of optimizer-moment arenas and one arena of non-trainable state;
+ * forward, backward, training step and prediction. */
 #ifndef HK_MODEL_H
 #define HK_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "graph.h"
 #include "layer.h"
 #include "loss.h"
 #include "optim.h"
@@ -15,7 +16,7 @@
 struct hk_model;
 
 /* Limits on what a model may allocate, checked before any allocation. */
-#define HK_MODEL_MAX_LAYERS 256
+#define HK_MODEL_MAX_LAYERS HK_GRAPH_MAX_LAYERS
 #define HK_MODEL_MAX_PARAMS ((size_t)1 << 28) /* 268 M parameters, 1 GiB of float32 */
 #define HK_MODEL_DEFAULT_MEMORY ((size_t)4 << 30) /* 4 GB: see hk_model_memory_limit */
 
@@ -83,6 +84,20 @@ enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_chang
 /* Replace the spec of layer at (keeping its name), with the same checks and rules as insert. */
 enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
                                 struct hk_model_change *chg, struct hk_error *err);
+
+/* The layers that text names: NAME, A..B (both included, A not after B) or all; into *from and
+ * *to. Else HK_EINVAL with err naming the unknown layer. */
+enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, int *from, int *to,
+                                   struct hk_error *err);
+
+/* Freeze (frozen = 1) or unfreeze layers from..to (inclusive). A frozen layer gets no optimizer
+ * update and no L2 penalty, its weights stay bit for bit, and a frozen batchnorm runs in
+ * inference mode (Keras 2.x). Returns how many of those layers have parameters. */
+int hk_model_set_frozen(struct hk_model *m, int from, int to, int frozen);
+
+/* Parameters as Keras counts them: trainable (of layers not frozen) and non-trainable (of frozen
+ * layers, and non-trainable state such as batchnorm moving statistics). */
+void hk_model_param_split(const struct hk_model *m, size_t *trainable, size_t *non_trainable);
 
 /* Re-initialise every parameter from the seed (as a fresh model would be). */
 void hk_model_reinit(struct hk_model *m);

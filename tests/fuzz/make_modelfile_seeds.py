@@ -57,3 +57,12 @@ save('offset-huge.hkm', tiny[:off_at] + struct.pack('<Q', 1 << 62) + tiny[off_at
 save('length-lies.hkm', tiny[:off_at + 8] + struct.pack('<Q', 1 << 40) + tiny[off_at + 16:-32])
 save('only-magic.hkm', b'HUSKYMDL', fix_hash=False, trailer=False)
 save('empty.hkm', b'', fix_hash=False, trailer=False)
+# graphs and freezing (issue 13): valid files with an add and freeze lines, and lies in them
+save('add-self.hkm', with_header(header.replace(b'maxpool 2x2\n', b'maxpool 2x2\nadd from=max_pooling2d\n')))
+save('freeze-valid.hkm', with_header(header.replace(b'rescale', b'model freeze conv2d..flatten\nrescale')))
+save('freeze-unknown.hkm', with_header(header.replace(b'rescale', b'model freeze nope\nrescale')))
+save('freeze-backwards.hkm', with_header(header.replace(b'rescale', b'model freeze dense..conv2d\nrescale')))
+save('add-shape.hkm', with_header(header.replace(b'flatten\n', b'flatten\nadd from=conv2d\n')))
+save('input-later.hkm', with_header(header.replace(b'flatten\n', b'flatten input=dense\n')))
+save('name-taken.hkm', with_header(header.replace(b'flatten\n', b'flatten name=conv2d\n')))
+save('names-renamed.hkm', with_header(header.replace(b'activation=relu\n', b'activation=relu name=stem\n')))

@@ -27,6 +27,28 @@ static struct hk_layer_spec simple(enum hk_layer_kind kind)
     return (struct hk_layer_spec){.kind = kind};
 }
 
+static struct hk_layer_spec named(struct hk_layer_spec s, const char *name, const char *input, const char *from0,
+                                  const char *from1)
+{
+    snprintf(s.name, sizeof s.name, "%s", name ? name : "");
+    snprintf(s.input, sizeof s.input, "%s", input ? input : "");
+    snprintf(s.from[0], sizeof s.from[0], "%s", from0 ? from0 : "");
+    snprintf(s.from[1], sizeof s.from[1], "%s", from1 ? from1 : "");
+    return s;
+}
+
+/* The graph of the frozen tests and the residual check: a feeds b, the first add and c; the
+ * second add reads c and the first add. */
+static int graph_specs(struct hk_layer_spec *g)
+{
+    g[0] = named(conv(3, 3, 1, 1, HK_ACT_TANH), "a", NULL, NULL, NULL);
+    g[1] = named(conv(3, 3, 1, 1, HK_ACT_RELU), "b", NULL, NULL, NULL);
+    g[2] = named(simple(HK_LAYER_ADD), "sum1", NULL, "a", NULL);
+    g[3] = named(conv(3, 1, 1, 0, HK_ACT_SIGMOID), "c", "a", NULL, NULL);
+    g[4] = named(simple(HK_LAYER_ADD), "sum2", NULL, "c", "sum1");
+    return 5;
+}
+
 static struct hk_layer_spec dense(int units, enum hk_act act)
 {
     return (struct hk_layer_spec){.kind = HK_LAYER_DENSE, .units = units, .act = act};
@@ -76,6 +98,19 @@ static double loss_at(struct net *n)
     return r.loss;
 }
 
+/* 1 when parameter i belongs to a frozen layer. */
+static int frozen_param(struct hk_model *m, size_t i)
+{
+    const float *params = hk_model_params(m);
+    for (int k = 0; k < hk_model_count(m); k++) {
+        const struct hk_layer *l = hk_model_layer(m, k);
+        size_t off = (size_t)(l->w - params);
+        if (i >= off && i < off + l->wcount + l->bcount)
+            return l->frozen;
+    }
+    return 0;
+}
+
 /* Compare the analytic gradient with central differences on every parameter (or a stride of
  * them for large layers). */
 static void check_net(const char *what, struct net *n)
@@ -88,6 +123,8 @@ static void check_net(const char *what, struct net *n)
     double num2 = 0, diff2 = 0, ana2 = 0, worst = 0;
     size_t stride = np > 400 ? np / 400 : 1, worst_at = 0;
     for (size_t i = 0; i < np; i += stride) {
+        if (frozen_param(n->m, i)) /* no gradient by design; the layers below it check its dx */
+            continue;
         float keep = params[i];
         double h = 1e-3;
         params[i] = keep + (float)h;
@@ -122,6 +159,67 @@ static void check_specs(const char *what, struct hk_shape in, const struct hk_la
         return;
     }
     check_net(what, &n);
+}
+
+/* Frozen layers: their gradient is zero, everyone else's is bit for bit the one of the unfrozen
+ * model, and an update leaves their weights unchanged. frozen_from..frozen_to are model indices. */
+static void check_frozen(const char *what, int frozen_from, int frozen_to)
+{
+    struct hk_shape img = {2, 6, 5};
+    struct hk_layer_spec g[8];
+    int count = graph_specs(g);
+    struct net a = {0}, b = {0};
+    if (!build(&a, img, g, count, 2) || !build(&b, img, g, count, 2)) {
+        CHECK(0, "%s: could not build the models", what);
+        return;
+    }
+    hk_model_set_frozen(b.m, frozen_from, frozen_to, 1);
+    loss_at(&a);
+    loss_at(&b);
+    const float *ga = hk_model_grads(a.m), *gb = hk_model_grads(b.m);
+    const float *params = hk_model_params(b.m);
+    int same = 1, zero = 1;
+    for (int i = 0; i < hk_model_count(b.m); i++) {
+        const struct hk_layer *l = hk_model_layer(b.m, i);
+        size_t off = (size_t)(l->w - params), cnt = l->wcount + l->bcount;
+        for (size_t j = off; j < off + cnt; j++) {
+            if (l->frozen)
+                zero &= gb[j] == 0.0f;
+            else
+                same &= memcmp(&ga[j], &gb[j], sizeof *ga) == 0;
+        }
+    }
+    CHECK(zero, "%s: frozen layers have zero gradients", what);
+    CHECK(same, "%s: the other layers' gradients are those of the unfrozen model, bit for bit", what);
+    size_t np = hk_model_param_count(b.m);
+    float *before = malloc(np * sizeof *before);
+    memcpy(before, params, np * sizeof *before);
+    struct hk_optim adam = hk_optim_default(HK_OPTIM_ADAM);
+    struct hk_error err;
+    hk_model_compile(b.m, &adam, HK_LOSS_BCE, &err);
+    struct hk_step_result r;
+    for (int step = 0; step < 3; step++)
+        hk_model_train_step(b.m, b.x, b.labels, NULL, BATCH, &r, &err);
+    int kept = 1, moved = 0;
+    for (int i = 0; i < hk_model_count(b.m); i++) {
+        const struct hk_layer *l = hk_model_layer(b.m, i);
+        size_t off = (size_t)(l->w - params), cnt = l->wcount + l->bcount;
+        for (size_t j = off; j < off + cnt; j++) {
+            if (l->frozen)
+                kept &= memcmp(&before[j], &params[j], sizeof *params) == 0;
+            else
+                moved |= before[j] != params[j];
+        }
+    }
+    CHECK(kept && moved, "%s: adam keeps frozen weights bit for bit and moves the others", what);
+    size_t t, nt;
+    hk_model_param_split(b.m, &t, &nt);
+    CHECK(t + nt == np && nt > 0, "%s: %zu trainable + %zu non-trainable = %zu", what, t, nt, np);
+    free(before);
+    free(a.x);
+    free(b.x);
+    hk_model_free(a.m);
+    hk_model_free(b.m);
 }
 
 static struct hk_layer_spec depthwise(int k, int stride, int same, int nobias)
@@ -235,6 +333,18 @@ int main(void)
     struct hk_layer_spec l2[] = {{.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .l2 = 0.01f}};
     check_specs("conv2d with l2=0.01", img, l2, 1, 2);
     check_modern_layers(img);
+
+    /* a graph: a tensor feeding three consumers (two convs and an add) sums their gradients */
+    struct hk_layer_spec g[8];
+    int gn = graph_specs(g);
+    check_specs("graph: residual adds, a tensor with three consumers", img, g, gn, 2);
+    struct hk_layer_spec twice[] = {named(conv(2, 3, 1, 1, HK_ACT_TANH), "t", NULL, NULL, NULL),
+                                    named(simple(HK_LAYER_ADD), NULL, NULL, "t", "t")};
+    check_specs("graph: add from=t,t", img, twice, 2, 2);
+    /* model indices: 0 the 1x1 stem of build(), 1 a, 2 b, 3 sum1, 4 c, 5 sum2, 6 flatten, 7 dense */
+    check_frozen("frozen base (stem..a)", 0, 1);
+    check_frozen("frozen middle (b)", 2, 2);
+    check_frozen("frozen c and the head", 4, 7);
 
     /* binary cross-entropy stays finite and exact for large logits */
     float z[4] = {100.0f, -100.0f, 30.0f, 0.0f}, dz[4];

@@ -140,6 +140,18 @@ int main(void)
     };
     check_model("zeropad, depthwise relu6, batchnorm (moving statistics), avgpool, conv2d 1x1, global_avgpool",
                 (struct hk_shape){2, 7, 8}, d, 7, HK_LOSS_BCE, 0);
+    struct hk_layer_spec e[] = {
+        {.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .same = 1, .act = HK_ACT_TANH,
+         .name = "a"},
+        {.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .same = 1, .act = HK_ACT_TANH},
+        {.kind = HK_LAYER_ADD, .from = {"a"}, .name = "sum"},
+        {.kind = HK_LAYER_CONV2D, .units = 2, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .input = "a", .act = HK_ACT_SIGMOID},
+        {.kind = HK_LAYER_ADD, .from = {"sum"}},
+        {.kind = HK_LAYER_FLATTEN},
+        {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
+    };
+    check_model("a graph: residual adds, a tensor read by three layers", (struct hk_shape){2, 5, 6}, e, 7, HK_LOSS_BCE,
+                0);
     for (int kind = 0; kind < HK_LAYER_KIND_COUNT; kind++)
         CHECK(covered[kind], "layer kind %s has an input gradient check",
               hk_layer_ops_of((enum hk_layer_kind)kind)->word);

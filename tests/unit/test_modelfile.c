@@ -584,6 +584,54 @@ static void test_damage(void)
     hk_model_free(m);
 }
 
+/* A graph (names, input=, add from=) with frozen layers, after the model was edited so that its
+ * automatic names are not the ones a replay would give: the file names every layer, and the
+ * loaded model has the same names, connections, frozen layers, weights and predictions. */
+static void test_graph_round_trip(void)
+{
+    struct hk_error err;
+    struct hk_model *m = hk_model_new((struct hk_shape){3, 8, 8}, 99, &err), *back = NULL;
+    struct hk_layer_spec specs[] = {
+        {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 3, .kw = 3, .same = 1, .act = HK_ACT_RELU},
+        {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 3, .kw = 3, .same = 1, .name = "branch"},
+        {.kind = HK_LAYER_ADD, .from = {"conv2d_1"}},
+        {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 1, .kw = 1, .input = "conv2d_1", .name = "side"},
+        {.kind = HK_LAYER_ADD, .from = {"side", "add"}, .name = "sum"},
+        {.kind = HK_LAYER_FLATTEN},
+        {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
+    };
+    struct hk_layer_spec dropout = {.kind = HK_LAYER_DROPOUT, .rate = 0.5f};
+    /* conv2d (removed below) makes the first convolution conv2d_1 */
+    int ok = hk_model_insert(m, 0, &specs[0], NULL, &err) == HK_OK;
+    for (int i = 0; i < 7 && ok; i++)
+        ok = hk_model_insert(m, i + 1, &specs[i], NULL, &err) == HK_OK;
+    ok = ok && hk_model_insert(m, 1, &dropout, NULL, &err) == HK_OK && hk_model_remove(m, 0, NULL, &err) == HK_OK &&
+         hk_model_remove(m, 0, NULL, &err) == HK_OK;
+    CHECK(ok && strcmp(hk_model_layer(m, 0)->name, "conv2d_1") == 0, "graph built: %s", ok ? "" : err.msg);
+    if (!ok)
+        return;
+    hk_model_set_frozen(m, 0, 2, 1);
+    const char *path = in_dir("graph.hkm");
+    CHECK(hk_modelfile_save(path, m, NULL, 0, &err) == HK_OK, "graph save: %s", err.msg);
+    CHECK(hk_modelfile_load(path, NULL, &back, NULL, &err) == HK_OK, "graph load: %s", err.msg);
+    if (back) {
+        int same = hk_model_count(back) == hk_model_count(m);
+        for (int i = 0; same && i < hk_model_count(m); i++) {
+            const struct hk_layer *a = hk_model_layer(m, i), *b = hk_model_layer(back, i);
+            same = strcmp(a->name, b->name) == 0 && a->input == b->input && a->input2 == b->input2 &&
+                   a->frozen == b->frozen;
+        }
+        CHECK(same, "graph: names, connections and frozen layers come back");
+        CHECK(same_params(m, back) && same_predictions(m, back), "graph: weights and predictions bit for bit");
+        size_t t, nt;
+        hk_model_param_split(back, &t, &nt);
+        CHECK(nt == hk_model_layer(m, 0)->wcount + hk_model_layer(m, 0)->bcount + 4 * 4 * 9 + 4 && t > 0,
+              "graph: the frozen parameters are non-trainable after loading (%zu)", nt);
+    }
+    hk_model_free(back);
+    hk_model_free(m);
+}
+
 /* ---- hand-built files ------------------------------------------------------------------- */
 
 struct entry {
@@ -682,6 +730,29 @@ static void test_lies(void)
     e[0].rank = 7;
     EXPECT(small, e, 4, 116, HK_EFORMAT, "rank 7; expected 1 to 4");
     EXPECT(small, ok, 3, 112, HK_EFORMAT, "missing 'dense/bias'");
+    /* connections and freeze lines are checked against the layers */
+    const char *graph = "husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=f\n"
+                        "dense 1 activation=sigmoid name=d\nmodel freeze c..f\ncompile\n";
+    struct entry named[4] = {{"c/kernel", 4, {2, 1, 3, 3}, 0, 72},
+                             {"c/bias", 1, {2}, 72, 8},
+                             {"d/kernel", 2, {8, 1}, 80, 32},
+                             {"d/bias", 1, {1}, 112, 4}};
+    EXPECT(graph, named, 4, 116, HK_OK, "");
+    EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=f\n"
+           "dense 1 activation=sigmoid name=d\nmodel freeze c..x\n",
+           named, 4, 116, HK_EFORMAT, "header line 6 (offset 126): model freeze c..x: no such layer");
+    EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=f\n"
+           "dense 1 activation=sigmoid name=d\nmodel freeze f..c\n",
+           named, 4, 116, HK_EFORMAT, "model freeze f..c: the range is backwards");
+    EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=f input=d\n"
+           "dense 1 activation=sigmoid name=d\n",
+           named, 4, 116, HK_EFORMAT, "header line 4 (offset 77): f: input=d names no earlier layer");
+    EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=f\nadd from=c\n"
+           "dense 1 activation=sigmoid name=d\n",
+           named, 4, 116, HK_EFORMAT, "add: cannot add f (None, 8) and c (None, 2, 2, 2); the shapes must be equal");
+    EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3 name=c\nflatten name=c\n"
+           "dense 1 activation=sigmoid name=d\n",
+           named, 4, 116, HK_EFORMAT, "c: the name is taken by layer 0");
     memcpy(e, ok, sizeof ok);
     e[4] = (struct entry){"extra/thing", 1, {1}, 116, 4};
     EXPECT(small, e, 5, 120, HK_EFORMAT, "unexpected tensor 'extra/thing'");
@@ -1069,6 +1140,7 @@ int main(void)
     test_compile();
     test_sha256();
     test_round_trip();
+    test_graph_round_trip();
     test_optimizer_state();
     test_names_and_classes();
     test_modern_layers();
