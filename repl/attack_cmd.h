@@ -17,8 +17,9 @@ int attack_ready(struct shell *sh, const struct hk_words *w, const char **names_
 /* The class named or numbered by option word i among names; -1 after reporting. */
 int arg_class_of(struct shell *sh, const struct hk_words *w, int i, const char *const *names, int count);
 
-/* eps=, step=, steps=, restarts=, target=, seed= of a gradient attack; -1 after reporting. */
-int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_attack_method method,
+/* eps= (unless with_eps is 0: the caller reads it), step=, steps=, restarts=, target=, seed= of
+ * a gradient attack; -1 after reporting. */
+int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_attack_method method, int with_eps,
                         const char *const *names, int count, struct hk_attack_grad *a);
 
 /* "8/255" for a whole number of pixel steps, else the number. */

@@ -90,7 +90,7 @@ static int arg_budget(struct shell *sh, const struct hk_words *w, int i, double 
 }
 
 /* The settings of attack fgsm|pgd and of evaluate ... robust; -1 after reporting. */
-int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_attack_method method,
+int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_attack_method method, int with_eps,
                         const char *const *names, int count, struct hk_attack_grad *a)
 {
     int at;
@@ -100,7 +100,7 @@ int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_atta
     a->steps = 10;
     a->target = -1;
     a->seed = sh->seed;
-    if ((at = arg_option(w, "eps")) >= 0 && arg_budget(sh, w, at, &a->eps))
+    if (with_eps && (at = arg_option(w, "eps")) >= 0 && arg_budget(sh, w, at, &a->eps))
         return -1;
     a->step = a->eps > 0 ? 2.5 * a->eps / a->steps : 1.0 / 255;
     if ((at = arg_option(w, "steps")) >= 0 && arg_int(sh, w, at, 1, 100000, &a->steps))
@@ -129,7 +129,9 @@ int attack_grad_options(struct shell *sh, const struct hk_words *w, enum hk_atta
 void attack_format_eps(char *buf, size_t cap, double eps)
 {
     double steps = eps * 255;
-    if (fabs(steps - round(steps)) < 1e-6)
+    if (eps == 0)
+        snprintf(buf, cap, "0");
+    else if (fabs(steps - round(steps)) < 1e-6)
         snprintf(buf, cap, "%.0f/255", round(steps));
     else
         snprintf(buf, cap, "%.4g", eps);
@@ -236,7 +238,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     int count;
     struct hk_attack_grad a;
     if (arg_count(sh, w, arg, 1, 1, usage) || attack_ready(sh, w, &names, &count) ||
-        attack_grad_options(sh, w, method, names, count, &a))
+        attack_grad_options(sh, w, method, 1, names, count, &a))
         return -1;
     int at_out = arg_option(w, "out");
     const char *out = at_out >= 0 ? w->w[at_out].value : NULL;
@@ -282,7 +284,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     }
     for (size_t i = 0; i < n; i++)
         labels[i] = hk_attack_predicted(before + i * k, k);
-    if (hk_attack_grad_run(sh->worker, sh->model, &a, sh->rescale, p.x, labels, (int)n, adv, NULL, &err) != HK_OK) {
+    if (hk_attack_grad_run(sh->worker, sh->model, &a, sh->rescale, p.x, labels, (int)n, 0, adv, NULL, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto done;
     }

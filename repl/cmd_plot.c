@@ -143,63 +143,32 @@ static void put_value(FILE *f, double v)
         fprintf(f, " ?");
 }
 
-/* What to draw: a metric's curves from the first max_epochs epochs and max_batches batches of the
- * history (SIZE_MAX: all), to a file or as text of width x height characters. */
-struct plot_request {
-    enum hk_metric metric;
-    const char *out;         /* .png or .svg file; NULL: text */
-    size_t max_epochs, max_batches;
+/* One gnuplot run: a data file written by write_data, the terminal (text of width x height, or a
+ * .png/.svg file out), then script's commands (which read the data file by its name). */
+struct gp_job {
+    const char *out;
     int width, height;
+    int (*write_data)(FILE *f, void *user);   /* 0, or -1 (errno set) */
+    void (*script)(FILE *gp, const char *data, void *user);
+    void *user;
 };
 
-/* Draw through gnuplot. Returns 0 (with the text plot in *text, owned, when rq->out is NULL), or
- * -1 with why filled; *out_failed is 1 when it was writing the file that failed. */
-static int plot_draw(struct shell *sh, const struct plot_request *rq, char **text, int *lines, char *why,
-                     size_t why_cap, int *out_failed)
+/* Run a job. Returns 0 (with the text plot in *text, owned, when job->out is NULL), or -1 with
+ * why filled; *out_failed is 1 when it was writing the file that failed. */
+static int gp_run(const struct gp_job *job, char **text, int *lines, char *why, size_t why_cap, int *out_failed)
 {
-    /* which curves */
-    enum hk_metric m = rq->metric, train_m = m, val_m = HK_METRIC_COUNT;
-    if (m == HK_METRIC_LOSS || m == HK_METRIC_VAL_LOSS)
-        train_m = HK_METRIC_LOSS, val_m = HK_METRIC_VAL_LOSS;
-    else if (m == HK_METRIC_ACCURACY || m == HK_METRIC_VAL_ACCURACY)
-        train_m = HK_METRIC_ACCURACY, val_m = HK_METRIC_VAL_ACCURACY;
-    int with_batches = train_m == HK_METRIC_LOSS;
-    const char *out = rq->out;
+    const char *out = job->out;
     *out_failed = 0;
     *text = NULL;
-
-    size_t n = 0, nb = 0;
-    struct hk_epoch_record *r = hk_history_epochs(sh->history, &n);
-    if (!r) {
-        snprintf(why, why_cap, "out of memory");
-        return -1;
-    }
-    n = n < rq->max_epochs ? n : rq->max_epochs;
-    if (n == 0) {
-        free(r);
-        snprintf(why, why_cap, "no epochs trained yet; train first: train epochs=N batch=B");
-        return -1;
-    }
     if (!have_gnuplot()) {
-        free(r);
         snprintf(why, why_cap, GNUPLOT_MISSING);
         return -1;
     }
-    float *b = with_batches ? hk_history_batches(sh->history, &nb) : NULL;
-    nb = nb < rq->max_batches ? nb : rq->max_batches;
-    int has_train = 0, has_val = 0;
-    for (size_t i = 0; i < n; i++) {
-        has_train |= isfinite(r[i].v[train_m]);
-        has_val |= val_m != HK_METRIC_COUNT && isfinite(r[i].v[val_m]);
-    }
-
     /* a private temporary folder for the data, the text plot and gnuplot's messages */
     const char *tmpdir = getenv("TMPDIR");
     char dir[1024], data[1100], textf[1100], errf[1100], qerr[2400];
     snprintf(dir, sizeof dir, "%s/husky-plot-XXXXXX", tmpdir && *tmpdir && strlen(tmpdir) < 900 ? tmpdir : "/tmp");
     if (!mkdtemp(dir)) {
-        free(r);
-        free(b);
         snprintf(why, why_cap, "cannot make a temporary folder %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -224,20 +193,7 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
         rc = -1;
         goto out;
     }
-    /* index 0: per epoch; index 1: per batch, x scaled to epochs */
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%d", r[i].epoch);
-        put_value(f, r[i].v[train_m]);
-        put_value(f, val_m != HK_METRIC_COUNT ? r[i].v[val_m] : NAN);
-        fprintf(f, "\n");
-    }
-    fprintf(f, "\n\n");
-    for (size_t i = 0; i < nb; i++) {
-        fprintf(f, "%.9g", (double)(i + 1) * (double)n / (double)nb);
-        put_value(f, b[i]);
-        fprintf(f, "\n");
-    }
-    if (fclose(f) != 0) {
+    if (job->write_data(f, job->user) != 0 || fclose(f) != 0) {
         snprintf(why, why_cap, "%s: %s", data, strerror(errno));
         rc = -1;
         goto out;
@@ -258,10 +214,9 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
         rc = -1;
         goto out;
     }
-    const char *name = hk_metric_name(train_m);
     fprintf(gp, "set datafile missing '?'\n");
     if (!out)
-        fprintf(gp, "set terminal dumb size %d,%d mono nofeed noenhanced\n", rq->width, rq->height);
+        fprintf(gp, "set terminal dumb size %d,%d mono nofeed noenhanced\n", job->width, job->height);
     else if (ends_with(out, ".svg"))
         fprintf(gp, "set terminal svg size 800,500 noenhanced\n");
     else
@@ -269,36 +224,8 @@ static int plot_draw(struct shell *sh, const struct plot_request *rq, char **tex
                     "noenhanced } else { set terminal png size 800,500 noenhanced }\n");
     fprintf(gp, "set output ");
     gp_quote(gp, out ? part.tmp : textf);
-    fprintf(gp, "\nset title ");
-    gp_quote(gp, name);
-    fprintf(gp, "\nset xlabel 'epoch'\nset key outside bottom center horizontal width 2\n");
-    if (n == 1)
-        fprintf(gp, "set xrange [0:2]\n");
-    else
-        fprintf(gp, "set xrange [%s:%d]\n", with_batches && nb ? "0" : "1", r[n - 1].epoch);
-    fprintf(gp, "plot ");
-    const char *sep = "";
-    if (with_batches && nb) {
-        gp_quote(gp, data);
-        fprintf(gp, " index 1 using 1:2 with lines title 'loss per batch'");
-        sep = ", ";
-    }
-    if (has_train) {
-        fprintf(gp, "%s", sep);
-        gp_quote(gp, data);
-        fprintf(gp, " index 0 using 1:2 with linespoints title ");
-        gp_quote(gp, name);
-        sep = ", ";
-    }
-    if (has_val) {
-        fprintf(gp, "%s", sep);
-        gp_quote(gp, data);
-        fprintf(gp, " index 0 using 1:3 with linespoints title ");
-        gp_quote(gp, hk_metric_name(val_m));
-        sep = ", ";
-    }
-    if (!*sep) /* nothing to draw: let gnuplot say so rather than guess */
-        fprintf(gp, "NaN notitle");
+    fprintf(gp, "\n");
+    job->script(gp, data, job->user);
     fprintf(gp, "\nset output\n");
     int status = pclose(gp);
     sigaction(SIGPIPE, &old, NULL);
@@ -338,9 +265,182 @@ out:
     unlink(textf);
     unlink(errf);
     rmdir(dir);
+    return rc;
+}
+
+/* What to draw: a metric's curves from the first max_epochs epochs and max_batches batches of the
+ * history (SIZE_MAX: all), to a file or as text of width x height characters. */
+struct plot_request {
+    enum hk_metric metric;
+    const char *out;         /* .png or .svg file; NULL: text */
+    size_t max_epochs, max_batches;
+    int width, height;
+};
+
+/* A metric plot's data and curves, for gp_run. */
+struct metric_plot {
+    enum hk_metric train_m, val_m;
+    int with_batches, has_train, has_val;
+    const struct hk_epoch_record *r;
+    size_t n, nb;
+    const float *b;
+};
+
+/* index 0: per epoch; index 1: per batch, x scaled to epochs */
+static int metric_data(FILE *f, void *user)
+{
+    const struct metric_plot *mp = user;
+    for (size_t i = 0; i < mp->n; i++) {
+        fprintf(f, "%d", mp->r[i].epoch);
+        put_value(f, mp->r[i].v[mp->train_m]);
+        put_value(f, mp->val_m != HK_METRIC_COUNT ? mp->r[i].v[mp->val_m] : NAN);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n\n");
+    for (size_t i = 0; i < mp->nb; i++) {
+        fprintf(f, "%.9g", (double)(i + 1) * (double)mp->n / (double)mp->nb);
+        put_value(f, mp->b[i]);
+        fprintf(f, "\n");
+    }
+    return 0;
+}
+
+static void metric_script(FILE *gp, const char *data, void *user)
+{
+    const struct metric_plot *mp = user;
+    const char *name = hk_metric_name(mp->train_m);
+    fprintf(gp, "set title ");
+    gp_quote(gp, name);
+    fprintf(gp, "\nset xlabel 'epoch'\nset key outside bottom center horizontal width 2\n");
+    if (mp->n == 1)
+        fprintf(gp, "set xrange [0:2]\n");
+    else
+        fprintf(gp, "set xrange [%s:%d]\n", mp->with_batches && mp->nb ? "0" : "1", mp->r[mp->n - 1].epoch);
+    fprintf(gp, "plot ");
+    const char *sep = "";
+    if (mp->with_batches && mp->nb) {
+        gp_quote(gp, data);
+        fprintf(gp, " index 1 using 1:2 with lines title 'loss per batch'");
+        sep = ", ";
+    }
+    if (mp->has_train) {
+        fprintf(gp, "%s", sep);
+        gp_quote(gp, data);
+        fprintf(gp, " index 0 using 1:2 with linespoints title ");
+        gp_quote(gp, name);
+        sep = ", ";
+    }
+    if (mp->has_val) {
+        fprintf(gp, "%s", sep);
+        gp_quote(gp, data);
+        fprintf(gp, " index 0 using 1:3 with linespoints title ");
+        gp_quote(gp, hk_metric_name(mp->val_m));
+        sep = ", ";
+    }
+    if (!*sep) /* nothing to draw: let gnuplot say so rather than guess */
+        fprintf(gp, "NaN notitle");
+}
+
+/* Draw through gnuplot. Returns 0 (with the text plot in *text, owned, when rq->out is NULL), or
+ * -1 with why filled; *out_failed is 1 when it was writing the file that failed. */
+static int plot_draw(struct shell *sh, const struct plot_request *rq, char **text, int *lines, char *why,
+                     size_t why_cap, int *out_failed)
+{
+    /* which curves */
+    enum hk_metric m = rq->metric;
+    struct metric_plot mp = {m, HK_METRIC_COUNT, 0, 0, 0, NULL, 0, 0, NULL};
+    if (m == HK_METRIC_LOSS || m == HK_METRIC_VAL_LOSS)
+        mp.train_m = HK_METRIC_LOSS, mp.val_m = HK_METRIC_VAL_LOSS;
+    else if (m == HK_METRIC_ACCURACY || m == HK_METRIC_VAL_ACCURACY)
+        mp.train_m = HK_METRIC_ACCURACY, mp.val_m = HK_METRIC_VAL_ACCURACY;
+    mp.with_batches = mp.train_m == HK_METRIC_LOSS;
+    *out_failed = 0;
+    *text = NULL;
+
+    struct hk_epoch_record *r = hk_history_epochs(sh->history, &mp.n);
+    if (!r) {
+        snprintf(why, why_cap, "out of memory");
+        return -1;
+    }
+    mp.n = mp.n < rq->max_epochs ? mp.n : rq->max_epochs;
+    if (mp.n == 0) {
+        free(r);
+        snprintf(why, why_cap, "no epochs trained yet; train first: train epochs=N batch=B");
+        return -1;
+    }
+    if (!have_gnuplot()) {
+        free(r);
+        snprintf(why, why_cap, GNUPLOT_MISSING);
+        return -1;
+    }
+    float *b = mp.with_batches ? hk_history_batches(sh->history, &mp.nb) : NULL;
+    mp.nb = mp.nb < rq->max_batches ? mp.nb : rq->max_batches;
+    for (size_t i = 0; i < mp.n; i++) {
+        mp.has_train |= isfinite(r[i].v[mp.train_m]);
+        mp.has_val |= mp.val_m != HK_METRIC_COUNT && isfinite(r[i].v[mp.val_m]);
+    }
+    mp.r = r;
+    mp.b = b;
+    struct gp_job job = {rq->out, rq->width, rq->height, metric_data, metric_script, &mp};
+    int rc = gp_run(&job, text, lines, why, why_cap, out_failed);
     free(r);
     free(b);
     return rc;
+}
+
+/* ---- plot_curves: curves of y against x for other commands (evaluate ... robust) ---- */
+
+static int curves_data(FILE *f, void *user)
+{
+    const struct plot_curves *c = user;
+    for (int i = 0; i < c->n; i++) {
+        fprintf(f, "%.9g", c->x[i]);
+        for (int s = 0; s < c->nseries; s++)
+            put_value(f, c->y[s][i]);
+        fprintf(f, "\n");
+    }
+    return 0;
+}
+
+static void curves_script(FILE *gp, const char *data, void *user)
+{
+    const struct plot_curves *c = user;
+    fprintf(gp, "set title ");
+    gp_quote(gp, c->title);
+    fprintf(gp, "\nset xlabel ");
+    gp_quote(gp, c->xlabel);
+    fprintf(gp, "\nset ylabel ");
+    gp_quote(gp, c->ylabel);
+    fprintf(gp, "\nset yrange [0:1]\nset key outside bottom center horizontal width 2\nplot ");
+    for (int s = 0; s < c->nseries; s++) {
+        fprintf(gp, "%s", s ? ", " : "");
+        gp_quote(gp, data);
+        fprintf(gp, " using 1:%d with linespoints title ", s + 2);
+        gp_quote(gp, c->names[s]);
+    }
+}
+
+int plot_curves(struct shell *sh, const struct plot_curves *c, char *why, size_t why_cap, int *out_failed)
+{
+    for (int s = 0; s < c->nseries; s++)
+        if (has_control(c->names[s]))
+            c = NULL;
+    if (!c || has_control(c->title) || (c->out && has_control(c->out))) {
+        snprintf(why, why_cap, "a plot title or file name with control characters");
+        return -1;
+    }
+    int width = 0, height = 0;
+    shell_screen_size(&height, &width);
+    width = width >= 40 && width <= 200 ? width : 79;
+    char *text = NULL;
+    int lines = 0;
+    struct gp_job job = {c->out, width, 20, curves_data, curves_script, (void *)c};
+    if (gp_run(&job, &text, &lines, why, why_cap, out_failed) != 0)
+        return -1;
+    if (text)
+        shell_print(sh, "%s", text);
+    free(text);
+    return 0;
 }
 
 /* ---- plot METRIC live: redrawn after each epoch, in place above the prompt ---- */

@@ -329,6 +329,8 @@ static void warn_other_classes(struct shell *sh, const struct hk_dataset *ds, co
 
 int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
+    if (evaluate_under_attack(w, arg))
+        return cmd_evaluate_attack(sh, w, arg);
     if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]"))
         return -1;
     const char *which = w->w[arg].text;

@@ -17,7 +17,8 @@ static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "h
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
                                       NULL};
 static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
-static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", NULL};
+static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "eps", "attack", "step", "steps",
+                                         "restarts", "seed", "trigger", "at", "size", "target", "out", NULL};
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 static const char *const o_model_limits[] = {"memory", NULL};
@@ -185,7 +186,13 @@ const struct command commands[] = {
      "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
      "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
      "  batch=B         pictures per inference batch (default 32).\n"
-     "Runs on the compute worker, between two batches when training runs.",
+     "Runs on the compute worker, between two batches when training runs.\n"
+     "evaluate train|val robust [eps=0,1/255,2/255,4/255,8/255] [attack=fgsm|pgd] [steps=] [step=] [restarts=]\n"
+     "    [out=FILE.png]: accuracy and balanced accuracy under an untargeted attack at each eps (and the share\n"
+     "    of correctly classified pictures it flips, with pictures/s), plotted with gnuplot (text, or out=).\n"
+     "evaluate train|val trigger=PATCH.png target=CLASS [at=bottom-right] [size=N]: clean accuracy, accuracy\n"
+     "    with the trigger stamped on every picture, and the attack success rate: the share of the pictures\n"
+     "    outside CLASS that the trigger makes CLASS.",
      o_evaluate, cmd_evaluate, ARG_SET},
     {"inspect filters", "inspect filters LAYER [out=FILE.png]",
      "Draw the kernels of a conv2d layer as a grid (colour for the first layer, else the channels averaged "

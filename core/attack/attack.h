@@ -48,10 +48,11 @@ enum hk_status hk_attack_grad_here(struct hk_model *m, const struct hk_attack_gr
                                    const int *labels, int n, uint64_t index0, float *adv, float *probs,
                                    struct hk_error *err);
 
-/* hk_attack_grad_here on the worker, HK_ATTACK_CHUNK pictures per call. */
+/* hk_attack_grad_here on the worker, HK_ATTACK_CHUNK pictures per call; x[0] is picture index0
+ * of the set (for the random starts). */
 enum hk_status hk_attack_grad_run(struct hk_worker *wk, struct hk_model *m, const struct hk_attack_grad *a,
-                                  float rescale, const float *x, const int *labels, int n, float *adv, float *probs,
-                                  struct hk_error *err);
+                                  float rescale, const float *x, const int *labels, int n, uint64_t index0,
+                                  float *adv, float *probs, struct hk_error *err);
 
 /* Model outputs for n inputs (n x output size into probs), on the worker in chunks. */
 enum hk_status hk_attack_predict(struct hk_worker *wk, struct hk_model *m, const float *x, int n, float *probs,

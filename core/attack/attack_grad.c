@@ -149,13 +149,13 @@ static void grad_on_worker(void *arg)
 }
 
 enum hk_status hk_attack_grad_run(struct hk_worker *wk, struct hk_model *m, const struct hk_attack_grad *a,
-                                  float rescale, const float *x, const int *labels, int n, float *adv, float *probs,
-                                  struct hk_error *err)
+                                  float rescale, const float *x, const int *labels, int n, uint64_t index0,
+                                  float *adv, float *probs, struct hk_error *err)
 {
     size_t in = hk_shape_size(hk_model_input(m)), k = hk_shape_size(hk_model_output(m));
     for (int s = 0; s < n; s += HK_ATTACK_CHUNK) {
         int b = n - s < HK_ATTACK_CHUNK ? n - s : HK_ATTACK_CHUNK;
-        struct grad_call c = {m, a, rescale, x + (size_t)s * in, labels ? labels + s : NULL, b, (uint64_t)s,
+        struct grad_call c = {m, a, rescale, x + (size_t)s * in, labels ? labels + s : NULL, b, index0 + (uint64_t)s,
                               adv + (size_t)s * in, probs ? probs + (size_t)s * k : NULL, HK_OK, {0}};
         hk_worker_call(wk, grad_on_worker, &c);
         if (c.st != HK_OK) {
