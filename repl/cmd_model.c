@@ -115,28 +115,45 @@ int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
-/* Append s to line (length *n) starting at column col: padded with blanks to it, or after two
- * blanks when the line is already longer (Keras would wrap the long field). */
-static void put_at(char *line, size_t cap, int *n, int col, const char *s)
-{
-    int pad = *n < col - 1 ? col - *n : 2;
-    *n += snprintf(line + *n, cap - (size_t)*n, "%*s%s", *n ? pad : 0, "", s);
-    if (*n >= (int)cap)
-        *n = (int)cap - 1;
-}
-
-/* One row of a functional model's summary (Keras: columns at 0, 32, 53 and 65 of 98), without
- * trailing blanks. */
+/* One row of a functional model's summary as Keras prints it (layer_utils.print_row, line length
+ * 98, columns ending at 32, 53, 65 and 98): a field too long for its column continues on the next
+ * lines, broken after "]," "')," "}," or "'," when one fits, else at the column's width. Trailing
+ * blanks are dropped. */
 static void summary_row(struct shell *sh, const char *name, const char *shape, const char *count, const char *link)
 {
-    char line[512];
-    int n = snprintf(line, sizeof line, " %s", name);
-    put_at(line, sizeof line, &n, 32, shape);
-    put_at(line, sizeof line, &n, 53, count);
-    put_at(line, sizeof line, &n, 65, link);
-    while (n > 0 && line[n - 1] == ' ')
-        line[--n] = '\0';
-    shell_print(sh, "%s\n", line);
+    static const int pos[4] = {32, 53, 65, 98};
+    static const char *const breaks[] = {"),", "},", "],", "',"};
+    const char *left[4] = {name, shape, count, link};
+    while (*left[0] || *left[1] || *left[2] || *left[3]) {
+        char line[256];
+        int n = 0;
+        for (int col = 0; col < 4; col++) {
+            int space = col < 3 ? 2 : 0, cutoff = pos[col] - (col ? pos[col - 1] : 0) - space;
+            int len = (int)strlen(left[col]), fit = len < cutoff ? len : cutoff, best = -1;
+            for (int k = 0; k < 4; k++) {
+                for (int at = 0; at + 2 <= fit; at++)
+                    if (strncmp(left[col] + at, breaks[k], 2) == 0) {
+                        if (best < 0 || at + 2 < best)
+                            best = at + 2;
+                        break;
+                    }
+            }
+            if (best >= 0)
+                fit = best;
+            if (col == 0)
+                line[n++] = ' ';
+            memcpy(line + n, left[col], (size_t)fit);
+            n += fit + space;
+            memset(line + n - space, ' ', (size_t)space);
+            left[col] += fit;
+            while (n < pos[col])
+                line[n++] = ' ';
+        }
+        while (n > 0 && line[n - 1] == ' ')
+            n--;
+        line[n] = '\0';
+        shell_print(sh, "%s\n", line);
+    }
 }
 
 /* Keras's summary of a functional model: an InputLayer row and a "Connected to" column. */
@@ -144,7 +161,7 @@ static void summary_graph(struct shell *sh, const struct hk_model *m)
 {
     const char *rule = "__________________________________________________________________________________________________";
     const char *rule2 = "==================================================================================================";
-    char shape[64], count[32], link[2][80];
+    char shape[64], count[32], link[2 * HK_LAYER_NAME_MAX + 32];
     shell_print(sh, "Model: \"model\"\n%s\n", rule);
     summary_row(sh, "Layer (type)", "Output Shape", "Param #", "Connected to");
     shell_print(sh, "%s\n", rule2);
@@ -157,14 +174,14 @@ static void summary_graph(struct shell *sh, const struct hk_model *m)
         snprintf(name, sizeof name, "%s (%s)", l->name, hk_layer_keras_class(&l->spec));
         format_shape(shape, sizeof shape, l->out);
         format_count(count, sizeof count, l->wcount + l->bcount + l->scount);
-        int from[2] = {l->input, l->input2}, links = l->input2 >= 0 ? 2 : 1;
-        for (int k = 0; k < links; k++)
-            snprintf(link[k], sizeof link[k], "%s'%s[0][0]'%s", k ? " " : "[",
-                     from[k] >= 0 ? hk_model_layer(m, from[k])->name : "input_1", k + 1 < links ? "," : "]");
+        /* Keras prints the list of inbound tensors: ['a[0][0]', 'b[0][0]'] */
+        const char *first = l->input >= 0 ? hk_model_layer(m, l->input)->name : "input_1";
+        if (l->input2 >= 0)
+            snprintf(link, sizeof link, "['%s[0][0]', '%s[0][0]']", first, hk_model_layer(m, l->input2)->name);
+        else
+            snprintf(link, sizeof link, "['%s[0][0]']", first);
         shell_print(sh, "\n");
-        summary_row(sh, name, shape, count, link[0]);
-        if (links > 1)
-            summary_row(sh, "", "", "", link[1]);
+        summary_row(sh, name, shape, count, link);
     }
     shell_print(sh, "%s\n", rule2);
 }
