@@ -10,6 +10,7 @@
 static const char *const o_model_new[] = {"input", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
+static const char *const o_model_import[] = {"classes", NULL};
 static const char *const o_data[] = {"size", NULL};
 static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
@@ -70,11 +71,11 @@ const struct command commands[] = {
      "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
      "also restores the history; train resume=yes then continues the run.",
      o_model_load, cmd_model_load, ARG_PATH},
-    {"model import", "model import PATH/model.json",
+    {"model import", "model import PATH/model.json [classes=A,B,...]",
      "Import a TensorFlow.js layers model (Keras topology and weights manifest; the weight files next to it) "
-     "as a new model with Keras's layer names. Only data is read: layers that hold code (Lambda) or that "
-     "husky lacks are refused with their name.",
-     NULL, cmd_model_import, ARG_PATH},
+     "as a new model with Keras's layer names; classes= names its outputs. Only data is read: layers that "
+     "hold code (Lambda) or that husky lacks are refused with their name.",
+     o_model_import, cmd_model_import, ARG_PATH},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
