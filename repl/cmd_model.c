@@ -72,6 +72,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, at, "%s", err.msg);
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
@@ -426,9 +427,11 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     }
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    sh->pinned = at >= 0;
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
@@ -498,6 +501,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
     }
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);

@@ -90,6 +90,15 @@ const struct command commands[] = {
      "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
      "file_size=), e.g. memory=16GB.",
      o_model_limits, cmd_model_limits, ARG_NONE},
+    {"model diff", "model diff A.hkm B.hkm",
+     "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
+     "with its layer, how many of its values differ and the largest change (where, from what to what).",
+     NULL, cmd_model_diff, ARG_PATH},
+    {"model edit", "model edit LAYER kernel[I]=X|bias[I]=X...",
+     "Set single weights of a layer (index I in the order model files store the tensor), on the compute "
+     "worker: the attack lab's tampering (model edit dense_1 bias[0]=100 turns the blog's model into one that "
+     "calls everything not_husky, -100 everything husky, as the sigmoid gives P(not_husky)). Refused on a model loaded with sha256= and while a run trains.",
+     NULL, cmd_model_edit, ARG_LAYER},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
@@ -278,7 +287,7 @@ static int check_options(struct shell *sh, const struct command *c, const struct
 {
     static const char *const none[] = {NULL};
     const char *const *opts = c->options ? c->options : none;
-    if (c->run == cmd_compile || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
+    if (c->run == cmd_compile || c->run == cmd_model_edit || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
         c->run == cmd_echo)
         return 0; /* these parse their own options */
     for (int i = arg; i < w->count; i++) {

@@ -54,6 +54,8 @@ struct shell {
                                       from (owned; NULL after model new or a training run, when
                                       the data set's names apply) */
     int nclasses;
+    int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
+                                      refuses to change it */
     struct live_plot live;
     struct {
         int shown;                 /* a progress bar is on the screen (progress.c) */
