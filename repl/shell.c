@@ -49,6 +49,7 @@ void shell_free(struct shell *sh)
     }
     hk_worker_free(sh->worker);
     hk_checkpoint_free(sh->checkpoint);
+    hk_train_run_release(sh->run);
     free(sh->run);
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);
