@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "feature_cache.h"
+#include "metrics.h"
 #include "model.h"
 #include "train.h"
 
@@ -275,6 +276,26 @@ static void test_key(const struct hk_dataset *ds, const struct hk_dataset *other
     hk_model_free(m);
 }
 
+/* The threshold with the best balanced accuracy, by hand: outputs of class 0 at 0.1 0.2 0.3 0.6,
+ * class 1 at 0.4 0.7 0.8. Between 0.3 and 0.4 every class-1 output is above and 3 of 4 class-0
+ * ones below: BA (1 + 0.75) / 2 = 0.875, better than any other cut; threshold 0.35. */
+static void test_threshold(void)
+{
+    const float out[] = {0.1f, 0.7f, 0.2f, 0.4f, 0.3f, 0.8f, 0.6f};
+    const int label[] = {0, 1, 0, 1, 0, 1, 0};
+    double t, ba;
+    struct hk_error err;
+    CHECK(hk_metrics_best_threshold(out, label, 7, &t, &ba, &err) == HK_OK, "%s", err.msg);
+    CHECK(fabs(t - 0.35) < 1e-6 && fabs(ba - 0.875) < 1e-12, "threshold %.9g, balanced accuracy %.9g", t, ba);
+    const float tie[] = {0.2f, 0.8f};
+    const int tl[] = {0, 1};
+    CHECK(hk_metrics_best_threshold(tie, tl, 2, &t, &ba, &err) == HK_OK && fabs(t - 0.5) < 1e-6 && ba == 1.0,
+          "separable: the midpoint 0.5 (%.9g)", t);
+    const int one[] = {1, 1};
+    CHECK(hk_metrics_best_threshold(tie, one, 2, &t, &ba, &err) == HK_EINVAL && strstr(err.msg, "both classes"),
+          "one class refused: %s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -287,6 +308,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot load %s: %s\n", argv[1], err.msg);
         return 2;
     }
+    test_threshold();
     test_cut();
     test_cache_point();
     test_gradients_from(ds);
