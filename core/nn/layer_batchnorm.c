@@ -72,12 +72,21 @@ static void bn_init(struct hk_layer *l, struct hk_rng *rng)
     }
 }
 
-/* One team call of a batchnorm layer: which phase, and the tensors. */
-enum bn_phase { BN_STATS, BN_NORMALISE, BN_GRAD_SUMS, BN_GRAD_INPUT };
+/* One team call of a batchnorm layer: the steps it takes for each of its channels, in this
+ * order, and the tensors. Without a sync hook a pass is one call, each channel's steps running
+ * while its values are still in cache; with one, the steps before and after the all-reduce are
+ * two calls. */
+enum {
+    BN_STATS = 1,     /* sums of x - moving mean and its square */
+    BN_TAKE = 2,      /* mean, invstd and the moving statistics from the sums */
+    BN_NORMALISE = 4, /* y = gamma * (x - mean) * invstd + beta */
+    BN_GRAD_SUMS = 8, /* sums of dy and dy * xhat; dgamma, dbeta */
+    BN_GRAD_INPUT = 16 /* dx */
+};
 
 struct bn_call {
     struct hk_layer *l;
-    enum bn_phase phase;
+    int steps;
     const float *x, *dy;
     float *dx;
     int n;
@@ -129,7 +138,25 @@ static void plane_grad_sums(const float *restrict dy, const float *restrict x, s
     }
 }
 
-/* Channels [q0, q1) of the call's phase. */
+/* From the sums of channel q (shifted by the moving mean) and the count, all-reduced when
+ * data-parallel: the batch mean and 1/sqrt(biased variance + epsilon) to normalise with, and the
+ * moving statistics' update with that mean and biased variance (Keras's rule). */
+static void take_stats(struct hk_layer *l, const struct bn_aux *a, int q)
+{
+    int ch = l->in.c;
+    float mom = l->spec.momentum;
+    double count = *a->count > 0 ? *a->count : 1;
+    double shifted = a->sums[2 * q] / count;
+    double var = a->sums[2 * q + 1] / count - shifted * shifted;
+    var = var > 0 ? var : 0;
+    float mean = (float)(shifted + l->state[q]);
+    a->mean[q] = mean;
+    a->invstd[q] = (float)(1.0 / sqrt(var + l->spec.epsilon));
+    l->state[q] = l->state[q] * mom + mean * (1 - mom);
+    l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
+}
+
+/* The call's steps for channels [q0, q1) of part `part`. */
 static void bn_part(void *arg, int part, int member)
 {
     (void)member;
@@ -140,17 +167,17 @@ static void bn_part(void *arg, int part, int member)
     size_t m = (size_t)l->in.h * l->in.w;
     int q0 = hk_team_part_start(ch, HK_TEAM_PARTS, part), q1 = hk_team_part_start(ch, HK_TEAM_PARTS, part + 1);
     for (int q = q0; q < q1; q++) {
-        switch (c->phase) {
-        case BN_STATS: {
+        if (c->steps & BN_STATS) {
             /* shifted by the moving mean (the same on every process) against cancellation */
             double s1 = 0, s2 = 0;
             for (int s = 0; s < c->n; s++)
                 plane_stats(c->x + ((size_t)s * ch + q) * m, m, l->state[q], &s1, &s2);
             a.sums[2 * q] = s1;
             a.sums[2 * q + 1] = s2;
-            break;
         }
-        case BN_NORMALISE: {
+        if (c->steps & BN_TAKE)
+            take_stats(l, &a, q);
+        if (c->steps & BN_NORMALISE) {
             float scale = l->w[q] * a.invstd[q], shift = l->b[q] - a.mean[q] * scale;
             for (int s = 0; s < c->n; s++) {
                 size_t off = ((size_t)s * ch + q) * m;
@@ -159,9 +186,8 @@ static void bn_part(void *arg, int part, int member)
                 for (size_t i = 0; i < m; i++)
                     y[i] = x[i] * scale + shift;
             }
-            break;
         }
-        case BN_GRAD_SUMS: {
+        if (c->steps & BN_GRAD_SUMS) {
             double s1 = 0, s2 = 0;
             for (int s = 0; s < c->n; s++) {
                 size_t off = ((size_t)s * ch + q) * m;
@@ -172,9 +198,8 @@ static void bn_part(void *arg, int part, int member)
             l->dw[q] += (float)s2;
             a.sums[2 * q] = s1 * c->share;
             a.sums[2 * q + 1] = s2 * c->share;
-            break;
         }
-        case BN_GRAD_INPUT: {
+        if (c->steps & BN_GRAD_INPUT) {
             float g = l->w[q] * a.invstd[q], mean = a.mean[q], inv = a.invstd[q];
             float mdy = 0, mdyx = 0;
             if (*a.batch) {
@@ -189,29 +214,7 @@ static void bn_part(void *arg, int part, int member)
                 for (size_t i = 0; i < m; i++)
                     dx[i] = g * (dy[i] - mdy - (x[i] - mean) * inv * mdyx);
             }
-            break;
         }
-        }
-    }
-}
-
-/* From the sums (shifted by the moving mean) and the count, all-reduced when data-parallel: the
- * batch mean and 1/sqrt(biased variance + epsilon) to normalise with, and the moving statistics'
- * update with that mean and biased variance (Keras's rule). */
-static void take_batch_stats(struct hk_layer *l, const struct bn_aux *a)
-{
-    int ch = l->in.c;
-    float mom = l->spec.momentum;
-    double count = *a->count > 0 ? *a->count : 1;
-    for (int q = 0; q < ch; q++) {
-        double shifted = a->sums[2 * q] / count;
-        double var = a->sums[2 * q + 1] / count - shifted * shifted;
-        var = var > 0 ? var : 0;
-        float mean = (float)(shifted + l->state[q]);
-        a->mean[q] = mean;
-        a->invstd[q] = (float)(1.0 / sqrt(var + l->spec.epsilon));
-        l->state[q] = l->state[q] * mom + mean * (1 - mom);
-        l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
     }
 }
 
@@ -220,41 +223,44 @@ static void bn_forward(struct hk_layer *l, const float *x, int n, const struct h
 {
     struct bn_aux a = aux_of(l);
     int ch = l->in.c;
-    float eps = l->spec.epsilon;
-    struct bn_call c = {l, BN_STATS, x, NULL, NULL, n, 1.0};
+    struct bn_call c = {l, BN_STATS | BN_TAKE | BN_NORMALISE, x, NULL, NULL, n, 1.0};
     *a.batch = p->training && !l->frozen;
-    if (*a.batch) {
-        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
-        *a.count = (double)n * l->in.h * l->in.w;
-        if (p->sync)
-            p->sync(p->sync_user, a.sums, 2 * (size_t)ch + 1);
-        take_batch_stats(l, &a);
-    } else {
+    *a.count = (double)n * l->in.h * l->in.w;
+    if (!*a.batch) {
         for (int q = 0; q < ch; q++) {
             a.mean[q] = l->state[q];
-            a.invstd[q] = (float)(1.0 / sqrt((double)l->state[ch + q] + eps));
+            a.invstd[q] = (float)(1.0 / sqrt((double)l->state[ch + q] + l->spec.epsilon));
         }
+        c.steps = BN_NORMALISE;
+    } else if (p->sync) {
+        c.steps = BN_STATS;
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+        p->sync(p->sync_user, a.sums, 2 * (size_t)ch + 1);
+        for (int q = 0; q < ch; q++)
+            take_stats(l, &a, q);
+        c.steps = BN_NORMALISE;
     }
-    c.phase = BN_NORMALISE;
     hk_team_run(bn_part, &c, HK_TEAM_PARTS);
 }
 
 /* dgamma += sum dy * xhat, dbeta += sum dy; dx = gamma * invstd * (dy - mean(dy) - xhat *
  * mean(dy * xhat)) with batch statistics (means over the global batch), dx = gamma * invstd * dy
- * with moving ones. */
+ * with moving ones. A frozen layer (on moving statistics) needs only dx. */
 static void bn_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                         const struct hk_pass *p)
 {
     struct bn_aux a = aux_of(l);
-    struct bn_call c = {l, BN_GRAD_SUMS, x, dy, dx, n, p->sync ? p->share : 1.0};
-    if (*a.batch || !l->frozen) /* the sums feed dgamma, dbeta and (batch mode) dx */
+    int sums = *a.batch || !l->frozen, sync = *a.batch && p->sync;
+    struct bn_call c = {l, (sums ? BN_GRAD_SUMS : 0) | (dx && !sync ? BN_GRAD_INPUT : 0), x, dy, dx, n,
+                        sync ? p->share : 1.0};
+    if (c.steps)
         hk_team_run(bn_part, &c, HK_TEAM_PARTS);
-    if (*a.batch && p->sync) /* also without dx: every process makes the same calls */
-        p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c);
-    if (!dx)
+    if (!sync)
         return;
-    c.phase = BN_GRAD_INPUT;
-    hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+    p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c); /* also without dx: all processes call it */
+    c.steps = BN_GRAD_INPUT;
+    if (dx)
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
 }
 
 /* A process without samples in a step adds zeros to the sums (and 0 to the count) of both passes;
@@ -267,8 +273,8 @@ static void bn_sync_idle(struct hk_layer *l, const struct hk_pass *p, int backwa
         return;
     memset(a.sums, 0, (2 * c + 1) * sizeof *a.sums); /* the count too */
     p->sync(p->sync_user, a.sums, backward ? 2 * c : 2 * c + 1);
-    if (!backward)
-        take_batch_stats(l, &a);
+    for (size_t q = 0; q < c && !backward; q++)
+        take_stats(l, &a, (int)q);
 }
 
 const struct hk_layer_ops hk_batchnorm_ops = {
