@@ -21,11 +21,13 @@
 
 /* Per-batch state in l->aux: sums[2c] (the all-reduced pairs), count (values per channel in the
  * global batch), mean[c], invstd[c] (what the forward pass normalised with), batch (1 when
- * those were batch statistics). */
+ * those were batch statistics); for small planes, acc[2][c][h*w]: the sums of each position over
+ * the samples, reduced per channel at the end. */
 struct bn_aux {
     double *sums, *count;
     float *mean, *invstd;
     int *batch;
+    double *acc;
 };
 
 static struct bn_aux aux_of(const struct hk_layer *l)
@@ -37,13 +39,20 @@ static struct bn_aux aux_of(const struct hk_layer *l)
     a.mean = (float *)(a.count + 1);
     a.invstd = a.mean + c;
     a.batch = (int *)(a.invstd + c);
+    a.acc = a.count + 1 + (size_t)c + 1; /* after mean and invstd (2c floats) and batch */
     return a;
 }
+
+/* Planes of at most this many values are walked sample by sample (memory order; channel by
+ * channel, each would be a cache line far from the last), their sums made per position over the
+ * samples first. */
+#define BN_SMALL_PLANE 256
 
 static size_t bn_aux_bytes(const struct hk_layer *l, int n)
 {
     (void)n;
-    return (2 * (size_t)l->in.c + 1) * sizeof(double) + 2 * (size_t)l->in.c * sizeof(float) + sizeof(int);
+    size_t c = (size_t)l->in.c, m = (size_t)l->in.h * l->in.w;
+    return (2 * c + 1 + c + 1 + (m <= BN_SMALL_PLANE ? 2 * c * m : 0)) * sizeof(double);
 }
 
 static enum hk_status bn_infer(struct hk_layer *l, struct hk_error *err)
@@ -156,66 +165,154 @@ static void take_stats(struct hk_layer *l, const struct bn_aux *a, int q)
     l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
 }
 
-/* The call's steps for channels [q0, q1) of part `part`. */
+/* Plane (s, q) of a [n][c][m] tensor. */
+#define PLANE(t, s, q) ((t) + ((size_t)(s) * ch + (size_t)(q)) * m)
+
+/* y = x * scale + shift over m values */
+static void plane_affine(float *restrict y, const float *restrict x, size_t m, float scale, float shift)
+{
+    for (size_t i = 0; i < m; i++)
+        y[i] = x[i] * scale + shift;
+}
+
+/* dx = g * (dy - mdy - (x - mean) * inv * mdyx) over m values */
+static void plane_grad_input(float *restrict dx, const float *restrict dy, const float *restrict x, size_t m,
+                             float g, float mdy, float mean, float inv, float mdyx)
+{
+    for (size_t i = 0; i < m; i++)
+        dx[i] = g * (dy[i] - mdy - (x[i] - mean) * inv * mdyx);
+}
+
+/* Channel q after its gradient sums: dgamma, dbeta, and the sums as the all-reduce takes them. */
+static void finish_grad_sums(struct hk_layer *l, const struct bn_aux *a, int q, double share)
+{
+    a->sums[2 * q + 1] *= a->invstd[q]; /* sum of dy * xhat */
+    l->db[q] += (float)a->sums[2 * q];
+    l->dw[q] += (float)a->sums[2 * q + 1];
+    a->sums[2 * q] *= share;
+    a->sums[2 * q + 1] *= share;
+}
+
+/* mean(dy) and mean(dy * xhat) of channel q from the (all-reduced) sums; 0 on moving statistics */
+static void grad_means(const struct bn_aux *a, int q, double share, float *mdy, float *mdyx)
+{
+    *mdy = *mdyx = 0;
+    if (*a->batch) {
+        double per = 1.0 / (share * *a->count);
+        *mdy = (float)(a->sums[2 * q] * per);
+        *mdyx = (float)(a->sums[2 * q + 1] * per);
+    }
+}
+
+/* sums[2q], sums[2q+1] = the sums of acc[0][q][.] and acc[1][q][.], for q in [q0, q1) */
+static void reduce_positions(const struct bn_aux *a, int q0, int q1, int ch, size_t m)
+{
+    for (int q = q0; q < q1; q++) {
+        const double *a1 = a->acc + (size_t)q * m, *a2 = a->acc + ((size_t)ch + q) * m;
+        double s1 = 0, s2 = 0;
+        for (size_t i = 0; i < m; i++) {
+            s1 += a1[i];
+            s2 += a2[i];
+        }
+        a->sums[2 * q] = s1;
+        a->sums[2 * q + 1] = s2;
+    }
+}
+
+/* The call's steps for channels [q0, q1) of part `part`: channel by channel (each channel's steps
+ * back to back while its values are in cache), or step by step over the samples for small
+ * planes. The moving mean shifts the statistics' sums (the same on every process) against
+ * cancellation. */
 static void bn_part(void *arg, int part, int member)
 {
     (void)member;
     const struct bn_call *c = arg;
     struct hk_layer *l = c->l;
     struct bn_aux a = aux_of(l);
-    int ch = l->in.c;
+    int ch = l->in.c, n = c->n;
     size_t m = (size_t)l->in.h * l->in.w;
     int q0 = hk_team_part_start(ch, HK_TEAM_PARTS, part), q1 = hk_team_part_start(ch, HK_TEAM_PARTS, part + 1);
-    for (int q = q0; q < q1; q++) {
-        if (c->steps & BN_STATS) {
-            /* shifted by the moving mean (the same on every process) against cancellation */
-            double s1 = 0, s2 = 0;
-            for (int s = 0; s < c->n; s++)
-                plane_stats(c->x + ((size_t)s * ch + q) * m, m, l->state[q], &s1, &s2);
-            a.sums[2 * q] = s1;
-            a.sums[2 * q + 1] = s2;
-        }
-        if (c->steps & BN_TAKE)
-            take_stats(l, &a, q);
-        if (c->steps & BN_NORMALISE) {
-            float scale = l->w[q] * a.invstd[q], shift = l->b[q] - a.mean[q] * scale;
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                const float *restrict x = c->x + off;
-                float *restrict y = l->y + off;
-                for (size_t i = 0; i < m; i++)
-                    y[i] = x[i] * scale + shift;
+    float mdy, mdyx;
+    if (m > BN_SMALL_PLANE) {
+        for (int q = q0; q < q1; q++) {
+            double *s1 = &a.sums[2 * q], *s2 = s1 + 1;
+            if (c->steps & BN_STATS) {
+                *s1 = *s2 = 0;
+                for (int s = 0; s < n; s++)
+                    plane_stats(PLANE(c->x, s, q), m, l->state[q], s1, s2);
+            }
+            if (c->steps & BN_TAKE)
+                take_stats(l, &a, q);
+            float scale = l->w[q] * a.invstd[q];
+            if (c->steps & BN_NORMALISE)
+                for (int s = 0; s < n; s++)
+                    plane_affine(PLANE(l->y, s, q), PLANE(c->x, s, q), m, scale, l->b[q] - a.mean[q] * scale);
+            if (c->steps & BN_GRAD_SUMS) {
+                *s1 = *s2 = 0;
+                for (int s = 0; s < n; s++)
+                    plane_grad_sums(PLANE(c->dy, s, q), PLANE(c->x, s, q), m, a.mean[q], s1, s2);
+                finish_grad_sums(l, &a, q, c->share);
+            }
+            if (c->steps & BN_GRAD_INPUT) {
+                grad_means(&a, q, c->share, &mdy, &mdyx);
+                for (int s = 0; s < n; s++)
+                    plane_grad_input(PLANE(c->dx, s, q), PLANE(c->dy, s, q), PLANE(c->x, s, q), m, scale, mdy,
+                                     a.mean[q], a.invstd[q], mdyx);
             }
         }
-        if (c->steps & BN_GRAD_SUMS) {
-            double s1 = 0, s2 = 0;
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                plane_grad_sums(c->dy + off, c->x + off, m, a.mean[q], &s1, &s2);
-            }
-            s2 *= a.invstd[q]; /* sum of dy * xhat */
-            l->db[q] += (float)s1;
-            l->dw[q] += (float)s2;
-            a.sums[2 * q] = s1 * c->share;
-            a.sums[2 * q + 1] = s2 * c->share;
-        }
-        if (c->steps & BN_GRAD_INPUT) {
-            float g = l->w[q] * a.invstd[q], mean = a.mean[q], inv = a.invstd[q];
-            float mdy = 0, mdyx = 0;
-            if (*a.batch) {
-                double per = 1.0 / (c->share * *a.count);
-                mdy = (float)(a.sums[2 * q] * per);
-                mdyx = (float)(a.sums[2 * q + 1] * per);
-            }
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                const float *restrict x = c->x + off, *restrict dy = c->dy + off;
-                float *restrict dx = c->dx + off;
-                for (size_t i = 0; i < m; i++)
-                    dx[i] = g * (dy[i] - mdy - (x[i] - mean) * inv * mdyx);
-            }
-        }
+        return;
     }
+    /* acc[0][q][i], acc[1][q][i]: sums over the samples of position i of channel q */
+    double *acc1 = a.acc + (size_t)q0 * m, *acc2 = a.acc + ((size_t)ch + q0) * m;
+    size_t span = (size_t)(q1 - q0) * m;
+    if (c->steps & (BN_STATS | BN_GRAD_SUMS)) {
+        memset(acc1, 0, span * sizeof *acc1);
+        memset(acc2, 0, span * sizeof *acc2);
+    }
+    if (c->steps & BN_STATS) {
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                const float *restrict x = PLANE(c->x, s, q);
+                double *restrict a1 = a.acc + (size_t)q * m, *restrict a2 = a.acc + ((size_t)ch + q) * m;
+                float shift = l->state[q];
+                for (size_t i = 0; i < m; i++) {
+                    double v = (double)(x[i] - shift);
+                    a1[i] += v;
+                    a2[i] += v * v;
+                }
+            }
+        reduce_positions(&a, q0, q1, ch, m);
+    }
+    for (int q = q0; q < q1 && (c->steps & BN_TAKE); q++)
+        take_stats(l, &a, q);
+    if (c->steps & BN_NORMALISE)
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                float scale = l->w[q] * a.invstd[q];
+                plane_affine(PLANE(l->y, s, q), PLANE(c->x, s, q), m, scale, l->b[q] - a.mean[q] * scale);
+            }
+    if (c->steps & BN_GRAD_SUMS) {
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                const float *restrict x = PLANE(c->x, s, q), *restrict dy = PLANE(c->dy, s, q);
+                double *restrict a1 = a.acc + (size_t)q * m, *restrict a2 = a.acc + ((size_t)ch + q) * m;
+                float mean = a.mean[q];
+                for (size_t i = 0; i < m; i++) {
+                    a1[i] += dy[i];
+                    a2[i] += (double)(dy[i] * (x[i] - mean));
+                }
+            }
+        reduce_positions(&a, q0, q1, ch, m);
+        for (int q = q0; q < q1; q++)
+            finish_grad_sums(l, &a, q, c->share);
+    }
+    if (c->steps & BN_GRAD_INPUT)
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                grad_means(&a, q, c->share, &mdy, &mdyx);
+                plane_grad_input(PLANE(c->dx, s, q), PLANE(c->dy, s, q), PLANE(c->x, s, q), m,
+                                 l->w[q] * a.invstd[q], mdy, a.mean[q], a.invstd[q], mdyx);
+            }
 }
 
 /* x, y: [n][c][h][w] */
