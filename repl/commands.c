@@ -24,6 +24,10 @@ static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batc
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 static const char *const o_model_limits[] = {"memory", NULL};
+static const char *const o_serve[] = {"model", "port", "bind", "trust", "sha256", "rate", "burst", "conns", "queue",
+                                      "batch", "threads", "timeout", "deadline", "body", "audit", NULL};
+static const char *const o_serve_reload[] = {"model", "sha256", NULL};
+static const char *const o_model_sign[] = {"key", NULL};
 static const char *const o_fgsm[] = {"eps", "target", "out", NULL};
 static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target", "seed", "out", NULL};
 static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
@@ -96,6 +100,13 @@ const struct command commands[] = {
      "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
      "file_size=), e.g. memory=16GB.",
      o_model_limits, cmd_model_limits, ARG_NONE},
+    {"model keygen", "model keygen KEY",
+     "Make an Ed25519 key pair for signing models: KEY (secret, mode 0600, never overwritten) and KEY.pub.", NULL,
+     cmd_model_keygen, ARG_PATH},
+    {"model sign", "model sign FILE key=KEY",
+     "Sign the bytes of a model file with a secret key from model keygen; writes FILE.sig (serve trust=KEY.pub "
+     "then serves only files whose signature verifies).",
+     o_model_sign, cmd_model_sign, ARG_PATH},
     {"model diff", "model diff A.hkm B.hkm",
      "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
      "with its layer, how many of its values differ and the largest change (where, from what to what).",
@@ -249,6 +260,29 @@ const struct command commands[] = {
      "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
      "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
      cmd_cluster, ARG_NONE},
+    {"serve status", "serve status",
+     "Requests, predictions, errors, p50/p99 latency, and the requests refused (rate limited, queue full, too "
+     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE},
+    {"serve stop", "serve stop", "Answer what is queued, close every connection and stop serving.", NULL,
+     cmd_serve_stop, ARG_NONE},
+    {"serve reload", "serve reload [model=FILE] [sha256=HEX]",
+     "Serve a new copy of the model file (the same file by default; the shell's model again if that is what "
+     "is served), checked first: the sha256= pin (else the one serve was given) and the trust= signature. If a "
+     "check fails the old model keeps serving. One audit line either way, with the old and new hashes.",
+     o_serve_reload, cmd_serve_reload, ARG_NONE},
+    {"serve", "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] [rate=5/min] "
+              "[burst=10] [conns=5] ...",
+     "Serve Husky AI over HTTP in the background: GET / is the upload page, POST /predict (multipart field "
+     "file) answers JSON, GET /model describes the model. Without model= it serves a copy of the shell's "
+     "model; training or loading in the shell never changes what is served until serve reload.\n"
+     "  model=FILE         serve this model file; sha256=HEX pins its hash, trust=KEY.pub requires FILE.sig\n"
+     "  port=N bind=ADDR   where to listen (port=0: any free port)\n"
+     "  rate=5/min burst=10  POST /predict per client (token bucket; rate=off for none); conns=5 per client\n"
+     "  body=SIZE          largest request body (default: data limits file_size); pixels as data limits\n"
+     "  queue=32 batch=16  pictures waiting for the one inference thread (503 beyond), per forward pass\n"
+     "  timeout=10 deadline=30  seconds a connection may idle, and may take to send a whole request\n"
+     "  threads=2          HTTP threads;  audit=FILE  JSON lines log (default husky-audit.jsonl, off: none)",
+     o_serve, cmd_serve, ARG_NONE},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
 };
 
