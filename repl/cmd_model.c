@@ -521,7 +521,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model cut LAYER [input=HxWxC]") || need_model(sh, w) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     int idx = arg_layer(sh, w, arg), at = arg_option(w, "input"), dims[3];
     if (idx < 0)
