@@ -9,7 +9,6 @@
 #include "compile_spec.h"
 #include "import_tfjs.h"
 #include "layer_spec.h"
-#include "model_cut.h"
 #include "model_spec.h"
 #include "modelfile.h"
 #include "save.h"
@@ -553,42 +552,6 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
     if (info.frozen)
         shell_print(sh, "%d layers frozen, as the file marks them (trainable: false); model unfreeze all to train "
                     "them\n", info.frozen);
-    return 0;
-}
-
-int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg)
-{
-    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
-        return -1;
-    int idx = arg_layer(sh, w, arg), at = arg_option(w, "input"), dims[3];
-    if (idx < 0)
-        return -1;
-    struct hk_shape in = {0, 0, 0};
-    if (at >= 0) {
-        int n = hk_parse_dims(w->w[at].value, dims);
-        if (n < 2 || (n == 3 && dims[2] != hk_model_input(sh->model).c))
-            return shell_error(sh, w, at, "input must look like 128x128 or 128x128x%d (the channels stay), got '%s'",
-                               hk_model_input(sh->model).c, w->w[at].value);
-        in = (struct hk_shape){hk_model_input(sh->model).c, dims[0], dims[1]};
-    }
-    struct hk_model *m;
-    struct hk_error err;
-    if (hk_model_cut(sh->model, idx, in, &m, &err) != HK_OK)
-        return shell_error(sh, w, at >= 0 && err.status == HK_ESHAPE ? at : arg, "%s", err.msg);
-    hk_model_free(sh->model);
-    sh->model = m;
-    if (sh->run)
-        sh->run->model = NULL; /* that run trained another model */
-    forget_resume(sh);
-    shell_set_classes(sh, NULL, 0);
-    struct hk_shape o = hk_model_output(m);
-    in = hk_model_input(m);
-    char params[32];
-    size_t trainable, fixed;
-    hk_model_param_split(m, &trainable, &fixed);
-    format_count(params, sizeof params, trainable + fixed);
-    shell_print(sh, "kept %d layers up to %s (input %dx%dx%d, output %dx%dx%d, %s parameters); add a head and "
-                "compile\n", hk_model_count(m), hk_model_layer(m, idx)->name, in.h, in.w, in.c, o.h, o.w, o.c, params);
     return 0;
 }
 

@@ -11,7 +11,6 @@ static const char *const o_model_new[] = {"input", "seed", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_model_import[] = {"classes", NULL};
-static const char *const o_model_cut[] = {"input", NULL};
 static const char *const o_data[] = {"size", NULL};
 static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
@@ -92,11 +91,6 @@ const struct command commands[] = {
      "as a new model with Keras's layer names; classes= names its outputs. Only data is read: layers that "
      "hold code (Lambda) or that husky lacks are refused with their name.",
      o_model_import, cmd_model_import, ARG_PATH, 0},
-    {"model cut", "model cut LAYER [input=HxW]",
-     "Keep the layers up to LAYER (by index or name) with their weights and frozen flags and drop the rest: a "
-     "pretrained network without its head, for a new one (global_avgpool, dense ...). input= rebuilds it for "
-     "another picture size (every shape checked again; the weights do not depend on it).",
-     o_model_cut, cmd_model_cut, ARG_LAYER, 0},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",

@@ -81,7 +81,6 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg);
-int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_layer(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_compile(struct shell *sh, const struct hk_words *w, int arg);
 

@@ -16,7 +16,6 @@
 #include "batch.h"
 #include "check.h"
 #include "image.h"
-#include "model_cut.h"
 #include "modelfile.h"
 
 #define SIDE 224
@@ -181,24 +180,20 @@ int main(int argc, char **argv)
         agree(back, fixture, second);
         CHECK(memcmp(first, second, sizeof first) == 0, "outputs after a save/load round trip are bit for bit equal");
     }
-    /* model cut: the layers up to the probe compute the same bits; at 128x128 the shapes follow */
-    struct hk_model *cut = NULL;
-    const float *out;
-    static float x[3 * SIDE * SIDE];
-    int probe = hk_model_find(m, PROBE);
-    CHECK(hk_model_cut(m, probe, (struct hk_shape){0, 0, 0}, &cut, &err) == HK_OK, "cut after %s", PROBE);
-    if (cut && picture(images[NIMAGES - 1], x) && hk_model_forward(cut, x, 1, 0, 0, &out, &err) == HK_OK &&
-        hk_model_forward(m, x, 1, 0, 0, &out, &err) == HK_OK) {
-        const struct hk_layer *a = hk_model_layer(m, probe), *b = hk_model_layer(cut, probe);
-        CHECK(hk_model_count(cut) == probe + 1 && memcmp(a->y, b->y, hk_shape_size(a->out) * sizeof *a->y) == 0,
-              "the cut network's %s is bit for bit the whole network's", PROBE);
+    /* model cut (on the loaded copy): the layers up to the probe compute the same bits */
+    if (back) {
+        const float *out;
+        static float x[3 * SIDE * SIDE];
+        int probe = hk_model_find(m, PROBE);
+        CHECK(hk_model_cut(back, probe, NULL, &err) == HK_OK && hk_model_count(back) == probe + 1, "cut after %s",
+              PROBE);
+        if (picture(images[NIMAGES - 1], x) && hk_model_forward(back, x, 1, 0, 0, &out, &err) == HK_OK &&
+            hk_model_forward(m, x, 1, 0, 0, &out, &err) == HK_OK) {
+            const struct hk_layer *a = hk_model_layer(m, probe), *b = hk_model_layer(back, probe);
+            CHECK(memcmp(a->y, b->y, hk_shape_size(a->out) * sizeof *a->y) == 0,
+                  "the cut network's %s is bit for bit the whole network's", PROBE);
+        }
     }
-    hk_model_free(cut);
-    cut = NULL;
-    CHECK(hk_model_cut(m, hk_model_find(m, "out_relu"), (struct hk_shape){3, 128, 128}, &cut, &err) == HK_OK &&
-              hk_model_output(cut).h == 4 && hk_model_output(cut).c == 1280,
-          "cut after out_relu for 128x128: 4x4x1280");
-    hk_model_free(cut);
 
     printf("largest |husky - TF.js|: softmax %.2g, %s channel means %.2g, single values %.2g\n", worst_softmax,
            PROBE, worst_mean, worst_value);
