@@ -246,12 +246,8 @@ static char *describe_model(const struct hk_served *m)
                        "\"resize\":\"antialiased bilinear to %dx%d\",\"rescale\":%.9g}",
                    in.w, in.h, (double)rescale);
     hk_json_printf(&j, ",\"output\":\"%s\"", m->outputs == 1 ? "sigmoid" : "softmax");
-    if (m->outputs == 1) {
-        char buf[32];
-        hk_json_raw(&j, ",\"score\":");
-        hk_json_str(&j, "the sigmoid output: the probability of class 1");
-        (void)buf;
-    }
+    if (m->outputs == 1)
+        hk_json_raw(&j, ",\"score\":\"the sigmoid output: the probability of class 1\"");
     hk_json_printf(&j, ",\"layers\":%d,\"parameters\":%zu,\"sha256\":\"%s\"}", hk_model_count(m->model),
                    hk_model_param_count(m->model), m->sha256);
     if (j.oom) {

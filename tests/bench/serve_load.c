@@ -53,7 +53,7 @@ static int load_request(const char *path, int i)
     int hl = snprintf(head, sizeof head,
                       "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
                       "Content-Length: %zu\r\n\r\n", b, body);
-    char *r = malloc((size_t)hl + body);
+    char *r = malloc((size_t)hl + body + 1); /* sprintf ends with a NUL */
     if (!r) {
         fclose(f);
         return -1;
