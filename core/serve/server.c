@@ -456,13 +456,15 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
             continue;
         }
         const float *p = *probs + (size_t)i * (size_t)k;
-        int best = 0;
-        for (int c = 1; c < k; c++)
+        int best = 0, finite = 1;
+        for (int c = 0; c < k; c++) {
+            finite = finite && isfinite(p[c]);
             if (p[c] > p[best])
                 best = c;
+        }
         if (k == 1)
-            best = p[0] >= 0.5f;
-        if (!isfinite(p[0]) || !isfinite(p[best])) {
+            best = p[0] >= 0.5f; /* the sigmoid gives P(class 1) */
+        if (!finite) {
             r->status = 503;
             snprintf(r->why, sizeof r->why, "the model's output is not a number");
             continue;
