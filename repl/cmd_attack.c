@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attack.h"
+#include "audit.h"
 #include "attack_cmd.h"
 #include "batch.h"
 #include "commands.h"
@@ -68,8 +69,8 @@ int arg_class_of(struct shell *sh, const struct hk_words *w, int i, const char *
         if (!strcmp(names[k], t))
             return k;
     char list[256] = "";
-    const char *near_names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
-    for (int k = 0, len = 0; k < count && k < 64; k++) {
+    const char *near_names[HK_TRAIN_MAX_CLASSES + 1] = {NULL}; /* hk_closest wants a NULL-terminated list */
+    for (int k = 0, len = 0; k < count && k < HK_TRAIN_MAX_CLASSES; k++) {
         near_names[k] = names[k];
         if (len < (int)sizeof list - 40)
             len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);
@@ -230,14 +231,10 @@ static int write_png(struct shell *sh, const struct hk_words *w, int word, const
 
 static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, enum hk_attack_method method)
 {
-    const char *usage = method == HK_ATTACK_FGSM
-                            ? "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]"
-                            : "attack pgd IMAGE|FOLDER eps=8/255 [step=2/255] [steps=10] [restarts=N] [target=CLASS] "
-                              "[out=FILE.png|FOLDER]";
     const char **names;
     int count;
     struct hk_attack_grad a;
-    if (arg_count(sh, w, arg, 1, 1, usage) || attack_ready(sh, w, &names, &count) ||
+    if (arg_count(sh, w, arg, 1, 1) || attack_ready(sh, w, &names, &count) ||
         attack_grad_options(sh, w, method, 1, names, count, &a))
         return -1;
     int at_out = arg_option(w, "out");
@@ -252,6 +249,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     int *labels = NULL;
     unsigned char *advpix = NULL, *strip = NULL;
     struct csv csv;
+    char csv_path[4096]; /* borrowed by csv until it is committed */
     int writing = 0;
     struct hk_error err;
     if (load_pictures(sh, w, arg, &p)) {
@@ -277,8 +275,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
         goto done;
     }
     double t0 = seconds_now();
-    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK ||
-        (rc = 0, 0)) {
+    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto done;
     }
@@ -302,11 +299,10 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     char eps_text[32];
     attack_format_eps(eps_text, sizeof eps_text, a.eps);
     if (p.folder && out) {
-        char csv_path[4096];
         snprintf(csv_path, sizeof csv_path, "%s/attack.csv", out);
         int e = csv_open(&csv, csv_path);
         if (e) {
-            rc = shell_error(sh, w, at_out, "%s: %s", csv_path, strerror(e));
+            rc = shell_error(sh, w, at_out, "%s: %s", csv_path, csv_strerror(e));
             goto done;
         }
         writing = 1;
@@ -373,14 +369,14 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
                         (double)reached / (double)n);
         else
             shell_print(sh, "%zu pictures: %zu flipped (%.4f)", n, flipped, (double)flipped / (double)n);
-        shell_print(sh, ", eps %s, largest pixel change %d/255\n", eps_text, most);
-        (void)seconds;
+        shell_print(sh, ", eps %s, largest pixel change %d/255, attack %.1fs  %.1f img/s\n", eps_text, most, seconds,
+                    (double)n / seconds);
     }
     if (writing) {
         writing = 0;
         int e = csv_commit(&csv);
         if (e) {
-            rc = shell_error(sh, w, at_out, "%s/attack.csv: %s", out, strerror(e));
+            rc = shell_error(sh, w, at_out, "%s/attack.csv: %s", out, csv_strerror(e));
             goto done;
         }
         shell_print(sh, "wrote %zu adversarial pictures and %s/attack.csv\n", n, out);
@@ -410,10 +406,9 @@ int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "attack pixels IMAGE [budget=5000] [target=CLASS] [out=FILE.png] [seed=N]";
     const char **names;
     int count, at, budget = 5000, target = -1, rc = 0;
-    if (arg_count(sh, w, arg, 1, 1, usage) || attack_ready(sh, w, &names, &count))
+    if (arg_count(sh, w, arg, 1, 1) || attack_ready(sh, w, &names, &count))
         return -1;
     if ((at = arg_option(w, "budget")) >= 0 && arg_int(sh, w, at, 1, 100000000, &budget))
         return -1;
@@ -495,8 +490,7 @@ static int canvas_cmd(struct shell *sh, const struct hk_words *w, int arg, int n
 {
     const char **names;
     int count, at, noise = noise_only ? 1000 : 100, target = -1, rc = 0;
-    if (arg_count(sh, w, arg, 0, 0, noise_only ? "attack noise [count=N] [target=CLASS] [seed=N]"
-                                                : "attack canvas [noise=N] [target=CLASS] [seed=N]") ||
+    if (arg_count(sh, w, arg, 0, 0) ||
         attack_ready(sh, w, &names, &count))
         return -1;
     if ((at = arg_option(w, noise_only ? "count" : "noise")) >= 0 &&
@@ -631,9 +625,7 @@ int attack_load_trigger(struct shell *sh, const struct hk_words *w, int h, int w
 
 int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "data poison trigger=PATCH.png target=CLASS out=FOLDER [at=bottom-right] [size=N] "
-                                "[rate=0.05] [seed=N]";
-    if (arg_count(sh, w, arg, 0, 0, usage))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     const struct hk_dataset *ds = sh->train;
     if (!ds)
@@ -675,4 +667,115 @@ int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
                 hk_poison_at_name(t.at), ds->class_names[target], r.candidates, ds->class_names[target],
                 w->w[at_out].value, HK_POISON_MANIFEST);
     return 0;
+}
+
+/* Order pictures by descending score (ties by index), for the audit's lists. */
+static const double *audit_scores;
+
+static int by_score(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (audit_scores[i] != audit_scores[j])
+        return audit_scores[i] < audit_scores[j] ? 1 : -1;
+    return i < j ? -1 : i > j;
+}
+
+int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 0, 0))
+        return -1;
+    const struct hk_dataset *ds = sh->train;
+    if (!ds)
+        return shell_error(sh, w, 0, "no training set loaded; use: data train FOLDER");
+    if (attack_ready(sh, w, NULL, NULL))
+        return -1;
+    struct hk_error err;
+    struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
+    if (hk_train_check(sh->model, ds, NULL, &cfg, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    int at, top = 10, layer = hk_model_count(sh->model) - 2;
+    if ((at = arg_option(w, "layer")) >= 0) {
+        layer = hk_model_find(sh->model, w->w[at].value);
+        if (layer < 0 && !hk_parse_int(w->w[at].value, &layer))
+            return shell_error(sh, w, at, "no layer named '%s' (model lists them)", w->w[at].value);
+        if (layer < 0 || layer >= hk_model_count(sh->model))
+            return shell_error(sh, w, at, "no layer %s; the model has layers 0 to %d", w->w[at].value,
+                               hk_model_count(sh->model) - 1);
+    }
+    if (layer < 0)
+        return shell_error(sh, w, 0, "the model needs at least two layers: the audit reads the one before the last");
+    if ((at = arg_option(w, "top")) >= 0 && arg_int(sh, w, at, 1, 100000, &top))
+        return -1;
+    /* the poison manifest: given, or the one data poison left in the training folder */
+    char manifest[4096];
+    int at_manifest = arg_option(w, "manifest");
+    snprintf(manifest, sizeof manifest, "%s/%s", ds->root, HK_POISON_MANIFEST);
+    if (at_manifest >= 0)
+        snprintf(manifest, sizeof manifest, "%s", w->w[at_manifest].value);
+    struct stat st;
+    int have_manifest = at_manifest >= 0 || stat(manifest, &st) == 0;
+    char **poisoned = NULL;
+    size_t npoisoned = 0;
+    if (have_manifest && hk_poison_read_manifest(manifest, &poisoned, &npoisoned, &err) != HK_OK)
+        return shell_error(sh, w, at_manifest >= 0 ? at_manifest : 0, "%s", err.msg);
+
+    const struct hk_layer *l = hk_model_layer(sh->model, layer);
+    size_t n = ds->count, d = hk_shape_size(l->out);
+    float *act = malloc(n * d * sizeof *act);
+    double *score = malloc(n * sizeof *score);
+    size_t *order = malloc(n * sizeof *order);
+    uint8_t *is_poison = calloc(n ? n : 1, 1);
+    int rc = 0;
+    if (!act || !score || !order || !is_poison || d > 1000000) {
+        rc = shell_error(sh, w, 0, d > 1000000 ? "%s has %zu values per picture; audit a smaller layer"
+                                               : "out of memory for %s's activations (%zu values per picture)",
+                         l->name, d);
+        goto out;
+    }
+    if (hk_audit_activations(sh->worker, sh->model, ds, sh->rescale, layer, act, &err) != HK_OK ||
+        hk_audit_spectral(act, n, (int)d, ds->labels, ds->class_count, score, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
+        goto out;
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = hk_dataset_relative_path(ds, ds->paths[i]);
+        for (size_t p = 0; p < npoisoned && !is_poison[i]; p++)
+            is_poison[i] = !strcmp(rel, poisoned[p]);
+        found += is_poison[i];
+    }
+    shell_print(sh, "spectral signatures of %s (%zu values per picture) over %zu training pictures\n", l->name, d, n);
+    size_t hits = 0, listed = 0;
+    for (int c = 0; c < ds->class_count; c++) {
+        size_t m = 0, pc = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ds->labels[i] == c) {
+                order[m++] = i;
+                pc += is_poison[i];
+            }
+        if (!m)
+            continue;
+        audit_scores = score;
+        qsort(order, m, sizeof *order, by_score);
+        size_t show = (size_t)top < m ? (size_t)top : m;
+        shell_print(sh, "%s: %zu pictures, the %zu most suspicious:\n", ds->class_names[c], m, show);
+        for (size_t j = 0; j < show; j++)
+            shell_print(sh, "  %10.4g  %s%s\n", score[order[j]], hk_dataset_relative_path(ds, ds->paths[order[j]]),
+                        is_poison[order[j]] ? "  (poisoned)" : "");
+        size_t list = 2 * pc < m ? 2 * pc : m;
+        for (size_t j = 0; j < list; j++)
+            hits += is_poison[order[j]];
+        listed += list;
+    }
+    if (have_manifest)
+        shell_print(sh, "%s lists %zu poisoned files, %zu of them in this set; the %zu most suspicious of their "
+                    "classes (2 x the poisoned count per class) hold %zu of them (%.4f)\n", manifest, npoisoned, found,
+                    listed, hits, found ? (double)hits / (double)found : 0.0);
+out:
+    hk_poison_list_free(poisoned, npoisoned);
+    free(act);
+    free(score);
+    free(order);
+    free(is_poison);
+    return rc;
 }

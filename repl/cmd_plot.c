@@ -182,7 +182,7 @@ static int gp_run(const struct gp_job *job, char **text, int *lines, char *why, 
     struct hk_atomic_file part = {0};
     int e = out ? hk_atomic_open(&part, out) : 0;
     if (e) {
-        snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+        snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
         *out_failed = 1;
         rc = -1;
         goto out;
@@ -250,7 +250,7 @@ static int gp_run(const struct gp_job *job, char **text, int *lines, char *why, 
     }
     if (out) {
         if ((e = hk_atomic_commit(&part)) != 0) {
-            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+            snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
             *out_failed = 1;
             rc = -1;
             goto out;
@@ -550,11 +550,10 @@ static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_m
 
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off";
-    if (arg_count(sh, w, arg, 1, 2, usage))
+    if (arg_count(sh, w, arg, 1, 2))
         return -1;
     if (!strcmp(w->w[arg].text, "off")) {
-        if (arg_count(sh, w, arg, 1, 1, usage))
+        if (arg_count(sh, w, arg, 1, 1))
             return -1;
         shell_print(sh, sh->live.on ? "live plot off\n" : "no live plot is on\n");
         sh->live.on = 0;
@@ -571,7 +570,7 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         const char *near = hk_closest(w->w[arg].text, names);
         if (near)
             return shell_error(sh, w, arg, "no metric '%s'; did you mean '%s'?", w->w[arg].text, near);
-        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, usage);
+        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, sh->usage);
     }
     int at = arg_option(w, "out"), live = 0;
     for (int i = arg + 1; i < w->count; i++) {
@@ -582,6 +581,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         live = 1;
     }
     const char *out = at >= 0 ? w->w[at].value : NULL;
+    if (out && !strcmp(out, "-"))
+        out = NULL; /* the text plot on standard output, as without out= */
     if (live && out)
         return shell_error(sh, w, at, "a live plot is drawn in the terminal; drop out= (or plot to a file after "
                                       "the run)");
@@ -611,7 +612,7 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "history save FILE.csv"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     size_t n;
@@ -626,7 +627,7 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     int e = csv_open(&c, path);
     if (e) {
         free(r);
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
     }
     csv_field(&c, "epoch");
     for (int m = 0; m < HK_METRIC_COUNT; m++)
@@ -645,7 +646,8 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     free(r);
     e = csv_commit(&c);
     if (e)
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
-    shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
+    if (!c.stream)
+        shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
     return 0;
 }

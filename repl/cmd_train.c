@@ -205,7 +205,7 @@ static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "train epochs=N batch=B ...") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || shell_busy(sh, w))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; start one with: model new input=128x128x3");
@@ -215,6 +215,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     if (resume)
         return resume_run(sh, w, arg);
     struct hk_train_config c = hk_train_config_default();
+    int cache = 1;
     c.seed = sh->seed;
     c.rescale = sh->rescale;
     c.augment = sh->augment;
@@ -229,9 +230,23 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
             rc = parse_until(sh, w, i, &c);
         else if (!strcmp(k, "class_weight"))
             rc = sh->train ? parse_class_weight(sh, w, i, &c) : 0;
+        else if (!strcmp(k, "cache") && !(rc = arg_bool(sh, w, i, &cache)))
+            c.no_cache = !cache;
+        else if (!strcmp(k, "adversarial")) {
+            c.adversarial = !strcmp(w->w[i].value, "fgsm") ? 1 : !strcmp(w->w[i].value, "pgd") ? 2 : -1;
+            if (c.adversarial < 0)
+                return shell_error(sh, w, i, "adversarial= is fgsm or pgd, got '%s'", w->w[i].value);
+        } else if (!strcmp(k, "eps") && (!hk_parse_float(w->w[i].value, &c.adversarial_eps) ||
+                                         !(c.adversarial_eps >= 0 && c.adversarial_eps <= 1)))
+            return shell_error(sh, w, i, "eps must be from 0 to 1 (a share of the 0..255 pixel range, e.g. 8/255), "
+                               "got '%s'", w->w[i].value);
         if (rc)
             return -1;
     }
+    if (c.adversarial && arg_option(w, "eps") < 0)
+        return shell_error(sh, w, w->count, "adversarial= needs eps=, e.g. adversarial=fgsm eps=8/255");
+    if (!c.adversarial && arg_option(w, "eps") >= 0)
+        return shell_error(sh, w, arg_option(w, "eps"), "eps= is for adversarial training: adversarial=fgsm|pgd eps=");
     struct hk_checkpoint *cp;
     if (parse_checkpoint(sh, w, &c, NULL, &cp))
         return -1;
@@ -240,7 +255,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC]") ||
+    if (arg_count(sh, w, arg, 1, 1) ||
         shell_busy(sh, w) || model_load_file(sh, w, arg))
         return -1;
     if (!sh->resume)
@@ -251,7 +266,7 @@ int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "status"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     struct hk_progress p = hk_history_progress(sh->history);
     if (!p.running || !hk_worker_busy(sh->worker)) {
@@ -270,7 +285,7 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_stop(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "stop"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     if (!sh->run || !hk_worker_busy(sh->worker)) {
         shell_print(sh, "nothing is running\n");
@@ -283,7 +298,7 @@ int cmd_stop(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_wait(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "wait"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     shell_wait(sh);
     if (sh->run && sh->run->status != HK_OK && sh->run->status != HK_ECANCELLED) {
@@ -295,7 +310,7 @@ int cmd_wait(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_history(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "history"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     size_t n;
     struct hk_epoch_record *r = hk_history_epochs(sh->history, &n);

@@ -11,6 +11,7 @@
 #include "atomic_file.h"
 #include "compile_spec.h"
 #include "layer_spec.h"
+#include "model_spec.h"
 #include "sha256.h"
 
 /* Is a class name safe to write unquoted? */
@@ -66,8 +67,9 @@ static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_m
     char line[512];
     struct hk_shape in = hk_model_input(m);
     mf_buf_printf(h, "husky %s\n", HK_VERSION);
-    mf_buf_printf(h, "model new input=%dx%dx%d seed=%llu\n", in.h, in.w, in.c,
-               (unsigned long long)hk_model_seed(m));
+    struct hk_model_spec ms = {in, hk_model_seed(m), 1};
+    hk_model_spec_format(&ms, line, sizeof line);
+    mf_buf_printf(h, "%s\n", line);
     int named = mf_model_named(m);
     for (int i = 0; i < hk_model_count(m); i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
@@ -249,12 +251,13 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     }
 
     struct hk_atomic_file file;
+    char ebuf[128];
     int e = hk_atomic_open(&file, path);
     if (e) {
-        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, strerror(e));
+        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, hk_atomic_strerror(e, ebuf, sizeof ebuf));
         goto done;
     }
-    struct out o = {file.f, {{0}, 0, {0}, 0}, 0};
+    struct out o = {.f = file.f};
     unsigned char prefix[MF_PREFIX_BYTES];
     memcpy(prefix, MF_MAGIC, 8);
     mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
@@ -275,7 +278,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         o.err_no = hk_atomic_commit(&file);
     if (o.err_no)
         st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s (any existing file is unchanged)", path,
-                     strerror(o.err_no));
+                     hk_atomic_strerror(o.err_no, ebuf, sizeof ebuf));
 done:
     free(head.p);
     free(table.p);

@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "feature_cache.h"
 #include "infer.h"
+#include "lexer.h"
 #include "prefetch.h"
+#include "attack.h"
 
 static double now_seconds(void)
 {
@@ -193,6 +196,49 @@ static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
         run->progress(run->progress_user, &ev);
 }
 
+/* Feature caches of the training and validation pictures when the model has a cache point and
+ * they fit in the memory the model leaves (a warning says when they do not); both NULL else. */
+static void open_caches(struct hk_train_run *run, int batch, struct hk_feature_cache **fc,
+                        struct hk_feature_cache **vfc)
+{
+    size_t limit = hk_model_memory_limit(), used = hk_model_memory_bytes(run->model, batch), need = 0, vneed = 0;
+    size_t budget = limit > used ? limit - used : 0;
+    struct hk_error e;
+    if (hk_fcache_new(run->model, run->train->count, batch, budget, fc, &need, &e) != HK_OK) {
+        warn(run, 0, "no feature cache: %s", e.msg);
+        return;
+    }
+    if (!*fc && need) {
+        char text[32];
+        hk_format_bytes(text, sizeof text, need);
+        warn(run, 0, "no feature cache: it would need %s past the memory limit (model limits memory=SIZE)", text);
+        return;
+    }
+    if (*fc && run->val && run->val->count) {
+        budget -= hk_fcache_bytes(*fc) < budget ? hk_fcache_bytes(*fc) : budget;
+        if (hk_fcache_new(run->model, run->val->count, batch, budget, vfc, &vneed, &e) != HK_OK)
+            *vfc = NULL; /* validation then runs the whole model: slower, the same figures */
+    }
+}
+
+/* Adversarial training (Goodfellow et al. 2015, Madry et al. 2018): advx receives the batch x with
+ * its first half replaced by untargeted attacks on the current weights; returns advx (x when the
+ * attack failed, with *st and run->err set). */
+static const float *adversarial_batch(struct hk_train_run *run, const float *x, const int *labels, int n, float *advx,
+                                      enum hk_status *st)
+{
+    const struct hk_train_config *c = &run->config;
+    size_t size = hk_shape_size(hk_model_input(run->model));
+    int half = (n + 1) / 2;
+    struct hk_attack_grad a = {.method = (enum hk_attack_method)(c->adversarial - 1), .eps = c->adversarial_eps,
+                               .step = 2.5 * c->adversarial_eps / 10, .steps = 10, .target = -1, .seed = c->seed};
+    if (a.step <= 0)
+        a.step = 1.0 / 255;
+    memcpy(advx, x, (size_t)n * size * sizeof *advx);
+    *st = hk_attack_grad_here(run->model, &a, c->rescale, x, labels, half, 0, advx, NULL, &run->err);
+    return *st == HK_OK ? advx : x;
+}
+
 void hk_train_job(void *arg)
 {
     struct hk_train_run *run = arg;
@@ -205,15 +251,20 @@ void hk_train_job(void *arg)
     uint32_t *order = malloc(ds->count * sizeof *order);
     int *labels = malloc((size_t)batch * sizeof *labels);
     struct hk_prefetch *pf = NULL;
+    size_t in_size = hk_shape_size(hk_model_input(run->model));
+    float *advx = c->adversarial ? malloc((size_t)batch * in_size * sizeof *advx) : NULL;
     hk_error_clear(&run->err);
     run->data_wait_seconds = run->step_seconds = 0;
-    if (!weights || !order || !labels ||
+    if (!weights || !order || !labels || (c->adversarial && !advx) ||
         hk_prefetch_new(ds, batch, c->rescale, &c->augment, c->seed, &pf, &run->err) != HK_OK) {
-        free(weights), free(order), free(labels);
+        free(weights), free(order), free(labels), free(advx);
         finish(run, 0, HK_ENOMEM, "out of memory for a training batch");
         return;
     }
     hk_prefetch_set_share(pf, run->share.rank, ranks);
+    struct hk_feature_cache *fc = NULL, *vfc = NULL;
+    if (!shared && !c->no_cache && !c->adversarial && !hk_augment_active(&c->augment))
+        open_caches(run, batch, &fc, &vfc);
     if (!run->resume)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
@@ -251,9 +302,21 @@ void hk_train_job(void *arg)
                     labels[i] = ds->labels[idx[i]];
                     weights[i] = c->class_weight[labels[i]];
                 }
-                const float *x = hk_prefetch_get(pf, b);
-                if (local)
+                const float *x = hk_prefetch_get(pf, b), *feat = fc ? hk_fcache_get(fc, idx, local) : NULL;
+                if (local && c->adversarial)
+                    x = adversarial_batch(run, x, labels, local, advx, &st);
+                if (shared && run->share.sync)
+                    hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
+                if (local && feat && st == HK_OK) {
+                    st = hk_model_gradients_from(run->model, hk_fcache_point(fc) + 1, feat, labels, weights, local,
+                                                 (uint64_t)lo, &r, &run->err);
+                } else if (local && st == HK_OK) {
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
+                    if (fc && st == HK_OK)
+                        hk_fcache_put(fc, run->model, idx, local);
+                } else if (shared && !local) {
+                    st = hk_model_sync_idle(run->model, &run->err);
+                }
                 hk_prefetch_release(pf, b);
                 if (shared)
                     st = reduce_shares(run, n, local, st, &stop, &r);
@@ -307,8 +370,8 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_ACCURACY] = (double)correct / seen;
         rec.v[HK_METRIC_VAL_LOSS] = rec.v[HK_METRIC_VAL_ACCURACY] = NAN;
         if (run->val && run->val->count) {
-            st = hk_infer_evaluate_here(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
-                                        &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
+            st = hk_infer_evaluate_cached(run->model, run->val, c->rescale, batch, vfc, &rec.v[HK_METRIC_VAL_LOSS],
+                                          &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
@@ -342,6 +405,9 @@ void hk_train_job(void *arg)
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
     run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
     hk_prefetch_free(pf);
+    hk_fcache_free(fc);
+    hk_fcache_free(vfc);
+    hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
-    free(weights), free(order), free(labels);
+    free(weights), free(order), free(labels), free(advx);
 }
