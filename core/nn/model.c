@@ -425,6 +425,11 @@ enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, i
     return HK_OK;
 }
 
+int hk_model_is_graph(const struct hk_model *m)
+{
+    return hk_graph_is_graph(m->layers, m->count);
+}
+
 int hk_model_set_frozen(struct hk_model *m, int from, int to, int frozen)
 {
     int with_weights = 0;

@@ -85,6 +85,10 @@ enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_chang
 enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
                                 struct hk_model_change *chg, struct hk_error *err);
 
+/* 1 when some layer reads other than the previous layer's output alone (model summary then
+ * prints Keras's functional table with "Connected to"). */
+int hk_model_is_graph(const struct hk_model *m);
+
 /* The layers that text names: NAME, A..B (both included, A not after B) or all; into *from and
  * *to. Else HK_EINVAL with err naming the unknown layer. */
 enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, int *from, int *to,
