@@ -72,6 +72,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, at, "%s", err.msg);
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
@@ -423,9 +424,11 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     }
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    sh->pinned = at >= 0;
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
@@ -458,25 +461,61 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
+/* classes=A,B,... of model import into names (owned by meta) for a model of `outputs` outputs. */
+static int import_classes(struct shell *sh, const struct hk_words *w, int at, int outputs, struct hk_model_meta *meta)
+{
+    char list[1024];
+    const char *names[64];
+    int n = 0;
+    snprintf(list, sizeof list, "%s", w->w[at].value);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && n < 64; t = strtok_r(NULL, ",", &save))
+        names[n++] = t;
+    int want = outputs == 1 ? 2 : outputs;
+    if (n != want)
+        return shell_error(sh, w, at, "%d class names for a model with %d outputs; it needs %d", n, outputs, want);
+    struct hk_error err;
+    if (hk_model_meta_set_classes(meta, names, n, &err) != HK_OK)
+        return shell_error(sh, w, at, "%s", err.msg);
+    return 0;
+}
+
 int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model import PATH/model.json") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1, "model import PATH/model.json [classes=A,B,...]") || shell_busy(sh, w))
         return -1;
     struct hk_model *m;
     struct hk_import_info info;
     struct hk_error err;
+    struct hk_model_meta meta;
+    hk_model_meta_init(&meta);
     if (hk_import_tfjs(w->w[arg].text, sh->seed, &m, &info, &err) != HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
+    int at = arg_option(w, "classes");
+    if (at >= 0 && import_classes(sh, w, at, (int)hk_shape_size(hk_model_output(m)), &meta)) {
+        hk_model_free(m);
+        hk_model_meta_free(&meta);
+        return -1;
+    }
     hk_model_free(sh->model);
     sh->model = m;
+    sh->pinned = 0;
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
+    shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
+    meta.class_names = NULL;
+    meta.class_count = 0;
+    hk_model_meta_free(&meta);
     char params[32];
-    format_count(params, sizeof params, hk_model_param_count(m));
+    size_t trainable, fixed;
+    hk_model_param_split(m, &trainable, &fixed);
+    format_count(params, sizeof params, trainable + fixed);
     shell_print(sh, "imported %s: %d layers, %s parameters from %d tensors (%llu bytes stored as %s)\n",
                 w->w[arg].text, info.layers, params, info.tensors, (unsigned long long)info.weight_bytes,
                 info.dtypes[0] ? info.dtypes : "nothing");
+    if (info.frozen)
+        shell_print(sh, "%d layers frozen, as the file marks them (trainable: false); model unfreeze all to train "
+                    "them\n", info.frozen);
     return 0;
 }
 

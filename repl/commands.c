@@ -10,6 +10,7 @@
 static const char *const o_model_new[] = {"input", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
+static const char *const o_model_import[] = {"classes", NULL};
 static const char *const o_data[] = {"size", NULL};
 static const char *const o_data_limits[] = {"file_size", "width", "height", "pixels", NULL};
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
@@ -22,6 +23,10 @@ static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batc
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
 static const char *const o_model_limits[] = {"memory", NULL};
+static const char *const o_serve[] = {"model", "port", "bind", "trust", "sha256", "rate", "burst", "conns", "queue",
+                                      "batch", "threads", "timeout", "deadline", "body", "audit", NULL};
+static const char *const o_serve_reload[] = {"model", "sha256", NULL};
+static const char *const o_model_sign[] = {"key", NULL};
 static const char *const o_fgsm[] = {"eps", "target", "out", NULL};
 static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target", "seed", "out", NULL};
 static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
@@ -70,11 +75,11 @@ const struct command commands[] = {
      "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
      "also restores the history; train resume=yes then continues the run.",
      o_model_load, cmd_model_load, ARG_PATH},
-    {"model import", "model import PATH/model.json",
+    {"model import", "model import PATH/model.json [classes=A,B,...]",
      "Import a TensorFlow.js layers model (Keras topology and weights manifest; the weight files next to it) "
-     "as a new model with Keras's layer names. Only data is read: layers that hold code (Lambda) or that "
-     "husky lacks are refused with their name.",
-     NULL, cmd_model_import, ARG_PATH},
+     "as a new model with Keras's layer names; classes= names its outputs. Only data is read: layers that "
+     "hold code (Lambda) or that husky lacks are refused with their name.",
+     o_model_import, cmd_model_import, ARG_PATH},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
@@ -89,6 +94,22 @@ const struct command commands[] = {
      "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
      "file_size=), e.g. memory=16GB.",
      o_model_limits, cmd_model_limits, ARG_NONE},
+    {"model keygen", "model keygen KEY",
+     "Make an Ed25519 key pair for signing models: KEY (secret, mode 0600, never overwritten) and KEY.pub.", NULL,
+     cmd_model_keygen, ARG_PATH},
+    {"model sign", "model sign FILE key=KEY",
+     "Sign the bytes of a model file with a secret key from model keygen; writes FILE.sig (serve trust=KEY.pub "
+     "then serves only files whose signature verifies).",
+     o_model_sign, cmd_model_sign, ARG_PATH},
+    {"model diff", "model diff A.hkm B.hkm",
+     "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
+     "with its layer, how many of its values differ and the largest change (where, from what to what).",
+     NULL, cmd_model_diff, ARG_PATH},
+    {"model edit", "model edit LAYER kernel[I]=X|bias[I]=X...",
+     "Set single weights of a layer (index I in the order model files store the tensor), on the compute "
+     "worker: the attack lab's tampering (model edit dense_1 bias[0]=100 turns the blog's model into one that "
+     "calls everything not_husky, -100 everything husky, as the sigmoid gives P(not_husky)). Refused on a model loaded with sha256= and while a run trains.",
+     NULL, cmd_model_edit, ARG_LAYER},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
@@ -233,6 +254,29 @@ const struct command commands[] = {
      "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
      "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
      cmd_cluster, ARG_NONE},
+    {"serve status", "serve status",
+     "Requests, predictions, errors, p50/p99 latency, and the requests refused (rate limited, queue full, too "
+     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE},
+    {"serve stop", "serve stop", "Answer what is queued, close every connection and stop serving.", NULL,
+     cmd_serve_stop, ARG_NONE},
+    {"serve reload", "serve reload [model=FILE] [sha256=HEX]",
+     "Serve a new copy of the model file (the same file by default; the shell's model again if that is what "
+     "is served), checked first: the sha256= pin (else the one serve was given) and the trust= signature. If a "
+     "check fails the old model keeps serving. One audit line either way, with the old and new hashes.",
+     o_serve_reload, cmd_serve_reload, ARG_NONE},
+    {"serve", "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] [rate=5/min] "
+              "[burst=10] [conns=5] ...",
+     "Serve Husky AI over HTTP in the background: GET / is the upload page, POST /predict (multipart field "
+     "file) answers JSON, GET /model describes the model. Without model= it serves a copy of the shell's "
+     "model; training or loading in the shell never changes what is served until serve reload.\n"
+     "  model=FILE         serve this model file; sha256=HEX pins its hash, trust=KEY.pub requires FILE.sig\n"
+     "  port=N bind=ADDR   where to listen (port=0: any free port)\n"
+     "  rate=5/min burst=10  POST /predict per client (token bucket; rate=off for none); conns=5 per client\n"
+     "  body=SIZE          largest request body (default: data limits file_size); pixels as data limits\n"
+     "  queue=32 batch=16  pictures waiting for the one inference thread (503 beyond), per forward pass\n"
+     "  timeout=10 deadline=30  seconds a connection may idle, and may take to send a whole request\n"
+     "  threads=2          HTTP threads;  audit=FILE  JSON lines log (default husky-audit.jsonl, off: none)",
+     o_serve, cmd_serve, ARG_NONE},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
 };
 
@@ -277,7 +321,7 @@ static int check_options(struct shell *sh, const struct command *c, const struct
 {
     static const char *const none[] = {NULL};
     const char *const *opts = c->options ? c->options : none;
-    if (c->run == cmd_compile || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
+    if (c->run == cmd_compile || c->run == cmd_model_edit || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
         c->run == cmd_echo)
         return 0; /* these parse their own options */
     for (int i = arg; i < w->count; i++) {

@@ -99,12 +99,20 @@ int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg);
 
+int cmd_serve(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_serve_status(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_serve_stop(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_serve_reload(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_keygen(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_sign(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_fgsm(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_noise(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_canvas(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_diff(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg);
 /* evaluate ... robust and evaluate ... trigger= (cmd_robust.c): 1 when the words ask for one. */
 int evaluate_under_attack(const struct hk_words *w, int arg);
 int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg);

@@ -14,6 +14,7 @@
 #include <readline/readline.h>
 
 #include "progress.h"
+#include "server.h"
 
 volatile int shell_interrupted;
 
@@ -39,6 +40,9 @@ int shell_init(struct shell *sh, int interactive)
 
 void shell_free(struct shell *sh)
 {
+    hk_server_stop(sh->server);
+    sh->server = NULL;
+    free(sh->serve_path);
     if (sh->run) {
         atomic_store(&sh->run->stop, 1);
         hk_worker_wait(sh->worker);

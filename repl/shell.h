@@ -16,6 +16,8 @@
 #include "train_state.h"
 #include "worker.h"
 
+struct hk_server;
+
 #define SHELL_MAX_DEPTH 16   /* nesting of source / script files */
 #define SHELL_MAX_VARS 64
 
@@ -54,7 +56,11 @@ struct shell {
                                       from (owned; NULL after model new or a training run, when
                                       the data set's names apply) */
     int nclasses;
+    int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
+                                      refuses to change it */
     struct live_plot live;
+    struct hk_server *server;      /* `serve`: the HTTP server (owned), NULL when not serving */
+    char *serve_path;              /* the model file it serves (owned), NULL for the shell's model */
     struct {
         int shown;                 /* a progress bar is on the screen (progress.c) */
         unsigned long seq;         /* output_seq just after it was drawn */

@@ -60,5 +60,6 @@ if [ -n "$KEEP" ]; then
 fi
 mkdir -p "$(dirname "$OUT")"
 cp package/LICENSE "$ROOT/data/pretrained/LICENSE.nsfwjs"
-"$HUSKY" -e "model import model/model.json; model save '$OUT'"
+# classes: nsfwjs's own order (dist/cjs/nsfw_classes.js); rescale 1/255 (husky's default) is saved
+"$HUSKY" -e "model import model/model.json classes=Drawing,Hentai,Neutral,Porn,Sexy; model save '$OUT'"
 sha256sum "$OUT"

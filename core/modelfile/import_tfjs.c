@@ -37,6 +37,7 @@ struct tj_ctx {
     struct tj_layer *layers;   /* owned */
     int nlayers;
     const char *input_name;    /* the InputLayer's name, or NULL */
+    int frozen;                /* layers frozen because Keras marks them trainable: false */
     struct hk_error *err;
     struct hk_words words;
     char line[TJ_MAX_LINE];
@@ -342,7 +343,7 @@ static enum hk_status map_layer(struct tj_ctx *c, const struct tj_layer *l)
 static int valid_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n < 1 || n > 31)
+    if (n < 1 || n > 31 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
@@ -423,7 +424,7 @@ static enum hk_status read_topology(struct tj_ctx *c, const json_t *root)
             return tj_fail(c->err, HK_EFORMAT, c->file, "layer %zu has no class_name and config object", i);
         if (!valid_name(l->name))
             return tj_fail(c->err, HK_EFORMAT, c->file, "layer %zu (%.40s): name '%.64s' is not 1 to 31 of "
-                                                        "A-Z a-z 0-9 _ . -",
+                                                        "A-Z a-z 0-9 _ . - starting with a letter or _",
                            i, l->cls, l->name);
         if (find_layer(c, l->name, (int)i) >= 0)
             return tj_fail(c->err, HK_EFORMAT, c->file, "two layers are called '%.64s'", l->name);
@@ -590,7 +591,36 @@ static enum hk_status fill(struct tj_ctx *c, const struct tj_layer *l, const str
             h->b[u] = tj_value(t[1], W, (uint64_t)u);
         return HK_OK;
     }
-    return layer_fail(c, l, HK_EFORMAT, "husky has no way to load this layer's weights yet");
+    if (!strcmp(l->cls, "DepthwiseConv2D")) {
+        int C = h->in.c, KH = h->spec.kh, KW = h->spec.kw;
+        for (int ch = 0; ch < C; ch++)
+            for (int y = 0; y < KH; y++)
+                for (int x = 0; x < KW; x++)
+                    h->w[((size_t)ch * KH + y) * KW + x] = tj_value(t[0], W, ((uint64_t)y * KW + x) * C + ch);
+        for (int ch = 0; n > 1 && ch < C; ch++)
+            h->b[ch] = tj_value(t[1], W, (uint64_t)ch);
+        return HK_OK;
+    }
+    if (!strcmp(l->cls, "BatchNormalization")) {
+        /* gamma -> w, beta -> b, moving mean and variance -> state[0..C) and [C..2C); a layer
+         * without scale or center keeps gamma 1 and beta 0 */
+        size_t C = (size_t)h->in.c;
+        for (size_t ch = 0; ch < C; ch++) {
+            h->w[ch] = 1;
+            h->b[ch] = 0;
+        }
+        for (int k = 0; k < n; k++) {
+            const char *suffix = strrchr(t[k]->name, '/') + 1;
+            float *dst = !strcmp(suffix, "gamma") ? h->w
+                         : !strcmp(suffix, "beta") ? h->b
+                         : !strcmp(suffix, "moving_mean") ? h->state
+                                                           : h->state + C;
+            for (size_t ch = 0; ch < C; ch++)
+                dst[ch] = tj_value(t[k], W, (uint64_t)ch);
+        }
+        return HK_OK;
+    }
+    return layer_fail(c, l, HK_EFORMAT, "husky has no way to load this layer's weights");
 }
 
 /* ---- building ---- */
@@ -674,6 +704,15 @@ static enum hk_status build_all(struct tj_ctx *c, uint64_t seed)
         if (!c->man.t[i].used)
             return tj_fail(c->err, HK_EFORMAT, c->file, "tensor '%.80s' in the weights manifest belongs to no layer",
                            c->man.t[i].name);
+    for (int i = 0; i < c->nlayers; i++) {
+        int trainable = get_bool(c->layers[i].config, "trainable", 1);
+        if (trainable < 0)
+            return layer_fail(c, &c->layers[i], HK_EFORMAT, "trainable must be true or false");
+        if (!trainable && c->layers[i].husky >= 0) {
+            hk_model_set_frozen(c->m, c->layers[i].husky, c->layers[i].husky, 1);
+            c->frozen++;
+        }
+    }
     for (int i = 0; i < c->nlayers; i++)
         if (nclaimed[i] && (st = fill(c, &c->layers[i], hk_model_layer(c->m, c->layers[i].husky), claimed[i],
                                       nclaimed[i])) != HK_OK)
@@ -697,6 +736,7 @@ static enum hk_status run(struct tj_ctx *c, const json_t *root, uint64_t seed, s
     if (info) {
         info->layers = hk_model_count(c->m);
         info->tensors = c->man.n;
+        info->frozen = c->frozen;
         info->weight_bytes = c->man.total;
         tj_dtypes(&c->man, info->dtypes, sizeof info->dtypes);
     }

@@ -7,7 +7,7 @@
  * (Lambda, custom classes) or that husky lacks are refused with the layer's name. Weights are
  * float32 or quantised per tensor (uint8/uint16 as min + scale * q, or float16) and are converted
  * from Keras layouts (Conv2D HWIO, DepthwiseConv2D HWC1, Dense after Flatten in HWC order) to
- * husky's. Every size is checked before anything large is allocated: the JSON file, its nesting
+ * husky's. Layers Keras marks trainable: false are frozen, as Keras would keep them. Every size is checked before anything large is allocated: the JSON file, its nesting
  * depth, the tensor count, each tensor's bytes and their sum against the shards' sizes. */
 #ifndef HK_IMPORT_TFJS_H
 #define HK_IMPORT_TFJS_H
@@ -23,6 +23,7 @@
 /* What an import read. */
 struct hk_import_info {
     int layers;             /* husky layers built */
+    int frozen;             /* of them frozen (model freeze) because Keras marks them trainable: false */
     int tensors;            /* weight tensors in the manifest (all used) */
     uint64_t weight_bytes;  /* bytes of weight data (all shards) */
     char dtypes[64];        /* stored types seen, comma-separated: "uint8", "float32,float16" */

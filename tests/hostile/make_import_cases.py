@@ -117,6 +117,42 @@ def main():
     write(out, "order", model([INPUT, dense(inbound="dense_2"), dense("dense_2")], ok_weights))
     # a tensor listed twice
     write(out, "duplicate", model([INPUT, dense()], ok_weights + [u8("dense_1/bias", [3])]))
+    # a small MobileNetV2-like model that imports: an inverted residual block, global pooling and a
+    # head, weights stored as float32, uint8, uint16 and float16, the first layers trainable: false
+    relu6 = {"max_value": 6, "negative_slope": 0, "threshold": 0}
+    layers = [
+        layer("input_1", "InputLayer", [], batch_input_shape=[None, 8, 8, 3], dtype="float32"),
+        layer("Conv1_pad", "ZeroPadding2D", ["input_1"], padding=[[0, 1], [0, 1]], trainable=False),
+        layer("Conv1", "Conv2D", ["Conv1_pad"], filters=4, kernel_size=[3, 3], strides=[2, 2], padding="valid",
+              use_bias=False, activation="linear", dilation_rate=[1, 1], trainable=False),
+        layer("bn_Conv1", "BatchNormalization", ["Conv1"], axis=-1, momentum=0.999, epsilon=0.001,
+              trainable=False),
+        layer("Conv1_relu", "ReLU", ["bn_Conv1"], trainable=False, **relu6),
+        layer("block_depthwise", "DepthwiseConv2D", ["Conv1_relu"], kernel_size=[3, 3], strides=[1, 1],
+              padding="same", depth_multiplier=1, use_bias=False, activation="linear"),
+        layer("block_depthwise_BN", "BatchNormalization", ["block_depthwise"], momentum=0.999, epsilon=0.001),
+        layer("block_depthwise_relu", "ReLU", ["block_depthwise_BN"], **relu6),
+        layer("block_project", "Conv2D", ["block_depthwise_relu"], filters=4, kernel_size=[1, 1],
+              padding="same", use_bias=False, activation="linear"),
+        layer("block_project_BN", "BatchNormalization", ["block_project"], momentum=0.999, epsilon=0.001),
+        layer("block_add", "Add", ["Conv1_relu", "block_project_BN"]),
+        layer("global_average_pooling2d", "GlobalAveragePooling2D", ["block_add"]),
+        layer("dropout", "Dropout", ["global_average_pooling2d"], rate=0.2, noise_shape=None),
+        layer("dense", "Dense", ["dropout"], units=2, activation="softmax", use_bias=True),
+    ]
+    def bn(name, store=u8):
+        return [store(name + "/" + w, [4]) for w in ("beta", "gamma", "moving_mean", "moving_variance")]
+    weights = ([f32("Conv1/kernel", [3, 3, 3, 4])] + bn("bn_Conv1", f32) +
+               [{"name": "block_depthwise/depthwise_kernel", "shape": [3, 3, 4, 1], "dtype": "float32",
+                 "quantization": {"dtype": "float16"}}] + bn("block_depthwise_BN") +
+               [u8("block_project/kernel", [1, 1, 4, 4])] +
+               [{"name": "block_project_BN/" + w, "shape": [4], "dtype": "float32",
+                 "quantization": {"min": 0.0, "scale": 0.0001, "dtype": "uint16"}}
+                for w in ("beta", "gamma", "moving_mean", "moving_variance")] +
+               [u8("dense/bias", [2]), u8("dense/kernel", [4, 2])])
+    write(out, "ok", model(layers, weights))
+    # the same with a tensor no layer has
+    write(out, "extra", model(layers, weights + [u8("block_project/bias", [4])]))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ static int dump(const char *dir)
     return fclose(list) != 0;
 }
 
+static double worst_softmax, worst_mean, worst_value; /* largest |husky - TF.js| seen */
+
 /* |a - b| within TOL, relative to |b| above 1. */
 static int close_to(double a, double b)
 {
@@ -83,8 +85,10 @@ static void compare(struct hk_model *m, const float *out, const char *image, con
     char *tok = strtok(rest, " \n");
     if (!strcmp(kind, "softmax")) {
         int k = 0, bad = 0;
-        for (; tok && k < 8; tok = strtok(NULL, " \n"), k++)
+        for (; tok && k < 8; tok = strtok(NULL, " \n"), k++) {
             bad += !close_to(out[k], strtod(tok, NULL));
+            worst_softmax = fmax(worst_softmax, fabs(out[k] - strtod(tok, NULL)));
+        }
         CHECK(k == hk_model_output(m).c && !bad, "%s: softmax within %g of TF.js (%d of %d differ)", image, TOL, bad,
               k);
         return;
@@ -103,6 +107,7 @@ static void compare(struct hk_model *m, const float *out, const char *image, con
             bad += !close_to(s / (double)plane, ref);
             worst = fmax(worst, fabs(s / (double)plane - ref));
         }
+        worst_mean = fmax(worst_mean, worst);
         CHECK(k == probe->out.c && !bad, "%s: %d channel means of %s within %g (worst %.2g)", image, k, PROBE, TOL,
               worst);
         return;
@@ -113,6 +118,7 @@ static void compare(struct hk_model *m, const float *out, const char *image, con
         bad += !close_to(v, ref);
         worst = fmax(worst, fabs(v - ref));
     }
+    worst_value = fmax(worst_value, worst);
     CHECK(k > 0 && !bad, "%s: %d values of %s within %g (worst %.2g)", image, k, PROBE, TOL, worst);
 }
 
@@ -173,6 +179,8 @@ int main(int argc, char **argv)
         agree(back, fixture, second);
         CHECK(memcmp(first, second, sizeof first) == 0, "outputs after a save/load round trip are bit for bit equal");
     }
+    printf("largest |husky - TF.js|: softmax %.2g, %s channel means %.2g, single values %.2g\n", worst_softmax,
+           PROBE, worst_mean, worst_value);
     fclose(fixture);
     hk_model_free(m);
     hk_model_free(back);
