@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attack.h"
+#include "audit.h"
 #include "attack_cmd.h"
 #include "batch.h"
 #include "commands.h"
@@ -675,4 +676,116 @@ int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
                 hk_poison_at_name(t.at), ds->class_names[target], r.candidates, ds->class_names[target],
                 w->w[at_out].value, HK_POISON_MANIFEST);
     return 0;
+}
+
+/* Order pictures by descending score (ties by index), for the audit's lists. */
+static const double *audit_scores;
+
+static int by_score(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (audit_scores[i] != audit_scores[j])
+        return audit_scores[i] < audit_scores[j] ? 1 : -1;
+    return i < j ? -1 : i > j;
+}
+
+int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
+{
+    static const char usage[] = "data audit [layer=NAME] [top=10] [manifest=FILE]";
+    if (arg_count(sh, w, arg, 0, 0, usage))
+        return -1;
+    const struct hk_dataset *ds = sh->train;
+    if (!ds)
+        return shell_error(sh, w, 0, "no training set loaded; use: data train FOLDER");
+    if (attack_ready(sh, w, NULL, NULL))
+        return -1;
+    struct hk_error err;
+    struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
+    if (hk_train_check(sh->model, ds, NULL, &cfg, &err) != HK_OK)
+        return shell_error(sh, w, 0, "%s", err.msg);
+    int at, top = 10, layer = hk_model_count(sh->model) - 2;
+    if ((at = arg_option(w, "layer")) >= 0) {
+        layer = hk_model_find(sh->model, w->w[at].value);
+        if (layer < 0 && !hk_parse_int(w->w[at].value, &layer))
+            return shell_error(sh, w, at, "no layer named '%s' (model lists them)", w->w[at].value);
+        if (layer < 0 || layer >= hk_model_count(sh->model))
+            return shell_error(sh, w, at, "no layer %s; the model has layers 0 to %d", w->w[at].value,
+                               hk_model_count(sh->model) - 1);
+    }
+    if (layer < 0)
+        return shell_error(sh, w, 0, "the model needs at least two layers: the audit reads the one before the last");
+    if ((at = arg_option(w, "top")) >= 0 && arg_int(sh, w, at, 1, 100000, &top))
+        return -1;
+    /* the poison manifest: given, or the one data poison left in the training folder */
+    char manifest[4096];
+    int at_manifest = arg_option(w, "manifest");
+    snprintf(manifest, sizeof manifest, "%s/%s", ds->root, HK_POISON_MANIFEST);
+    if (at_manifest >= 0)
+        snprintf(manifest, sizeof manifest, "%s", w->w[at_manifest].value);
+    struct stat st;
+    int have_manifest = at_manifest >= 0 || stat(manifest, &st) == 0;
+    char **poisoned = NULL;
+    size_t npoisoned = 0;
+    if (have_manifest && hk_poison_read_manifest(manifest, &poisoned, &npoisoned, &err) != HK_OK)
+        return shell_error(sh, w, at_manifest >= 0 ? at_manifest : 0, "%s", err.msg);
+
+    const struct hk_layer *l = hk_model_layer(sh->model, layer);
+    size_t n = ds->count, d = hk_shape_size(l->out);
+    float *act = malloc(n * d * sizeof *act);
+    double *score = malloc(n * sizeof *score);
+    size_t *order = malloc(n * sizeof *order);
+    uint8_t *is_poison = calloc(n ? n : 1, 1);
+    int rc = 0;
+    if (!act || !score || !order || !is_poison || d > 1000000) {
+        rc = shell_error(sh, w, 0, d > 1000000 ? "%s has %zu values per picture; audit a smaller layer"
+                                               : "out of memory for %s's activations (%zu values per picture)",
+                         l->name, d);
+        goto out;
+    }
+    if (hk_audit_activations(sh->worker, sh->model, ds, sh->rescale, layer, act, &err) != HK_OK ||
+        hk_audit_spectral(act, n, (int)d, ds->labels, ds->class_count, score, &err) != HK_OK) {
+        rc = shell_error(sh, w, 0, "%s", err.msg);
+        goto out;
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = hk_dataset_relative_path(ds, ds->paths[i]);
+        for (size_t p = 0; p < npoisoned && !is_poison[i]; p++)
+            is_poison[i] = !strcmp(rel, poisoned[p]);
+        found += is_poison[i];
+    }
+    shell_print(sh, "spectral signatures of %s (%zu values per picture) over %zu training pictures\n", l->name, d, n);
+    size_t hits = 0, listed = 0;
+    for (int c = 0; c < ds->class_count; c++) {
+        size_t m = 0, pc = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ds->labels[i] == c) {
+                order[m++] = i;
+                pc += is_poison[i];
+            }
+        if (!m)
+            continue;
+        audit_scores = score;
+        qsort(order, m, sizeof *order, by_score);
+        size_t show = (size_t)top < m ? (size_t)top : m;
+        shell_print(sh, "%s: %zu pictures, the %zu most suspicious:\n", ds->class_names[c], m, show);
+        for (size_t j = 0; j < show; j++)
+            shell_print(sh, "  %10.4g  %s%s\n", score[order[j]], hk_dataset_relative_path(ds, ds->paths[order[j]]),
+                        is_poison[order[j]] ? "  (poisoned)" : "");
+        size_t list = 2 * pc < m ? 2 * pc : m;
+        for (size_t j = 0; j < list; j++)
+            hits += is_poison[order[j]];
+        listed += list;
+    }
+    if (have_manifest)
+        shell_print(sh, "%s lists %zu poisoned files, %zu of them in this set; the %zu most suspicious of their "
+                    "classes (2 x the poisoned count per class) hold %zu of them (%.4f)\n", manifest, npoisoned, found,
+                    listed, hits, found ? (double)hits / (double)found : 0.0);
+out:
+    hk_poison_list_free(poisoned, npoisoned);
+    free(act);
+    free(score);
+    free(order);
+    free(is_poison);
+    return rc;
 }

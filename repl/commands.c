@@ -32,6 +32,7 @@ static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target"
 static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
 static const char *const o_noise[] = {"count", "target", "seed", NULL};
 static const char *const o_canvas[] = {"noise", "target", "seed", NULL};
+static const char *const o_audit[] = {"layer", "top", "manifest", NULL};
 static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
@@ -148,6 +149,13 @@ const struct command commands[] = {
      "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
      "lists what changed (data audit reads it).",
      o_poison, cmd_data_poison, ARG_NONE},
+    {"data audit", "data audit [layer=NAME] [top=10] [manifest=FILE]",
+     "Look for poisoned pictures in the training set with the model's own activations (spectral signatures, "
+     "Tran et al. 2018): per class, the activations of layer= (default the one before the last) are centred "
+     "and projected on their top singular vector; the top= largest squared projections are listed. With a "
+     "poison manifest (manifest=, or the one data poison wrote into the training folder) it counts how many "
+     "poisoned files are among the 2 x poisoned-count most suspicious of their class.",
+     o_audit, cmd_data_audit, ARG_NONE},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -314,7 +322,7 @@ static int writer_only(const struct command *c)
            c->run == cmd_inspect || c->run == cmd_inspect_filters || c->run == cmd_predict ||
            c->run == cmd_evaluate || c->run == cmd_attack_fgsm || c->run == cmd_attack_pgd ||
            c->run == cmd_attack_pixels || c->run == cmd_attack_noise || c->run == cmd_attack_canvas ||
-           c->run == cmd_data_poison;
+           c->run == cmd_data_poison || c->run == cmd_data_audit;
 }
 
 static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)

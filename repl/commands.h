@@ -111,6 +111,7 @@ int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_noise(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_attack_canvas(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_diff(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg);
 /* evaluate ... robust and evaluate ... trigger= (cmd_robust.c): 1 when the words ask for one. */

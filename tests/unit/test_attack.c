@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "attack.h"
+#include "audit.h"
 #include "check.h"
 #include "poison.h"
 #include "rng.h"
@@ -204,8 +205,41 @@ static void triggers(void)
           "places by name");
 }
 
+/* Spectral signatures: in a class of 90 clean rows and 10 shifted along one direction, the 10
+ * score highest; a class without poison still gets scores, and a class of one row scores 0. */
+static void spectral(void)
+{
+    enum { ROWS = 131, D = 8 };
+    static float act[ROWS * D];
+    int labels[ROWS];
+    double score[ROWS];
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 8);
+    for (int i = 0; i < ROWS; i++) {
+        labels[i] = i < 100 ? 0 : i < 130 ? 1 : 2;
+        for (int j = 0; j < D; j++) {
+            /* Box-Muller-free noise: the sum of uniforms is close enough to normal here */
+            float v = hk_rng_uniform(&rng, -1, 1) + hk_rng_uniform(&rng, -1, 1) + hk_rng_uniform(&rng, -1, 1);
+            act[i * D + j] = v + (i >= 90 && i < 100 && (j == 2 || j == 5) ? 4.0f : 0.0f);
+        }
+    }
+    struct hk_error err;
+    CHECK(hk_audit_spectral(act, ROWS, D, labels, 3, score, &err) == HK_OK, "spectral runs");
+    double least_poison = INFINITY, most_clean = 0;
+    for (int i = 0; i < 100; i++) {
+        if (i >= 90)
+            least_poison = score[i] < least_poison ? score[i] : least_poison;
+        else
+            most_clean = score[i] > most_clean ? score[i] : most_clean;
+    }
+    CHECK(least_poison > most_clean, "the 10 shifted rows score above all 90 clean ones (%.3f > %.3f)", least_poison,
+          most_clean);
+    CHECK(score[130] == 0, "a class of one picture scores 0");
+}
+
 int main(void)
 {
+    spectral();
     grad_attacks(1.0f / 255);
     grad_attacks(1.0f);
     linear_fgsm();
