@@ -261,6 +261,17 @@ static enum hk_status reduce_step(void *user, float *grads, size_t count, double
     return HK_OK;
 }
 
+/* The sync hook of hk_train_share, on the worker inside a step: batchnorm's per-channel sums over
+ * the ranks (two all-reduces per batchnorm layer and step: the forward pass's sums and count, the
+ * backward pass's gradient sums). */
+static void sync_stats(void *user, double *sums, size_t count)
+{
+    (void)user;
+    begin_wait(STEP_WAIT, "summing the batch statistics of a training step");
+    MPI_Allreduce(MPI_IN_PLACE, sums, (int)count, MPI_DOUBLE, MPI_SUM, train_comm);
+    end_wait(STEP_WAIT);
+}
+
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
@@ -312,6 +323,7 @@ void cluster_train_share(struct hk_train_share *share)
     share->rank = rank;
     share->ranks = ranks;
     share->reduce = reduce_step;
+    share->sync = sync_stats;
 }
 
 static int compare_doubles(const void *a, const void *b)

@@ -123,6 +123,9 @@ struct hk_layer_ops {
      * layer's own buffer (it may be overwritten). A frozen layer (l->frozen) may skip dw, db. */
     void (*backward)(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                      const struct hk_pass *p);
+    /* A layer whose training passes call p->sync: make the same calls with nothing of its own,
+     * for a process that has no samples in a step (forward calls, or backward ones). NULL = none. */
+    void (*sync_idle)(struct hk_layer *l, const struct hk_pass *p, int backward);
 };
 
 /* The ops of a kind; never NULL for a valid kind. */

@@ -195,12 +195,32 @@ static void bn_part(void *arg, int part, int member)
     }
 }
 
+/* From the sums (shifted by the moving mean) and the count, all-reduced when data-parallel: the
+ * batch mean and 1/sqrt(biased variance + epsilon) to normalise with, and the moving statistics'
+ * update with that mean and biased variance (Keras's rule). */
+static void take_batch_stats(struct hk_layer *l, const struct bn_aux *a)
+{
+    int ch = l->in.c;
+    float mom = l->spec.momentum;
+    double count = *a->count > 0 ? *a->count : 1;
+    for (int q = 0; q < ch; q++) {
+        double shifted = a->sums[2 * q] / count;
+        double var = a->sums[2 * q + 1] / count - shifted * shifted;
+        var = var > 0 ? var : 0;
+        float mean = (float)(shifted + l->state[q]);
+        a->mean[q] = mean;
+        a->invstd[q] = (float)(1.0 / sqrt(var + l->spec.epsilon));
+        l->state[q] = l->state[q] * mom + mean * (1 - mom);
+        l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
+    }
+}
+
 /* x, y: [n][c][h][w] */
 static void bn_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
     struct bn_aux a = aux_of(l);
     int ch = l->in.c;
-    float eps = l->spec.epsilon, mom = l->spec.momentum;
+    float eps = l->spec.epsilon;
     struct bn_call c = {l, BN_STATS, x, NULL, NULL, n, 1.0};
     *a.batch = p->training && !l->frozen;
     if (*a.batch) {
@@ -208,16 +228,7 @@ static void bn_forward(struct hk_layer *l, const float *x, int n, const struct h
         *a.count = (double)n * l->in.h * l->in.w;
         if (p->sync)
             p->sync(p->sync_user, a.sums, 2 * (size_t)ch + 1);
-        for (int q = 0; q < ch; q++) {
-            double shifted = a.sums[2 * q] / *a.count;
-            double var = a.sums[2 * q + 1] / *a.count - shifted * shifted;
-            var = var > 0 ? var : 0;
-            float mean = (float)(shifted + l->state[q]);
-            a.mean[q] = mean;
-            a.invstd[q] = (float)(1.0 / sqrt(var + eps));
-            l->state[q] = l->state[q] * mom + mean * (1 - mom);
-            l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
-        }
+        take_batch_stats(l, &a);
     } else {
         for (int q = 0; q < ch; q++) {
             a.mean[q] = l->state[q];
@@ -236,13 +247,28 @@ static void bn_backward(struct hk_layer *l, const float *x, const float *dy, flo
 {
     struct bn_aux a = aux_of(l);
     struct bn_call c = {l, BN_GRAD_SUMS, x, dy, dx, n, p->sync ? p->share : 1.0};
-    hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+    if (*a.batch || !l->frozen) /* the sums feed dgamma, dbeta and (batch mode) dx */
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+    if (*a.batch && p->sync) /* also without dx: every process makes the same calls */
+        p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c);
     if (!dx)
         return;
-    if (*a.batch && p->sync)
-        p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c);
     c.phase = BN_GRAD_INPUT;
     hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+}
+
+/* A process without samples in a step adds zeros to the sums (and 0 to the count) of both passes;
+ * its moving statistics follow the global batch's as everyone else's. */
+static void bn_sync_idle(struct hk_layer *l, const struct hk_pass *p, int backward)
+{
+    struct bn_aux a = aux_of(l);
+    size_t c = (size_t)l->in.c;
+    if (!p->sync || l->frozen)
+        return;
+    memset(a.sums, 0, (2 * c + 1) * sizeof *a.sums); /* the count too */
+    p->sync(p->sync_user, a.sums, backward ? 2 * c : 2 * c + 1);
+    if (!backward)
+        take_batch_stats(l, &a);
 }
 
 const struct hk_layer_ops hk_batchnorm_ops = {
@@ -254,4 +280,5 @@ const struct hk_layer_ops hk_batchnorm_ops = {
     .init = bn_init,
     .forward = bn_forward,
     .backward = bn_backward,
+    .sync_idle = bn_sync_idle,
 };

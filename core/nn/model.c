@@ -115,6 +115,27 @@ void hk_model_set_sync(struct hk_model *m, hk_sync_fn sync, void *user, double s
     m->share = share;
 }
 
+static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err);
+
+enum hk_status hk_model_sync_idle(struct hk_model *m, struct hk_error *err)
+{
+    if (!m->sync)
+        return HK_OK;
+    enum hk_status st = reserve(m, 1, err);
+    if (st != HK_OK)
+        return st;
+    struct hk_pass p = {.training = 1, .seed = m->seed, .step = m->step, .sync = m->sync,
+                        .sync_user = m->sync_user, .share = 0};
+    memcpy(p.scratch, m->scratch, sizeof p.scratch);
+    for (int i = 0; i < m->count; i++)
+        if (m->layers[i].ops->sync_idle)
+            m->layers[i].ops->sync_idle(&m->layers[i], &p, 0);
+    for (int i = m->count - 1; i >= 0; i--)
+        if (m->layers[i].ops->sync_idle)
+            m->layers[i].ops->sync_idle(&m->layers[i], &p, 1);
+    return HK_OK;
+}
+
 void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64_t **step)
 {
     if (mom1)

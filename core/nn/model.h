@@ -66,6 +66,12 @@ float *hk_model_state(struct hk_model *m);
  * default) for one process. */
 void hk_model_set_sync(struct hk_model *m, hk_sync_fn sync, void *user, double share);
 
+/* For a process with no samples in a data-parallel step: make the sync calls a training step
+ * makes (with nothing of its own), so the other processes' calls are answered; the batchnorm
+ * moving statistics follow the global batch's. HK_OK at once without a sync hook; else fails
+ * only for memory. */
+enum hk_status hk_model_sync_idle(struct hk_model *m, struct hk_error *err);
+
 /* What a change to the architecture did to trained weights. */
 struct hk_model_change {
     char reinitialised[512]; /* names of layers whose weights were re-initialised, ", "-separated */

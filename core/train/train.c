@@ -252,8 +252,12 @@ void hk_train_job(void *arg)
                     weights[i] = c->class_weight[labels[i]];
                 }
                 const float *x = hk_prefetch_get(pf, b);
+                if (shared && run->share.sync)
+                    hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
                 if (local)
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
+                else if (shared)
+                    st = hk_model_sync_idle(run->model, &run->err);
                 hk_prefetch_release(pf, b);
                 if (shared)
                     st = reduce_shares(run, n, local, st, &stop, &r);
@@ -342,6 +346,7 @@ void hk_train_job(void *arg)
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
     run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
     hk_prefetch_free(pf);
+    hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
     free(weights), free(order), free(labels);
 }

@@ -93,6 +93,7 @@ struct hk_train_share {
     int rank, ranks;
     hk_train_reduce_fn reduce;
     void *user;
+    hk_sync_fn sync; /* all-reduce of batch statistics inside a step (batchnorm); gets `user` */
 };
 
 /* Everything one run needs. The caller owns it and keeps it (and what it points to) alive and

@@ -1,16 +1,16 @@
 #!/bin/sh
-# run_equivalence.sh HUSKY SOURCE_ROOT [RANKS]: train equivalence.husky with one process and with
-# RANKS (default 2) MPI ranks, same seed and global batch; the per-epoch losses and accuracies
-# must agree to a relative 1e-5 (summation order differs) and the saved models' predictions
-# must print the same.
+# run_equivalence.sh HUSKY SOURCE_ROOT [RANKS] [SCRIPT]: train SCRIPT (default equivalence; a
+# .husky in tests/mpi) with one process and with RANKS (default 2) MPI ranks, same seed and global
+# batch; the per-epoch losses and accuracies must agree to a relative 1e-5 (summation order
+# differs) and the saved models' predictions must print the same.
 set -eu
-husky=$1 src=$2 ranks=${3:-2}
+husky=$1 src=$2 ranks=${3:-2} script=${4:-equivalence}
 . "$src/tests/mpi/find_mpirun.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/one" "$work/many"
-"$husky" "$src/tests/mpi/equivalence.husky" src="$src" out="$work/one" > "$work/one.txt"
-timeout 120 $MPIRUN -n "$ranks" "$husky" "$src/tests/mpi/equivalence.husky" src="$src" out="$work/many" \
+"$husky" "$src/tests/mpi/$script.husky" src="$src" out="$work/one" > "$work/one.txt"
+timeout 120 $MPIRUN -n "$ranks" "$husky" "$src/tests/mpi/$script.husky" src="$src" out="$work/many" \
     > "$work/many.txt"
 grep -q "finished after 3 epochs" "$work/many.txt" || { echo "FAIL: the $ranks-rank run did not finish"; cat "$work/many.txt"; exit 1; }
 # columns: epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s

@@ -263,6 +263,9 @@ static void check_modern_layers(struct hk_shape img)
     check_specs("depthwise 3x3 stride 2 same", img, dw2, 1, 2);
     struct hk_layer_spec dw3[] = {depthwise(3, 2, 0, 1)};
     check_specs("depthwise 3x3 stride 2 valid bias=no", (struct hk_shape){3, 8, 7}, dw3, 1, 2);
+    check_specs("depthwise 3x3 stride 2 same, 7 output columns", (struct hk_shape){2, 6, 13}, dw2, 1, 2);
+    struct hk_layer_spec dw5[] = {depthwise(5, 1, 1, 0)};
+    check_specs("depthwise 5x5 same", img, dw5, 1, 2);
     struct hk_layer_spec dw4[] = {{.kind = HK_LAYER_DEPTHWISE, .kh = 2, .kw = 3, .sh = 1, .sw = 2, .same = 1}};
     check_specs("depthwise 2x3 strides 1x2 same", img, dw4, 1, 2);
     struct hk_layer_spec bn1[] = {batchnorm()};

@@ -10,150 +10,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "model.h"
 
 #define BATCH 4
-#define ABS_TOL 1e-5
-#define REL_TOL 1e-4
-#define MAX_SECTIONS 16
-
-/* ---- the fixture: sections "name N" (or "layer I N") followed by N values; '#' comments ---- */
-
-struct section {
-    char name[32];
-    size_t count, filled;
-    double *v;
-};
-
-static struct section sections[MAX_SECTIONS];
-static int nsections;
-
-static int load_fixture(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        return 0;
-    }
-    char line[256];
-    int lineno = 0, ok = 1;
-    struct section *cur = NULL;
-    while (ok && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = line + strspn(line, " \t");
-        if (*s == '#' || *s == '\n' || *s == '\0')
-            continue;
-        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) {
-            char word[16];
-            int idx = -1, used = 0;
-            unsigned long n;
-            if (sscanf(s, "layer %d %lu", &idx, &n) == 2)
-                used = 1;
-            else if (sscanf(s, "%15s %lu", word, &n) != 2)
-                used = -1;
-            if (used < 0 || nsections == MAX_SECTIONS || (cur && cur->filled != cur->count) || n > 1000000) {
-                fprintf(stderr, "%s:%d: unexpected header (or previous section short)\n", path, lineno);
-                ok = 0;
-                break;
-            }
-            cur = &sections[nsections++];
-            if (used)
-                snprintf(cur->name, sizeof cur->name, "layer %d", idx);
-            else
-                snprintf(cur->name, sizeof cur->name, "%s", word);
-            cur->count = n;
-            cur->filled = 0;
-            cur->v = calloc(n ? n : 1, sizeof *cur->v);
-            ok = cur->v != NULL;
-            continue;
-        }
-        char *end;
-        double v = strtod(s, &end);
-        if (!cur || end == s || cur->filled == cur->count) {
-            fprintf(stderr, "%s:%d: value outside a section or too many values\n", path, lineno);
-            ok = 0;
-            break;
-        }
-        cur->v[cur->filled++] = v;
-    }
-    fclose(f);
-    if (ok && cur && cur->filled != cur->count) {
-        fprintf(stderr, "%s: section %s has %zu of %zu values\n", path, cur->name, cur->filled, cur->count);
-        ok = 0;
-    }
-    return ok;
-}
-
-/* The section called name with exactly `want` values (want 0: any count), or NULL (a failed check). */
-static const struct section *section(const char *name, size_t want)
-{
-    for (int i = 0; i < nsections; i++)
-        if (strcmp(sections[i].name, name) == 0) {
-            CHECK(!want || sections[i].count == want, "fixture section %s has %zu values, expected %zu", name,
-                  sections[i].count, want);
-            return !want || sections[i].count == want ? &sections[i] : NULL;
-        }
-    CHECK(0, "fixture has no section %s", name);
-    return NULL;
-}
-
-/* ---- comparisons ---- */
-
-static int close_to(double got, double ref)
-{
-    return fabs(got - ref) <= ABS_TOL + REL_TOL * fabs(ref);
-}
-
-/* One check per array: how many values are out of tolerance, the first and the worst of them. */
-static void compare(const char *what, const float *got, const double *ref, size_t n)
-{
-    size_t bad = 0, first = 0, worst = 0;
-    double worst_diff = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(got[i] - ref[i]);
-        if (!(d <= worst_diff)) { /* also catches NaN */
-            worst_diff = d;
-            worst = i;
-        }
-        if (!close_to(got[i], ref[i]) && bad++ == 0)
-            first = i;
-    }
-    CHECK(bad == 0,
-          "%s: %zu of %zu values differ from the reference (tolerance %g + %g*|ref|); first at [%zu]: husky %.9g, "
-          "reference %.9g; largest difference %.3g at [%zu]: husky %.9g, reference %.9g",
-          what, bad, n, ABS_TOL, REL_TOL, first, (double)got[first], ref[first], worst_diff, worst,
-          (double)got[worst], ref[worst]);
-}
-
-/* The gradients of this net are small (conv2d's are at most ~1e-4), so ABS_TOL alone would let a
- * large relative error through. Per layer, also require |husky - ref| <= SCALED_TOL * max|ref| of
- * that layer's parameters (float32 arithmetic stays within ~2e-6 of it). */
-#define SCALED_TOL 1e-4
-
-static void compare_scaled(struct hk_model *m, const float *got, const double *ref)
-{
-    size_t off = 0;
-    for (int i = 0; i < hk_model_count(m); i++) {
-        const struct hk_layer *l = hk_model_layer(m, i);
-        size_t n = l->wcount + l->bcount, worst = off;
-        double scale = 0, worst_diff = 0;
-        for (size_t j = off; j < off + n; j++)
-            scale = fabs(ref[j]) > scale ? fabs(ref[j]) : scale;
-        for (size_t j = off; j < off + n; j++) {
-            double d = fabs(got[j] - ref[j]);
-            if (!(d <= worst_diff)) {
-                worst_diff = d;
-                worst = j;
-            }
-        }
-        if (n)
-            CHECK(worst_diff <= SCALED_TOL * scale,
-                  "gradient of %s (params [%zu, %zu)): largest difference %.3g at [%zu] (husky %.9g, reference "
-                  "%.9g) is over %g of the layer's largest gradient %.3g",
-                  l->name, off, off + n, worst_diff, worst, (double)got[worst], ref[worst], SCALED_TOL, scale);
-        off += n;
-    }
-}
 
 /* ---- the network ---- */
 
@@ -183,7 +43,7 @@ static struct hk_model *build(struct hk_error *err)
     return m;
 }
 
-static void set_params(struct hk_model *m, const struct section *p)
+static void set_params(struct hk_model *m, const struct fixture_section *p)
 {
     float *w = hk_model_params(m);
     for (size_t i = 0; i < p->count; i++)
@@ -201,26 +61,26 @@ static int float_exact(float got, double want)
 static void check_forward_and_gradients(struct hk_model *m, const float *x, const int *labels)
 {
     struct hk_error err;
-    const struct section *out = section("output", BATCH), *loss = section("loss", 1);
-    const struct section *grad = section("grad", hk_model_param_count(m));
+    const struct fixture_section *out = fixture_section("output", BATCH), *loss = fixture_section("loss", 1);
+    const struct fixture_section *grad = fixture_section("grad", hk_model_param_count(m));
     const float *probs = NULL;
     CHECK(hk_model_forward(m, x, BATCH, 0, 0, &probs, &err) == HK_OK, "forward: %s", err.msg);
     if (out && probs)
-        compare("output (sigmoid probabilities)", probs, out->v, BATCH);
+        fixture_compare("output (sigmoid probabilities)", probs, out->v, BATCH);
     for (int i = 0; i < hk_model_count(m); i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
         char name[32], what[80];
         snprintf(name, sizeof name, "layer %d", i);
-        const struct section *ref = section(name, (size_t)BATCH * hk_shape_size(l->out));
+        const struct fixture_section *ref = fixture_section(name, (size_t)BATCH * hk_shape_size(l->out));
         snprintf(what, sizeof what, "layer %d (%s) output after %s", i, l->name, hk_act_name(l->spec.act));
         if (ref)
-            compare(what, l->y, ref->v, ref->count);
+            fixture_compare(what, l->y, ref->v, ref->count);
     }
 
     struct hk_step_result res = {0};
     CHECK(hk_model_gradients(m, x, labels, NULL, BATCH, 0, &res, &err) == HK_OK, "gradients: %s", err.msg);
     if (loss)
-        CHECK(close_to(res.loss, loss->v[0]), "loss: husky %.9g, reference %.9g", res.loss, loss->v[0]);
+        CHECK(fixture_close(res.loss, loss->v[0]), "loss: husky %.9g, reference %.9g", res.loss, loss->v[0]);
     if (out) {
         int correct = 0;
         for (int i = 0; i < BATCH; i++)
@@ -228,8 +88,8 @@ static void check_forward_and_gradients(struct hk_model *m, const float *x, cons
         CHECK(res.correct == correct, "correct: husky %d, reference %d", res.correct, correct);
     }
     if (grad) {
-        compare("gradient d loss / d params", hk_model_grads(m), grad->v, grad->count);
-        compare_scaled(m, hk_model_grads(m), grad->v);
+        fixture_compare("gradient d loss / d params", hk_model_grads(m), grad->v, grad->count);
+        fixture_compare_scaled(m, hk_model_grads(m), grad->v);
     }
     /* the same pass again gives the same gradients, bit for bit */
     size_t n = hk_model_param_count(m);
@@ -241,7 +101,7 @@ static void check_forward_and_gradients(struct hk_model *m, const float *x, cons
 }
 
 /* One plain SGD step (Keras: p -= lr * g, lr 0.01). */
-static void check_sgd(struct hk_model *m, const struct section *params, const float *x, const int *labels)
+static void check_sgd(struct hk_model *m, const struct fixture_section *params, const float *x, const int *labels)
 {
     struct hk_error err;
     struct hk_step_result res;
@@ -274,7 +134,7 @@ static void check_sgd(struct hk_model *m, const struct section *params, const fl
 
 /* Two Adam steps with Keras' defaults and rule:
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps). */
-static void check_adam(struct hk_model *m, const struct section *params, const float *x, const int *labels)
+static void check_adam(struct hk_model *m, const struct fixture_section *params, const float *x, const int *labels)
 {
     const double lr = 0.001, b1 = 0.9, b2 = 0.999, eps = 1e-7;
     struct hk_error err;
@@ -323,7 +183,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s tests/fixtures/reference_convnet.txt\n", argv[0]);
         return 2;
     }
-    if (!load_fixture(argv[1])) {
+    if (!fixture_load(argv[1])) {
         CHECK(0, "cannot load the fixture %s", argv[1]);
         return check_summary();
     }
@@ -333,8 +193,9 @@ int main(int argc, char **argv)
     if (!m)
         return check_summary();
     size_t in_size = hk_shape_size(hk_model_input(m));
-    const struct section *params = section("params", 0), *input = section("input", BATCH * in_size);
-    const struct section *lab = section("labels", BATCH);
+    const struct fixture_section *params = fixture_section("params", 0);
+    const struct fixture_section *input = fixture_section("input", BATCH * in_size);
+    const struct fixture_section *lab = fixture_section("labels", BATCH);
     if (params)
         CHECK(params->count == hk_model_param_count(m), "param count: husky %zu, fixture %zu",
               hk_model_param_count(m), params->count);
@@ -356,7 +217,6 @@ int main(int argc, char **argv)
 
     free(x);
     hk_model_free(m);
-    for (int i = 0; i < nsections; i++)
-        free(sections[i].v);
+    fixture_free();
     return check_summary();
 }

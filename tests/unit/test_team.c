@@ -1,7 +1,7 @@
 /* test_team.c: the compute team. Every part of a call runs exactly once, on as many members as
- * asked for, and a conv network gives the same bits (outputs, loss, every gradient) with 1, 2 and
- * 3 compute threads, because the batch is always cut into the same parts and their weight
- * gradients are added in the same order. */
+ * asked for, and a conv network (with batchnorm and depthwise layers) gives the same bits
+ * (outputs, loss, every gradient) with 1, 2 and 3 compute threads, because the batch is always
+ * cut into the same parts and their weight gradients are added in the same order. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,9 @@ static struct hk_model *conv_net(struct hk_error *err)
     struct hk_model *m = hk_model_new((struct hk_shape){3, 12, 11}, 5, err);
     const struct hk_layer_spec specs[] = {
         {.kind = HK_LAYER_CONV2D, .units = 6, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .same = 1, .act = HK_ACT_RELU},
+        {.kind = HK_LAYER_BATCHNORM, .momentum = 0.99f},
         {.kind = HK_LAYER_MAXPOOL2D, .kh = 2, .kw = 2},
+        {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .same = 1, .act = HK_ACT_RELU6},
         {.kind = HK_LAYER_CONV2D, .units = 5, .kh = 3, .kw = 2, .sh = 1, .sw = 1, .act = HK_ACT_TANH},
         {.kind = HK_LAYER_DROPOUT, .rate = 0.3f},
         {.kind = HK_LAYER_FLATTEN},

@@ -3,7 +3,8 @@
  * sums through shared memory (in rank order) stands in for MPI_Allreduce. The per-epoch losses,
  * the batch losses and the final weights must equal those of one process up to summation order,
  * a stop requested by one rank must stop every rank at the same batch, and a step that fails on
- * one rank must fail on all. Usage: test_train_share STRIPES_TRAIN_FOLDER */
+ * one rank must fail on all. With batchnorm, a sync hook sums the batch statistics the same way
+ * (synchronised batch norm over the global batch), also for a rank without samples in a step. Usage: test_train_share STRIPES_TRAIN_FOLDER */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@ struct fake_world {
     pthread_barrier_t barrier;
     const float *grads[MAX_RANKS];
     const double *sums[MAX_RANKS];
+    const double *stats[MAX_RANKS];
     int steps;
     int stop_at_step, stop_rank;  /* this rank asks to stop at this step (-1: never) */
     int fail_at_step, fail_rank;  /* this rank reports a failed step at this step (-1: never) */
@@ -32,7 +34,25 @@ struct fake_rank {
     int rank;
     float *sum;   /* this rank's result buffer */
     int step;
+    double stats[4096]; /* the sync hook's result buffer */
 };
+
+/* The stand-in for the batch-statistics all-reduce: sums in rank order. */
+static void fake_sync(void *user, double *sums, size_t count)
+{
+    struct fake_rank *me = user;
+    struct fake_world *w = me->world;
+    w->stats[me->rank] = sums;
+    pthread_barrier_wait(&w->barrier);
+    for (size_t i = 0; i < count && i < 4096; i++) {
+        double s = 0;
+        for (int r = 0; r < w->ranks; r++)
+            s += w->stats[r][i];
+        me->stats[i] = s;
+    }
+    pthread_barrier_wait(&w->barrier);
+    memcpy(sums, me->stats, (count < 4096 ? count : 4096) * sizeof *sums);
+}
 
 static enum hk_status fake_reduce(void *user, float *grads, size_t count, double *sums, struct hk_error *err)
 {
@@ -65,7 +85,7 @@ static enum hk_status fake_reduce(void *user, float *grads, size_t count, double
     return HK_OK;
 }
 
-static struct hk_model *small_net(void)
+static struct hk_model *small_net(int bn)
 {
     struct hk_error err;
     struct hk_model *m = hk_model_new((struct hk_shape){3, 16, 16}, 42, &err);
@@ -81,6 +101,13 @@ static struct hk_model *small_net(void)
     for (size_t i = 0; m && i < sizeof specs / sizeof *specs; i++)
         if (hk_model_insert(m, hk_model_count(m), &specs[i], NULL, &err) != HK_OK)
             fprintf(stderr, "layer %zu: %s\n", i, err.msg);
+    if (bn) { /* batchnorm and a depthwise layer after conv2d, batchnorm before the last dense */
+        struct hk_layer_spec norm = {.kind = HK_LAYER_BATCHNORM, .momentum = 0.9f};
+        struct hk_layer_spec dw = {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .same = 1, .act = HK_ACT_RELU6};
+        if (hk_model_insert(m, 1, &norm, NULL, &err) != HK_OK || hk_model_insert(m, 2, &dw, NULL, &err) != HK_OK ||
+            hk_model_insert(m, 3, &norm, NULL, &err) != HK_OK || hk_model_insert(m, 8, &norm, NULL, &err) != HK_OK)
+            fprintf(stderr, "batchnorm: %s\n", err.msg);
+    }
     struct hk_optim opt = hk_optim_default(HK_OPTIM_ADAM);
     opt.lr = 0.002f;
     if (hk_model_compile(m, &opt, HK_LOSS_BCE, &err) != HK_OK)
@@ -93,11 +120,11 @@ struct one_run {
     struct fake_rank me;
 };
 
-static void setup_run(struct one_run *o, const struct hk_dataset *ds, int epochs, int batch)
+static void setup_run(struct one_run *o, const struct hk_dataset *ds, int epochs, int batch, int bn)
 {
     memset(o, 0, sizeof *o);
     struct hk_error err;
-    o->run.model = small_net();
+    o->run.model = small_net(bn);
     o->run.train = ds;
     o->run.history = hk_history_new();
     o->run.worker = hk_worker_new(&err);
@@ -134,8 +161,9 @@ static void train_ranks(struct one_run *runs, struct fake_world *w)
     pthread_t t[MAX_RANKS];
     pthread_barrier_init(&w->barrier, NULL, (unsigned)w->ranks);
     for (int r = 0; r < w->ranks; r++) {
-        runs[r].me = (struct fake_rank){w, r, malloc(hk_model_param_count(runs[r].run.model) * sizeof(float)), 0};
-        runs[r].run.share = (struct hk_train_share){r, w->ranks, fake_reduce, &runs[r].me};
+        runs[r].me = (struct fake_rank){.world = w, .rank = r,
+                                        .sum = malloc(hk_model_param_count(runs[r].run.model) * sizeof(float))};
+        runs[r].run.share = (struct hk_train_share){r, w->ranks, fake_reduce, &runs[r].me, fake_sync};
         pthread_create(&t[r], NULL, rank_thread, &runs[r]);
     }
     for (int r = 0; r < w->ranks; r++)
@@ -149,15 +177,15 @@ static double rel_diff(double a, double b)
     return m > 0 ? fabs(a - b) / m : 0;
 }
 
-static void test_equivalence(const struct hk_dataset *ds, int ranks, int batch)
+static void test_equivalence(const struct hk_dataset *ds, int ranks, int batch, int bn)
 {
     struct one_run single, runs[MAX_RANKS];
-    setup_run(&single, ds, 3, batch);
+    setup_run(&single, ds, 3, batch, bn);
     hk_train_job(&single.run);
     CHECK(single.run.status == HK_OK, "single process: %s", single.run.err.msg);
     struct fake_world w = {.ranks = ranks, .stop_at_step = -1, .fail_at_step = -1};
     for (int r = 0; r < ranks; r++)
-        setup_run(&runs[r], ds, 3, batch);
+        setup_run(&runs[r], ds, 3, batch, bn);
     train_ranks(runs, &w);
     size_t n1, nr, b1, br;
     struct hk_epoch_record *e1 = hk_history_epochs(single.run.history, &n1);
@@ -174,12 +202,20 @@ static void test_equivalence(const struct hk_dataset *ds, int ranks, int batch)
                 worst = fmax(worst, rel_diff(e1[e].v[m], er[e].v[m]));
         for (size_t b = 0; b < b1 && b < br; b++)
             worst = fmax(worst, rel_diff(l1[b], lr[b]));
-        CHECK(worst <= 1e-5, "%d ranks, batch %d, rank %d: losses differ by %.3g relative", ranks, batch, r, worst);
+        CHECK(worst <= 1e-5, "%d ranks, batch %d%s, rank %d: losses differ by %.3g relative", ranks, batch,
+              bn ? " (batchnorm)" : "", r, worst);
         const float *p1 = hk_model_params(single.run.model), *pr = hk_model_params(runs[r].run.model);
         double wmax = 0;
         for (size_t i = 0; i < hk_model_param_count(single.run.model); i++)
             wmax = fmax(wmax, fabs((double)p1[i] - pr[i]));
-        CHECK(wmax <= 1e-4, "%d ranks, rank %d: weights differ by up to %.3g", ranks, r, wmax);
+        CHECK(wmax <= 1e-4, "%d ranks%s, rank %d: weights differ by up to %.3g", ranks, bn ? " (batchnorm)" : "", r,
+              wmax);
+        const float *s1 = hk_model_state(single.run.model), *sr = hk_model_state(runs[r].run.model);
+        double smax = 0;
+        for (size_t i = 0; i < hk_model_state_count(single.run.model); i++)
+            smax = fmax(smax, rel_diff(s1[i], sr[i]));
+        CHECK(smax <= 1e-4, "%d ranks%s, rank %d: moving statistics differ by up to %.3g relative", ranks,
+              bn ? " (batchnorm)" : "", r, smax);
         free(er);
         free(lr);
     }
@@ -207,7 +243,7 @@ static void test_stop_and_failure(const struct hk_dataset *ds)
         else
             w.fail_rank = 0, w.fail_at_step = 8;
         for (int r = 0; r < 2; r++)
-            setup_run(&runs[r], ds, 3, 9);
+            setup_run(&runs[r], ds, 3, 9, 0);
         train_ranks(runs, &w);
         for (int r = 0; r < 2; r++) {
             size_t nb;
@@ -234,10 +270,12 @@ int main(int argc, char **argv)
     struct hk_error err;
     CHECK(hk_dataset_load(argv[1], 16, 16, NULL, 1, &ds, &err) == HK_OK, "load %s: %s", argv[1], err.msg);
     if (ds) {
-        test_equivalence(ds, 2, 8);  /* 48 pictures: 6 equal batches, 4 per rank */
-        test_equivalence(ds, 2, 9);  /* a last batch of 3: shares of 1 and 2 */
-        test_equivalence(ds, 3, 10); /* a last batch of 8: shares of 2, 3 and 3 */
-        test_equivalence(ds, 4, 15); /* a last batch of 3: one rank has no sample */
+        test_equivalence(ds, 2, 8, 0);  /* 48 pictures: 6 equal batches, 4 per rank */
+        test_equivalence(ds, 2, 9, 0);  /* a last batch of 3: shares of 1 and 2 */
+        test_equivalence(ds, 3, 10, 0); /* a last batch of 8: shares of 2, 3 and 3 */
+        test_equivalence(ds, 4, 15, 0); /* a last batch of 3: one rank has no sample */
+        test_equivalence(ds, 2, 9, 1);  /* batchnorm statistics over the global batch */
+        test_equivalence(ds, 4, 15, 1); /* ... with a rank that only takes part in the sums */
         test_stop_and_failure(ds);
     }
     hk_dataset_free(ds);
