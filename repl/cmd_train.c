@@ -229,9 +229,21 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
             rc = parse_until(sh, w, i, &c);
         else if (!strcmp(k, "class_weight"))
             rc = sh->train ? parse_class_weight(sh, w, i, &c) : 0;
+        else if (!strcmp(k, "adversarial")) {
+            c.adversarial = !strcmp(w->w[i].value, "fgsm") ? 1 : !strcmp(w->w[i].value, "pgd") ? 2 : -1;
+            if (c.adversarial < 0)
+                return shell_error(sh, w, i, "adversarial= is fgsm or pgd, got '%s'", w->w[i].value);
+        } else if (!strcmp(k, "eps") && (!hk_parse_float(w->w[i].value, &c.adversarial_eps) ||
+                                         !(c.adversarial_eps >= 0 && c.adversarial_eps <= 1)))
+            return shell_error(sh, w, i, "eps must be from 0 to 1 (a share of the 0..255 pixel range, e.g. 8/255), "
+                               "got '%s'", w->w[i].value);
         if (rc)
             return -1;
     }
+    if (c.adversarial && arg_option(w, "eps") < 0)
+        return shell_error(sh, w, w->count, "adversarial= needs eps=, e.g. adversarial=fgsm eps=8/255");
+    if (!c.adversarial && arg_option(w, "eps") >= 0)
+        return shell_error(sh, w, arg_option(w, "eps"), "eps= is for adversarial training: adversarial=fgsm|pgd eps=");
     struct hk_checkpoint *cp;
     if (parse_checkpoint(sh, w, &c, NULL, &cp))
         return -1;

@@ -16,6 +16,7 @@ static const char *const o_data_limits[] = {"file_size", "width", "height", "pix
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
+                                      "adversarial", "eps",
                                       NULL};
 static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "eps", "attack", "step", "steps",
@@ -181,7 +182,9 @@ const struct command commands[] = {
      "  monitor=METRIC     what best means (default val_loss, or loss without a validation set); higher is\n"
      "                     better for accuracy metrics, lower for losses\n"
      "  resume=yes         continue the run of a model loaded with its training state (its options; epochs=\n"
-     "                     may extend it)",
+     "                     may extend it)\n"
+     "  adversarial=fgsm|pgd eps=E   adversarial training: the first half of every batch is replaced by its\n"
+     "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights",
      o_train, cmd_train, ARG_NONE},
     {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
      "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "

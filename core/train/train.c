@@ -10,6 +10,7 @@
 
 #include "infer.h"
 #include "prefetch.h"
+#include "attack.h"
 
 static double now_seconds(void)
 {
@@ -193,6 +194,24 @@ static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
         run->progress(run->progress_user, &ev);
 }
 
+/* Adversarial training (Goodfellow et al. 2015, Madry et al. 2018): advx receives the batch x with
+ * its first half replaced by untargeted attacks on the current weights; returns advx (x when the
+ * attack failed, with *st and run->err set). */
+static const float *adversarial_batch(struct hk_train_run *run, const float *x, const int *labels, int n, float *advx,
+                                      enum hk_status *st)
+{
+    const struct hk_train_config *c = &run->config;
+    size_t size = hk_shape_size(hk_model_input(run->model));
+    int half = (n + 1) / 2;
+    struct hk_attack_grad a = {.method = (enum hk_attack_method)(c->adversarial - 1), .eps = c->adversarial_eps,
+                               .step = 2.5 * c->adversarial_eps / 10, .steps = 10, .target = -1, .seed = c->seed};
+    if (a.step <= 0)
+        a.step = 1.0 / 255;
+    memcpy(advx, x, (size_t)n * size * sizeof *advx);
+    *st = hk_attack_grad_here(run->model, &a, c->rescale, x, labels, half, 0, advx, NULL, &run->err);
+    return *st == HK_OK ? advx : x;
+}
+
 void hk_train_job(void *arg)
 {
     struct hk_train_run *run = arg;
@@ -205,11 +224,13 @@ void hk_train_job(void *arg)
     uint32_t *order = malloc(ds->count * sizeof *order);
     int *labels = malloc((size_t)batch * sizeof *labels);
     struct hk_prefetch *pf = NULL;
+    size_t in_size = hk_shape_size(hk_model_input(run->model));
+    float *advx = c->adversarial ? malloc((size_t)batch * in_size * sizeof *advx) : NULL;
     hk_error_clear(&run->err);
     run->data_wait_seconds = run->step_seconds = 0;
-    if (!weights || !order || !labels ||
+    if (!weights || !order || !labels || (c->adversarial && !advx) ||
         hk_prefetch_new(ds, batch, c->rescale, &c->augment, c->seed, &pf, &run->err) != HK_OK) {
-        free(weights), free(order), free(labels);
+        free(weights), free(order), free(labels), free(advx);
         finish(run, 0, HK_ENOMEM, "out of memory for a training batch");
         return;
     }
@@ -252,11 +273,13 @@ void hk_train_job(void *arg)
                     weights[i] = c->class_weight[labels[i]];
                 }
                 const float *x = hk_prefetch_get(pf, b);
+                if (local && c->adversarial)
+                    x = adversarial_batch(run, x, labels, local, advx, &st);
                 if (shared && run->share.sync)
                     hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
-                if (local)
+                if (local && st == HK_OK)
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
-                else if (shared)
+                else if (shared && !local)
                     st = hk_model_sync_idle(run->model, &run->err);
                 hk_prefetch_release(pf, b);
                 if (shared)
@@ -348,5 +371,5 @@ void hk_train_job(void *arg)
     hk_prefetch_free(pf);
     hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
-    free(weights), free(order), free(labels);
+    free(weights), free(order), free(labels), free(advx);
 }

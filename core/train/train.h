@@ -29,6 +29,10 @@ struct hk_train_config {
     enum hk_compare until_cmp;
     double until_value;
     float class_weight[HK_TRAIN_MAX_CLASSES]; /* per class loss weight (all 1 for none) */
+    int adversarial;            /* 0: none; 1 + enum hk_attack_method: the first half of each batch is
+                                   replaced by its FGSM or PGD pictures (untargeted, on the weights of
+                                   that step; PGD 10 steps of 2.5 x eps / 10); not saved for resume */
+    double adversarial_eps;     /* their budget, 0..1 of the 0..255 pixel range */
 };
 
 /* The defaults of `train`: 10 epochs, batch 32, seed 0, rescale 1/255, no augmentation, no
