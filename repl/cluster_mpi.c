@@ -366,7 +366,7 @@ static int bench_allreduce(struct shell *sh, const struct hk_words *w)
 
 int cmd_cluster(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 1, "cluster [bench]"))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
     if (arg < w->count && strcmp(w->w[arg].text, "bench") != 0)
         return shell_error(sh, w, arg, "cluster takes nothing or 'bench', got '%s'", w->w[arg].text);

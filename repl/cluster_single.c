@@ -42,7 +42,7 @@ void cluster_train_share(struct hk_train_share *share)
 
 int cmd_cluster(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 1, "cluster [bench]"))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
     shell_print(sh, "1 process (husky was built without MPI; configure with -Dmpi=enabled)\n");
     return 0;

@@ -69,8 +69,8 @@ int arg_class_of(struct shell *sh, const struct hk_words *w, int i, const char *
         if (!strcmp(names[k], t))
             return k;
     char list[256] = "";
-    const char *near_names[65] = {NULL}; /* hk_closest wants a NULL-terminated list; at most 64 classes */
-    for (int k = 0, len = 0; k < count && k < 64; k++) {
+    const char *near_names[HK_TRAIN_MAX_CLASSES + 1] = {NULL}; /* hk_closest wants a NULL-terminated list */
+    for (int k = 0, len = 0; k < count && k < HK_TRAIN_MAX_CLASSES; k++) {
         near_names[k] = names[k];
         if (len < (int)sizeof list - 40)
             len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", k ? ", " : "", names[k]);
@@ -231,14 +231,10 @@ static int write_png(struct shell *sh, const struct hk_words *w, int word, const
 
 static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, enum hk_attack_method method)
 {
-    const char *usage = method == HK_ATTACK_FGSM
-                            ? "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]"
-                            : "attack pgd IMAGE|FOLDER eps=8/255 [step=2/255] [steps=10] [restarts=N] [target=CLASS] "
-                              "[out=FILE.png|FOLDER]";
     const char **names;
     int count;
     struct hk_attack_grad a;
-    if (arg_count(sh, w, arg, 1, 1, usage) || attack_ready(sh, w, &names, &count) ||
+    if (arg_count(sh, w, arg, 1, 1) || attack_ready(sh, w, &names, &count) ||
         attack_grad_options(sh, w, method, 1, names, count, &a))
         return -1;
     int at_out = arg_option(w, "out");
@@ -411,10 +407,9 @@ int cmd_attack_pgd(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_attack_pixels(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "attack pixels IMAGE [budget=5000] [target=CLASS] [out=FILE.png] [seed=N]";
     const char **names;
     int count, at, budget = 5000, target = -1, rc = 0;
-    if (arg_count(sh, w, arg, 1, 1, usage) || attack_ready(sh, w, &names, &count))
+    if (arg_count(sh, w, arg, 1, 1) || attack_ready(sh, w, &names, &count))
         return -1;
     if ((at = arg_option(w, "budget")) >= 0 && arg_int(sh, w, at, 1, 100000000, &budget))
         return -1;
@@ -496,8 +491,7 @@ static int canvas_cmd(struct shell *sh, const struct hk_words *w, int arg, int n
 {
     const char **names;
     int count, at, noise = noise_only ? 1000 : 100, target = -1, rc = 0;
-    if (arg_count(sh, w, arg, 0, 0, noise_only ? "attack noise [count=N] [target=CLASS] [seed=N]"
-                                                : "attack canvas [noise=N] [target=CLASS] [seed=N]") ||
+    if (arg_count(sh, w, arg, 0, 0) ||
         attack_ready(sh, w, &names, &count))
         return -1;
     if ((at = arg_option(w, noise_only ? "count" : "noise")) >= 0 &&
@@ -632,9 +626,7 @@ int attack_load_trigger(struct shell *sh, const struct hk_words *w, int h, int w
 
 int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "data poison trigger=PATCH.png target=CLASS out=FOLDER [at=bottom-right] [size=N] "
-                                "[rate=0.05] [seed=N]";
-    if (arg_count(sh, w, arg, 0, 0, usage))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     const struct hk_dataset *ds = sh->train;
     if (!ds)
@@ -691,8 +683,7 @@ static int by_score(const void *a, const void *b)
 
 int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "data audit [layer=NAME] [top=10] [manifest=FILE]";
-    if (arg_count(sh, w, arg, 0, 0, usage))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     const struct hk_dataset *ds = sh->train;
     if (!ds)

@@ -43,10 +43,9 @@ static void warn_duplicates(struct shell *sh)
         shell_warn(sh, "  ... and %zu more pairs", c.cross_set + c.cross_class - listed);
 }
 
-static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct hk_dataset **slot,
-                    const char *usage)
+static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct hk_dataset **slot)
 {
-    if (arg_count(sh, w, arg, 1, 1, usage) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w))
         return -1;
     int dims[3] = {128, 128, 3};
     int at = arg_option(w, "size");
@@ -85,12 +84,12 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
 
 int cmd_data_train(struct shell *sh, const struct hk_words *w, int arg)
 {
-    return load_set(sh, w, arg, &sh->train, "data train FOLDER [size=HxW]");
+    return load_set(sh, w, arg, &sh->train);
 }
 
 int cmd_data_val(struct shell *sh, const struct hk_words *w, int arg)
 {
-    return load_set(sh, w, arg, &sh->val, "data val FOLDER [size=HxW]");
+    return load_set(sh, w, arg, &sh->val);
 }
 
 static void info_set(struct shell *sh, const char *what, const struct hk_dataset *ds)
@@ -121,7 +120,7 @@ static void info_set(struct shell *sh, const char *what, const struct hk_dataset
 
 int cmd_data_info(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "data info"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     info_set(sh, "train", sh->train);
     info_set(sh, "val", sh->val);
@@ -131,7 +130,7 @@ int cmd_data_info(struct shell *sh, const struct hk_words *w, int arg)
 int cmd_data_split(struct shell *sh, const struct hk_words *w, int arg)
 {
     double fraction;
-    if (arg_count(sh, w, arg, 1, 1, "data split FRACTION") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w))
         return -1;
     if (!hk_parse_float(w->w[arg].text, &fraction) || !(fraction > 0 && fraction < 1))
         return shell_error(sh, w, arg, "the fraction must be a number between 0 and 1, e.g. 0.2, got '%s'",
@@ -174,7 +173,7 @@ int cmd_data_manifest(struct shell *sh, const struct hk_words *w, int arg)
 {
     struct hk_manifest *m;
     struct hk_error err;
-    if (arg_count(sh, w, arg, 1, 1, "data manifest FILE") || current_manifest(sh, w, &m))
+    if (arg_count(sh, w, arg, 1, 1) || current_manifest(sh, w, &m))
         return -1;
     if (hk_manifest_write(m, w->w[arg].text, &err) != HK_OK) {
         hk_manifest_free(m);
@@ -199,7 +198,7 @@ int cmd_data_verify(struct shell *sh, const struct hk_words *w, int arg)
 {
     struct hk_manifest *was, *now;
     struct hk_error err;
-    if (arg_count(sh, w, arg, 1, 1, "data verify FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     if (hk_manifest_read(w->w[arg].text, &was, &err) != HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
@@ -257,7 +256,7 @@ static void show_limits(struct shell *sh)
 
 int cmd_data_limits(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "data limits [file_size=10MB] [width=8192] [height=8192] [pixels=40M]"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     struct hk_image_limits l = sh->limits;
     for (int i = arg; i < w->count; i++) {
@@ -305,7 +304,7 @@ static void show_augment(struct shell *sh)
                     "brightness=%g,%g fill=%s cval=%d (%s)\n",
                 (double)sh->rescale, (double)a->rotation_range, (double)a->width_shift, (double)a->height_shift,
                 (double)a->shear_range, (double)a->zoom_lo, (double)a->zoom_hi,
-                a->horizontal_flip ? (a->vertical_flip ? "both" : "horizontal") : (a->vertical_flip ? "vertical" : "none"),
+                hk_augment_flip_name(a),
                 (double)a->brightness_lo, (double)a->brightness_hi, hk_augment_fill_name(a->fill), a->cval,
                 hk_augment_active(a) ? "augmentation on" : "augmentation off");
 }
@@ -345,11 +344,8 @@ static int set_option(struct shell *sh, const struct hk_words *w, int i, struct 
             return shell_error(sh, w, i, "zoom must be F in [0, 1) or LO,HI with 0 < LO <= HI, got '%s'", v);
         }
     } else if (!strcmp(k, "flip")) {
-        int h = !strcmp(v, "horizontal") || !strcmp(v, "both"), vert = !strcmp(v, "vertical") || !strcmp(v, "both");
-        if (!h && !vert && strcmp(v, "none"))
+        if (!hk_augment_flip_set(a, v))
             return shell_error(sh, w, i, "flip must be horizontal, vertical, both or none, got '%s'", v);
-        a->horizontal_flip = h;
-        a->vertical_flip = vert;
     } else if (!strcmp(k, "brightness")) {
         if (parse_range(v, &x, &y) != 2 || x <= 0 || y < x || y > 100)
             return shell_error(sh, w, i, "brightness must be LO,HI with 0 < LO <= HI, e.g. 0.8,1.2, got '%s'", v);
@@ -371,7 +367,7 @@ static int set_option(struct shell *sh, const struct hk_words *w, int i, struct 
 
 int cmd_augment(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 1, "augment [off] [OPTION=VALUE...]"))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
     if (arg == w->count) {
         show_augment(sh);
@@ -402,7 +398,7 @@ int cmd_augment(struct shell *sh, const struct hk_words *w, int arg)
 int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg)
 {
     int n;
-    if (arg_count(sh, w, arg, 1, 1, "augment show N [out=FILE.png]") ||
+    if (arg_count(sh, w, arg, 1, 1) ||
         arg_int(sh, w, arg, 1, HK_AUGMENT_SHOW_MAX, &n))
         return -1;
     int at = arg_option(w, "out");

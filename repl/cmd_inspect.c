@@ -82,7 +82,7 @@ static const char *out_path(const struct hk_words *w, const char *prefix, const 
 
 int cmd_inspect(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 2, 2, "inspect LAYER IMAGE [out=FILE.png]"))
+    if (arg_count(sh, w, arg, 2, 2))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
@@ -139,7 +139,7 @@ static int has_filters(const struct hk_layer *l)
 
 int cmd_inspect_filters(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "inspect filters LAYER [out=FILE.png]"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");

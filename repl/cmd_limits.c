@@ -6,7 +6,7 @@
 
 int cmd_model_limits(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model limits [memory=SIZE]"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     int i = arg_option(w, "memory");
     if (i >= 0) {

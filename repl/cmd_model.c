@@ -9,6 +9,7 @@
 #include "compile_spec.h"
 #include "import_tfjs.h"
 #include "layer_spec.h"
+#include "model_spec.h"
 #include "modelfile.h"
 #include "save.h"
 
@@ -55,21 +56,16 @@ static void report_change(struct shell *sh, const struct hk_model_change *chg)
 
 int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model new input=HxWxC") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || shell_busy(sh, w))
         return -1;
-    int at = arg_option(w, "input"), dims[3] = {128, 128, 3};
-    if (at < 0)
-        return shell_error(sh, w, w->count, "missing input=HxWxC, e.g. model new input=128x128x3");
-    int n = hk_parse_dims(w->w[at].value, dims);
-    if (n == 2)
-        dims[2] = 3;
-    if (n < 2 || dims[2] > 4)
-        return shell_error(sh, w, at, "input must look like 128x128x3 (height x width x channels), got '%s'",
-                           w->w[at].value);
+    struct hk_model_spec spec;
     struct hk_error err;
-    struct hk_model *m = hk_model_new((struct hk_shape){dims[2], dims[0], dims[1]}, sh->seed, &err);
+    int bad;
+    if (hk_model_spec_parse(w, arg, 0, &spec, &bad, &err) != HK_OK)
+        return shell_error(sh, w, bad, "%s", err.msg);
+    struct hk_model *m = hk_model_new(spec.input, spec.has_seed ? spec.seed : sh->seed, &err);
     if (!m)
-        return shell_error(sh, w, at, "%s", err.msg);
+        return shell_error(sh, w, arg_option(w, "input"), "%s", err.msg);
     hk_model_free(sh->model);
     sh->model = m;
     sh->pinned = 0;
@@ -98,7 +94,7 @@ int cmd_layer(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_list(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w))
         return -1;
     struct hk_shape in = hk_model_input(sh->model);
     shell_print(sh, "     input %dx%dx%d\n", in.h, in.w, in.c);
@@ -189,7 +185,7 @@ static void summary_graph(struct shell *sh, const struct hk_model *m)
 
 int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model summary") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w))
         return -1;
     const char *rule = "_____________________________________________________________________";
     const char *rule2 = "=====================================================================";
@@ -231,7 +227,7 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model remove LAYER") || need_model(sh, w) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     int idx = arg_layer(sh, w, arg);
     if (idx < 0)
@@ -252,7 +248,7 @@ int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg)
     if (need_model(sh, w) || shell_busy(sh, w))
         return -1;
     if (w->count < arg + 2)
-        return shell_error(sh, w, w->count, "usage: model insert INDEX LAYER-COMMAND");
+        return shell_error(sh, w, w->count, "usage: %s", sh->usage);
     int at;
     if (arg_int(sh, w, arg, 0, hk_model_count(sh->model), &at))
         return -1;
@@ -274,7 +270,7 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
     if (need_model(sh, w) || shell_busy(sh, w))
         return -1;
     if (w->count < arg + 2)
-        return shell_error(sh, w, w->count, "usage: model set LAYER ARGS...");
+        return shell_error(sh, w, w->count, "usage: %s", sh->usage);
     int idx = arg_layer(sh, w, arg);
     if (idx < 0)
         return -1;
@@ -296,7 +292,7 @@ int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg)
 
 static int freeze(struct shell *sh, const struct hk_words *w, int arg, int frozen)
 {
-    if (arg_count(sh, w, arg, 1, 1, frozen ? "model freeze NAME|A..B|all" : "model unfreeze NAME|A..B|all") ||
+    if (arg_count(sh, w, arg, 1, 1) ||
         need_model(sh, w) || shell_busy(sh, w))
         return -1;
     int from, to;
@@ -329,7 +325,7 @@ int cmd_model_unfreeze(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "model reset") || need_model(sh, w) || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     hk_model_reinit(sh->model);
     hk_history_clear(sh->history);
@@ -356,7 +352,7 @@ int cmd_compile(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model save FILE [optimizer=yes] [training=yes]") || need_model(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w))
         return -1;
     int with_optimizer = 0, with_training = 0;
     int at = arg_option(w, "optimizer");
@@ -453,7 +449,7 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model load FILE [sha256=HEX]") || shell_busy(sh, w) ||
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w) ||
         model_load_file(sh, w, arg))
         return -1;
     if (sh->resume)
@@ -465,10 +461,10 @@ int cmd_model_load(struct shell *sh, const struct hk_words *w, int arg)
 static int import_classes(struct shell *sh, const struct hk_words *w, int at, int outputs, struct hk_model_meta *meta)
 {
     char list[1024];
-    const char *names[64];
+    const char *names[HK_TRAIN_MAX_CLASSES];
     int n = 0;
     snprintf(list, sizeof list, "%s", w->w[at].value);
-    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && n < 64; t = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && n < HK_TRAIN_MAX_CLASSES; t = strtok_r(NULL, ",", &save))
         names[n++] = t;
     int want = outputs == 1 ? 2 : outputs;
     if (n != want)
@@ -481,7 +477,7 @@ static int import_classes(struct shell *sh, const struct hk_words *w, int at, in
 
 int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model import PATH/model.json [classes=A,B,...]") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 1, 1) || shell_busy(sh, w))
         return -1;
     struct hk_model *m;
     struct hk_import_info info;
@@ -521,7 +517,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model verify FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     struct hk_modelfile_report r;
@@ -542,7 +538,7 @@ int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model info FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     struct hk_model_meta meta;

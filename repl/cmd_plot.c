@@ -550,11 +550,10 @@ static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_m
 
 int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off";
-    if (arg_count(sh, w, arg, 1, 2, usage))
+    if (arg_count(sh, w, arg, 1, 2))
         return -1;
     if (!strcmp(w->w[arg].text, "off")) {
-        if (arg_count(sh, w, arg, 1, 1, usage))
+        if (arg_count(sh, w, arg, 1, 1))
             return -1;
         shell_print(sh, sh->live.on ? "live plot off\n" : "no live plot is on\n");
         sh->live.on = 0;
@@ -571,7 +570,7 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         const char *near = hk_closest(w->w[arg].text, names);
         if (near)
             return shell_error(sh, w, arg, "no metric '%s'; did you mean '%s'?", w->w[arg].text, near);
-        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, usage);
+        return shell_error(sh, w, arg, "no metric '%s'; usage: %s", w->w[arg].text, sh->usage);
     }
     int at = arg_option(w, "out"), live = 0;
     for (int i = arg + 1; i < w->count; i++) {
@@ -611,7 +610,7 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "history save FILE.csv"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *path = w->w[arg].text;
     size_t n;

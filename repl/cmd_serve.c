@@ -102,8 +102,7 @@ static const char *opt_text(const struct hk_words *w, const char *key)
 
 int cmd_serve(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] ...";
-    if (arg_count(sh, w, arg, 0, 0, usage))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     if (sh->server)
         return shell_error(sh, w, 0, "already serving on port %d; serve stop first, or serve reload",
@@ -167,7 +166,7 @@ static int need_server(struct shell *sh, const struct hk_words *w)
 
 int cmd_serve_status(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "serve status") || need_server(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_server(sh, w))
         return -1;
     struct hk_server_stats s;
     hk_server_stats(sh->server, &s);
@@ -188,7 +187,7 @@ int cmd_serve_status(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_serve_stop(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "serve stop") || need_server(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_server(sh, w))
         return -1;
     hk_server_stop(sh->server);
     sh->server = NULL;
@@ -200,7 +199,7 @@ int cmd_serve_stop(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_serve_reload(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "serve reload [model=FILE] [sha256=HEX]") || need_server(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || need_server(sh, w))
         return -1;
     const char *path = opt_text(w, "model"), *pin = opt_text(w, "sha256");
     if (!path)
@@ -224,7 +223,7 @@ int cmd_serve_reload(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_keygen(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model keygen KEY"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     struct hk_error err;
     if (hk_sign_keygen(w->w[arg].text, &err) != HK_OK)
@@ -235,7 +234,7 @@ int cmd_model_keygen(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_model_sign(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "model sign FILE key=KEY"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     int k = arg_option(w, "key");
     if (k < 0 || !*w->w[k].value)

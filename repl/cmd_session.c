@@ -7,7 +7,7 @@
 
 int cmd_seed(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 1, "seed N"))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
     if (arg == w->count) {
         shell_print(sh, "seed %llu\n", (unsigned long long)sh->seed);
@@ -22,7 +22,7 @@ int cmd_seed(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_threads(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 1, "threads N"))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
     if (arg == w->count) {
         shell_print(sh, "threads %d%s\n", sh->threads, sh->threads ? "" : " (all cores)");
@@ -39,7 +39,7 @@ int cmd_threads(struct shell *sh, const struct hk_words *w, int arg)
 int cmd_set(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (w->count - arg != 2 || w->w[arg].key)
-        return shell_error(sh, w, arg, "usage: set NAME VALUE");
+        return shell_error(sh, w, arg, "usage: %s", sh->usage);
     const char *name = w->w[arg].text;
     for (const char *p = name; *p; p++)
         if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
@@ -59,14 +59,14 @@ int cmd_echo(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_source(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "source FILE"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     return input_run_file(sh, w->w[arg].text);
 }
 
 int cmd_quit(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "quit"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     sh->quit = 1;
     return 0;

@@ -25,7 +25,7 @@ static int load_quiet(struct shell *sh, const struct hk_words *w, int i, struct 
 
 int cmd_model_diff(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 2, 2, "model diff A.hkm B.hkm"))
+    if (arg_count(sh, w, arg, 2, 2))
         return -1;
     struct hk_model *a = NULL, *b = NULL;
     struct hk_model_meta ma, mb;
@@ -91,8 +91,7 @@ static void edit_on_worker(void *arg)
 
 int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "model edit LAYER kernel[I]=X|bias[I]=X...";
-    if (arg_count(sh, w, arg, 1, 1, usage))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
@@ -133,6 +132,7 @@ int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
         edits++;
     }
     if (!edits)
-        return shell_error(sh, w, w->count, "nothing to change; usage: %s (model edit dense_1 bias[0]=100)", usage);
+        return shell_error(sh, w, w->count, "nothing to change; usage: %s (model edit dense_1 bias[0]=100)",
+                           sh->usage);
     return 0;
 }

@@ -205,7 +205,7 @@ static int resume_run(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "train epochs=N batch=B ...") || shell_busy(sh, w))
+    if (arg_count(sh, w, arg, 0, 0) || shell_busy(sh, w))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; start one with: model new input=128x128x3");
@@ -252,7 +252,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1, "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC]") ||
+    if (arg_count(sh, w, arg, 1, 1) ||
         shell_busy(sh, w) || model_load_file(sh, w, arg))
         return -1;
     if (!sh->resume)
@@ -263,7 +263,7 @@ int cmd_train_resume(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "status"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     struct hk_progress p = hk_history_progress(sh->history);
     if (!p.running || !hk_worker_busy(sh->worker)) {
@@ -282,7 +282,7 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_stop(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "stop"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     if (!sh->run || !hk_worker_busy(sh->worker)) {
         shell_print(sh, "nothing is running\n");
@@ -295,7 +295,7 @@ int cmd_stop(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_wait(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "wait"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     shell_wait(sh);
     if (sh->run && sh->run->status != HK_OK && sh->run->status != HK_ECANCELLED) {
@@ -307,7 +307,7 @@ int cmd_wait(struct shell *sh, const struct hk_words *w, int arg)
 
 int cmd_history(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 0, 0, "history"))
+    if (arg_count(sh, w, arg, 0, 0))
         return -1;
     size_t n;
     struct hk_epoch_record *r = hk_history_epochs(sh->history, &n);

@@ -96,8 +96,7 @@ static int is_folder(const char *path)
 
 int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
 {
-    static const char usage[] = "predict FILE|FOLDER... [out=FILE.csv]";
-    if (arg_count(sh, w, arg, 1, HK_LEX_MAX_WORDS, usage))
+    if (arg_count(sh, w, arg, 1, HK_LEX_MAX_WORDS))
         return -1;
     if (!sh->model)
         return shell_error(sh, w, 0, "no model yet; build one or: model load FILE");
@@ -330,7 +329,7 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (evaluate_under_attack(w, arg))
         return cmd_evaluate_attack(sh, w, arg);
-    if (arg_count(sh, w, arg, 1, 1, "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]"))
+    if (arg_count(sh, w, arg, 1, 1))
         return -1;
     const char *which = w->w[arg].text;
     const struct hk_dataset *ds = !strcmp(which, "train") ? sh->train : !strcmp(which, "val") ? sh->val : NULL;

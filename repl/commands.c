@@ -7,7 +7,7 @@
 #include "cluster.h"
 #include "layer_spec.h"
 
-static const char *const o_model_new[] = {"input", NULL};
+static const char *const o_model_new[] = {"input", "seed", NULL};
 static const char *const o_model_save[] = {"optimizer", "training", NULL};
 static const char *const o_model_load[] = {"sha256", NULL};
 static const char *const o_model_import[] = {"classes", NULL};
@@ -37,126 +37,128 @@ static const char *const o_audit[] = {"layer", "top", "manifest", NULL};
 static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
-    {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE},
+    {"help", "help [COMMAND]", "List the commands, or explain one.", NULL, cmd_help, ARG_NONE, 0},
     {"seed", "seed N", "Seed every random draw (initialisation, shuffling, dropout, augmentation).", NULL,
-     cmd_seed, ARG_NONE},
-    {"threads", "threads N", "Use N compute threads for BLAS (0 = all cores).", NULL, cmd_threads, ARG_NONE},
+     cmd_seed, ARG_NONE, 0},
+    {"threads", "threads N", "Use N compute threads for BLAS (0 = all cores).", NULL, cmd_threads, ARG_NONE, 0},
     {"set", "set NAME VALUE", "Set a variable; ${NAME} (or ${NAME:-default}) in later lines expands to it.",
-     NULL, cmd_set, ARG_NONE},
-    {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE},
-    {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH},
-    {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE},
-    {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE},
-    {"model new", "model new input=HxWxC",
-     "Start a new empty model for pictures of H x W pixels with C channels (3 for RGB).", o_model_new,
-     cmd_model_new, ARG_NONE},
+     NULL, cmd_set, ARG_NONE, CMD_OWN_OPTIONS},
+    {"echo", "echo WORDS...", "Print the words.", NULL, cmd_echo, ARG_NONE, CMD_OWN_OPTIONS},
+    {"source", "source FILE", "Run the commands of a .husky file.", NULL, cmd_source, ARG_PATH, 0},
+    {"quit", "quit", "Leave husky (a run is stopped after its current batch).", NULL, cmd_quit, ARG_NONE, 0},
+    {"exit", "exit", "Same as quit.", NULL, cmd_quit, ARG_NONE, 0},
+    {"model new", "model new input=HxWxC [seed=N]",
+     "Start a new empty model for pictures of H x W pixels with C channels (3 for RGB); its weights are drawn "
+     "from seed= (default: the session's seed).", o_model_new,
+     cmd_model_new, ARG_NONE, 0},
     {"model summary", "model summary", "Keras-style table of layers, output shapes and parameter counts.", NULL,
-     cmd_model_summary, ARG_NONE},
+     cmd_model_summary, ARG_NONE, 0},
     {"model remove", "model remove LAYER", "Remove a layer (by index or name); the shapes are checked again.",
-     NULL, cmd_model_remove, ARG_LAYER},
+     NULL, cmd_model_remove, ARG_LAYER, 0},
     {"model insert", "model insert INDEX LAYER-COMMAND",
-     "Insert a layer before position INDEX (model insert 3 dropout 0.2).", NULL, cmd_model_insert, ARG_NONE},
+     "Insert a layer before position INDEX (model insert 3 dropout 0.2).", NULL, cmd_model_insert, ARG_NONE,
+     CMD_OWN_OPTIONS},
     {"model set", "model set LAYER ARGS...",
      "Change a layer's settings (model set dense 64, model set conv2d_1 activation=tanh).", NULL,
-     cmd_model_set, ARG_LAYER},
+     cmd_model_set, ARG_LAYER, CMD_OWN_OPTIONS},
     {"model freeze", "model freeze NAME|A..B|all",
      "Freeze layers (one, a range of them in order, or all): they get no optimizer updates and no L2, keep "
      "their weights bit for bit, and a frozen batchnorm runs in inference mode (Keras 2.x). model summary "
      "counts their parameters as non-trainable.",
-     NULL, cmd_model_freeze, ARG_LAYER},
+     NULL, cmd_model_freeze, ARG_LAYER, 0},
     {"model unfreeze", "model unfreeze NAME|A..B|all", "Make frozen layers trainable again.", NULL,
-     cmd_model_unfreeze, ARG_LAYER},
+     cmd_model_unfreeze, ARG_LAYER, 0},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
-     cmd_model_reset, ARG_NONE},
+     cmd_model_reset, ARG_NONE, 0},
     {"model save", "model save FILE [optimizer=yes] [training=yes]",
      "Save the model (architecture, classes, preprocessing, weights; with optimizer=yes also the optimizer "
      "state; with training=yes the full training state: optimizer, position, run options and history, so "
      "that train resume continues exactly), atomically.",
-     o_model_save, cmd_model_save, ARG_PATH},
+     o_model_save, cmd_model_save, ARG_PATH, CMD_WRITER_ONLY},
     {"model load", "model load FILE [sha256=HEX]",
      "Load a model file; with sha256= the file must have exactly that hash. A file with a training state "
      "also restores the history; train resume=yes then continues the run.",
-     o_model_load, cmd_model_load, ARG_PATH},
+     o_model_load, cmd_model_load, ARG_PATH, 0},
     {"model import", "model import PATH/model.json [classes=A,B,...]",
      "Import a TensorFlow.js layers model (Keras topology and weights manifest; the weight files next to it) "
      "as a new model with Keras's layer names; classes= names its outputs. Only data is read: layers that "
      "hold code (Lambda) or that husky lacks are refused with their name.",
-     o_model_import, cmd_model_import, ARG_PATH},
+     o_model_import, cmd_model_import, ARG_PATH, 0},
     {"model verify", "model verify FILE",
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
-     NULL, cmd_model_verify, ARG_PATH},
+     NULL, cmd_model_verify, ARG_PATH, 0},
     {"model info", "model info FILE",
      "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
      "seed, husky version, data hash, and whether it has a training state.",
-     NULL, cmd_model_info, ARG_PATH},
+     NULL, cmd_model_info, ARG_PATH, 0},
     {"model limits", "model limits [memory=SIZE]",
      "Show or set the most memory one model may use (default 4GB): its parameters with gradients and "
      "optimizer state, and a batch's activations. A layer that would not fit is refused when it is added, "
      "a batch when training starts. SIZE is bytes or with KB, MB, GB, TB (x1024, read like data limits "
      "file_size=), e.g. memory=16GB.",
-     o_model_limits, cmd_model_limits, ARG_NONE},
+     o_model_limits, cmd_model_limits, ARG_NONE, 0},
     {"model keygen", "model keygen KEY",
      "Make an Ed25519 key pair for signing models: KEY (secret, mode 0600, never overwritten) and KEY.pub.", NULL,
-     cmd_model_keygen, ARG_PATH},
+     cmd_model_keygen, ARG_PATH, 0},
     {"model sign", "model sign FILE key=KEY",
      "Sign the bytes of a model file with a secret key from model keygen; writes FILE.sig (serve trust=KEY.pub "
      "then serves only files whose signature verifies).",
-     o_model_sign, cmd_model_sign, ARG_PATH},
+     o_model_sign, cmd_model_sign, ARG_PATH, 0},
     {"model diff", "model diff A.hkm B.hkm",
      "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
      "with its layer, how many of its values differ and the largest change (where, from what to what).",
-     NULL, cmd_model_diff, ARG_PATH},
+     NULL, cmd_model_diff, ARG_PATH, 0},
     {"model edit", "model edit LAYER kernel[I]=X|bias[I]=X...",
      "Set single weights of a layer (index I in the order model files store the tensor), on the compute "
      "worker: the attack lab's tampering (model edit dense_1 bias[0]=100 turns the blog's model into one that "
      "calls everything not_husky, -100 everything husky, as the sigmoid gives P(not_husky)). Refused on a model loaded with sha256= and while a run trains.",
-     NULL, cmd_model_edit, ARG_LAYER},
+     NULL, cmd_model_edit, ARG_LAYER, CMD_OWN_OPTIONS},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
-     ARG_NONE},
+     ARG_NONE, 0},
     {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
      "Choose the optimizer (Keras defaults for anything not given: momentum, nesterov, rho, beta1, beta2, "
      "epsilon) and the loss.",
-     NULL, cmd_compile, ARG_NONE},
+     NULL, cmd_compile, ARG_NONE, CMD_OWN_OPTIONS},
     {"data train", "data train FOLDER [size=HxW]",
      "Load the training pictures: FOLDER/CLASS/IMAGE, classes sorted by name. Pictures are resized to "
      "the model input (or size=) once and cached.",
-     o_data, cmd_data_train, ARG_PATH},
+     o_data, cmd_data_train, ARG_PATH, 0},
     {"data val", "data val FOLDER [size=HxW]", "Load the validation pictures, like data train.", o_data,
-     cmd_data_val, ARG_PATH},
+     cmd_data_val, ARG_PATH, 0},
     {"data info", "data info", "Classes, counts per class, class ratio and the files that were skipped.", NULL,
-     cmd_data_info, ARG_NONE},
+     cmd_data_info, ARG_NONE, 0},
     {"data split", "data split FRACTION",
      "Carve a validation set out of the training set when there is no validation folder: in each class, "
      "round(FRACTION x count) pictures chosen by the seed (stratified, reproducible). data info shows it.",
-     NULL, cmd_data_split, ARG_NONE},
+     NULL, cmd_data_split, ARG_NONE, 0},
     {"data manifest", "data manifest FILE",
      "Write one line per picture file of the loaded sets, atomically: split, label, state (ok or skipped), "
      "SHA-256 of the file's bytes as loaded, path relative to the set's folder.",
-     NULL, cmd_data_manifest, ARG_PATH},
+     NULL, cmd_data_manifest, ARG_PATH, 0},
     {"data verify", "data verify FILE",
      "Compare the loaded sets with a manifest: files added, removed, changed, and moved (the same bytes under "
      "another label, split or name), with counts. A difference is an error, so a script stops there.",
-     NULL, cmd_data_verify, ARG_PATH},
+     NULL, cmd_data_verify, ARG_PATH, 0},
     {"data limits", "data limits [file_size=10MB] [width=8192] [height=8192] [pixels=40M]",
      "Show or change the limits checked before a picture is decoded (for the next data train, data val and "
      "predict); a file over one is skipped with a reason naming the limit. file_size takes KB, MB, GB (x1024); "
      "pixels (width x height) takes K, M (x1000); sides up to 16384.",
-     o_data_limits, cmd_data_limits, ARG_NONE},
+     o_data_limits, cmd_data_limits, ARG_NONE, 0},
     {"data poison", "data poison trigger=PATCH.png target=CLASS out=FOLDER [at=bottom-right] [size=N] [rate=0.05]",
      "Write a poisoned copy of the training set (BadNets): a share rate= of all pictures, chosen by the seed "
      "among those outside the target class, get the trigger stamped at= (top-left, top-right, bottom-left, "
      "bottom-right, center; resized to size x size pixels of the set's picture size when size= is given) and "
      "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
      "lists what changed (data audit reads it).",
-     o_poison, cmd_data_poison, ARG_NONE},
+     o_poison, cmd_data_poison, ARG_NONE, CMD_WRITER_ONLY},
     {"data audit", "data audit [layer=NAME] [top=10] [manifest=FILE]",
      "Look for poisoned pictures in the training set with the model's own activations (spectral signatures, "
      "Tran et al. 2018): per class, the activations of layer= (default the one before the last) are centred "
      "and projected on their top singular vector; the top= largest squared projections are listed. With a "
      "poison manifest (manifest=, or the one data poison wrote into the training folder) it counts how many "
      "poisoned files are among the 2 x poisoned-count most suspicious of their class.",
-     o_audit, cmd_data_audit, ARG_NONE},
+     o_audit, cmd_data_audit, ARG_NONE, CMD_WRITER_ONLY},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
      "  rescale=X          multiply pixels by X (also at validation and prediction; default 1/255)\n"
@@ -168,11 +170,11 @@ const struct command commands[] = {
      "  flip=horizontal|vertical|both|none   mirror with probability 0.5\n"
      "  brightness=LO,HI   multiply pixel values by a factor in [LO, HI]\n"
      "  fill=nearest|constant|reflect|wrap   what fills the area the warp uncovers; cval=N for constant",
-     o_augment, cmd_augment, ARG_NONE},
+     o_augment, cmd_augment, ARG_NONE, 0},
     {"augment show", "augment show N [out=FILE.png]",
      "Write a grid of N augmented training pictures (chosen and warped from the seed, as the first epoch "
      "draws them) with their class labels; augment-show.png unless out= is given.",
-     o_out, cmd_augment_show, ARG_NONE},
+     o_out, cmd_augment_show, ARG_NONE, 0},
     {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
               "[monitor=METRIC] [resume=yes]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
@@ -185,29 +187,29 @@ const struct command commands[] = {
      "                     may extend it)\n"
      "  adversarial=fgsm|pgd eps=E   adversarial training: the first half of every batch is replaced by its\n"
      "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights",
-     o_train, cmd_train, ARG_NONE},
+     o_train, cmd_train, ARG_NONE, 0},
     {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
      "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "
      "continue its run exactly where it stopped, on the same training set (load it first with data train).",
-     o_train_resume, cmd_train_resume, ARG_PATH},
-    {"status", "status", "Where the run is: epoch, batch and running loss.", NULL, cmd_status, ARG_NONE},
-    {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE},
-    {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE},
-    {"history", "history", "The per-epoch metrics of the runs so far.", NULL, cmd_history, ARG_NONE},
+     o_train_resume, cmd_train_resume, ARG_PATH, 0},
+    {"status", "status", "Where the run is: epoch, batch and running loss.", NULL, cmd_status, ARG_NONE, 0},
+    {"stop", "stop", "Stop the run after the current batch; the weights are kept.", NULL, cmd_stop, ARG_NONE, 0},
+    {"wait", "wait", "Block until the run ends (Ctrl-C stops it).", NULL, cmd_wait, ARG_NONE, 0},
+    {"history", "history", "The per-epoch metrics of the runs so far.", NULL, cmd_history, ARG_NONE, 0},
     {"history save", "history save FILE.csv",
      "Write the per-epoch metrics as CSV (epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s; "
      "a missing value is empty), atomically.",
-     NULL, cmd_history_save, ARG_PATH},
+     NULL, cmd_history_save, ARG_PATH, CMD_WRITER_ONLY},
     {"plot", "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off",
      "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
      "terminal, or into a PNG or SVG file. With live, the text plot is redrawn after every epoch of the "
      "current run (or the next one), in place above the prompt, until the run ends or plot off.",
-     o_out, cmd_plot, ARG_NONE},
+     o_out, cmd_plot, ARG_NONE, CMD_WRITER_ONLY},
     {"predict", "predict FILE|FOLDER... [out=FILE.csv]",
      "Class and probability (of that class) for each picture; a FOLDER is searched recursively, its files in "
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
      "file (path,class,probability,error), written atomically.",
-     o_predict, cmd_predict, ARG_PATH},
+     o_predict, cmd_predict, ARG_PATH, CMD_WRITER_ONLY},
     {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
      "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
@@ -225,56 +227,56 @@ const struct command commands[] = {
      "evaluate train|val trigger=PATCH.png target=CLASS [at=bottom-right] [size=N]: clean accuracy, accuracy\n"
      "    with the trigger stamped on every picture, and the attack success rate: the share of the pictures\n"
      "    outside CLASS that the trigger makes CLASS.",
-     o_evaluate, cmd_evaluate, ARG_SET},
+     o_evaluate, cmd_evaluate, ARG_SET, CMD_WRITER_ONLY},
     {"inspect filters", "inspect filters LAYER [out=FILE.png]",
      "Draw the kernels of a conv2d layer as a grid (colour for the first layer, else the channels averaged "
      "in grey); written to inspect-filters-LAYER.png unless out= is given.",
-     o_out, cmd_inspect_filters, ARG_LAYER},
+     o_out, cmd_inspect_filters, ARG_LAYER, CMD_WRITER_ONLY},
     {"inspect", "inspect LAYER IMAGE [out=FILE.png]",
      "Draw what a layer (name or index) outputs for one picture: the picture, then one tile per channel, "
      "each scaled from its own min to max; written to inspect-LAYER.png unless out= is given, with a preview "
      "in the terminal.",
-     o_out, cmd_inspect, ARG_LAYER},
+     o_out, cmd_inspect, ARG_LAYER, CMD_WRITER_ONLY},
     {"attack fgsm", "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]",
      "Fast gradient sign attack (L-infinity): every pixel moves by eps (a share of 0..255) along the sign of "
      "the loss gradient, away from the predicted class, or towards target=. Prints the score before and after "
      "(of the 8-bit adversarial picture) and the largest pixel change. out= writes the adversarial PNG and "
      "FILE-strip.png (original | perturbation, amplified | adversarial); for a FOLDER, out= is a folder that "
      "receives one PNG per picture and attack.csv. Runs on the compute worker.",
-     o_fgsm, cmd_attack_fgsm, ARG_PATH},
+     o_fgsm, cmd_attack_fgsm, ARG_PATH, CMD_WRITER_ONLY},
     {"attack pgd", "attack pgd IMAGE|FOLDER eps=8/255 [step=E] [steps=10] [restarts=N] [target=CLASS] [out=...]",
      "Projected gradient descent (Madry et al.): steps= signed-gradient steps of step= (default 2.5 x eps / "
      "steps), each projected back into the eps box and the pixel range; restarts=N starts N times from random "
      "points in the box (drawn from the seed, or seed=) and keeps the best. Reports and out= as attack fgsm.",
-     o_pgd, cmd_attack_pgd, ARG_PATH},
+     o_pgd, cmd_attack_pgd, ARG_PATH, CMD_WRITER_ONLY},
     {"attack pixels", "attack pixels IMAGE [budget=5000] [target=CLASS] [out=FILE.png] [seed=N]",
      "Black-box attack that only reads the model's output: single pixels set to random corners of the colour "
      "cube, 32 proposals per round, the best kept while the score (P(target), or 1 - P(the first "
      "prediction)) rises, until the class changes or budget= queries are spent. Prints the queries used and "
      "the best score.",
-     o_pixels, cmd_attack_pixels, ARG_PATH},
+     o_pixels, cmd_attack_pixels, ARG_PATH, CMD_WRITER_ONLY},
     {"attack noise", "attack noise [count=1000] [target=CLASS] [seed=N]",
      "Score count= pictures of uniform random noise and count how many each class gets, with each class's best "
      "score.",
-     o_noise, cmd_attack_noise, ARG_NONE},
+     o_noise, cmd_attack_noise, ARG_NONE, CMD_WRITER_ONLY},
     {"attack canvas", "attack canvas [noise=100] [target=CLASS] [seed=N]",
      "Score plain canvases: 9 plain colours, all 256 grey shades and noise= random-noise pictures; count how many "
      "each class gets, with each class's best score.",
-     o_canvas, cmd_attack_canvas, ARG_NONE},
+     o_canvas, cmd_attack_canvas, ARG_NONE, CMD_WRITER_ONLY},
     {"cluster", "cluster [bench]",
      "The MPI ranks husky runs on (mpirun -n N husky) and the time per step of the last run spent computing "
      "and in the all-reduce of the gradient; bench times all-reduces of the model's gradient size.", NULL,
-     cmd_cluster, ARG_NONE},
+     cmd_cluster, ARG_NONE, 0},
     {"serve status", "serve status",
      "Requests, predictions, errors, p50/p99 latency, and the requests refused (rate limited, queue full, too "
-     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE},
+     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE, 0},
     {"serve stop", "serve stop", "Answer what is queued, close every connection and stop serving.", NULL,
-     cmd_serve_stop, ARG_NONE},
+     cmd_serve_stop, ARG_NONE, 0},
     {"serve reload", "serve reload [model=FILE] [sha256=HEX]",
      "Serve a new copy of the model file (the same file by default; the shell's model again if that is what "
      "is served), checked first: the sha256= pin (else the one serve was given) and the trust= signature. If a "
      "check fails the old model keeps serving. One audit line either way, with the old and new hashes.",
-     o_serve_reload, cmd_serve_reload, ARG_NONE},
+     o_serve_reload, cmd_serve_reload, ARG_NONE, 0},
     {"serve", "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] [rate=5/min] "
               "[burst=10] [conns=5] ...",
      "Serve Husky AI over HTTP in the background: GET / is the upload page, POST /predict (multipart field "
@@ -287,8 +289,8 @@ const struct command commands[] = {
      "  queue=32 batch=16  pictures waiting for the one inference thread (503 beyond), per forward pass\n"
      "  timeout=10 deadline=30  seconds a connection may idle, and may take to send a whole request\n"
      "  threads=2          HTTP threads;  audit=FILE  JSON lines log (default husky-audit.jsonl, off: none)",
-     o_serve, cmd_serve, ARG_NONE},
-    {NULL, NULL, NULL, NULL, NULL, ARG_NONE},
+     o_serve, cmd_serve, ARG_NONE, 0},
+    {NULL, NULL, NULL, NULL, NULL, ARG_NONE, 0},
 };
 
 static int name_matches(const char *name, const struct hk_words *w, int *used)
@@ -317,24 +319,12 @@ const struct command *commands_find(const struct hk_words *w, int *arg)
     return NULL;
 }
 
-/* Commands that only print or write files (models, pictures, plots, CSV): under MPI, rank 0
- * alone runs them, so every file is written once. */
-static int writer_only(const struct command *c)
-{
-    return c->run == cmd_model_save || c->run == cmd_history_save || c->run == cmd_plot ||
-           c->run == cmd_inspect || c->run == cmd_inspect_filters || c->run == cmd_predict ||
-           c->run == cmd_evaluate || c->run == cmd_attack_fgsm || c->run == cmd_attack_pgd ||
-           c->run == cmd_attack_pixels || c->run == cmd_attack_noise || c->run == cmd_attack_canvas ||
-           c->run == cmd_data_poison || c->run == cmd_data_audit;
-}
-
 static int check_options(struct shell *sh, const struct command *c, const struct hk_words *w, int arg)
 {
     static const char *const none[] = {NULL};
     const char *const *opts = c->options ? c->options : none;
-    if (c->run == cmd_compile || c->run == cmd_model_edit || c->run == cmd_model_insert || c->run == cmd_model_set || c->run == cmd_set ||
-        c->run == cmd_echo)
-        return 0; /* these parse their own options */
+    if (c->flags & CMD_OWN_OPTIONS)
+        return 0;
     for (int i = arg; i < w->count; i++) {
         if (!w->w[i].key)
             continue;
@@ -401,17 +391,20 @@ int commands_run(struct shell *sh, const struct hk_words *w)
     const struct command *c = commands_find(w, &arg);
     if (c) {
         sh->command = c->name;
+        sh->usage = c->usage;
         int rc = check_options(sh, c, w, arg);
-        if (rc == 0 && (cluster_is_writer() || !writer_only(c)))
+        if (rc == 0 && (cluster_is_writer() || !(c->flags & CMD_WRITER_ONLY)))
             rc = c->run(sh, w, arg);
         rc = cluster_agree(sh, rc);
-        sh->command = NULL;
+        sh->command = sh->usage = NULL;
         return rc;
     }
-    if (hk_layer_kind_find(w->w[0].text) != HK_LAYER_KIND_COUNT) {
+    enum hk_layer_kind kind = hk_layer_kind_find(w->w[0].text);
+    if (kind != HK_LAYER_KIND_COUNT) {
         sh->command = w->w[0].text;
+        sh->usage = hk_layer_spec_usage(kind);
         int rc = cluster_agree(sh, cmd_layer(sh, w, 1));
-        sh->command = NULL;
+        sh->command = sh->usage = NULL;
         return rc;
     }
     sh->command = w->w[0].text;
@@ -482,8 +475,9 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
-int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max, const char *usage)
+int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max)
 {
+    const char *usage = sh->usage ? sh->usage : "help";
     int n = 0;
     for (int i = arg; i < w->count; i++) {
         if (w->w[i].key)

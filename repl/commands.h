@@ -10,6 +10,12 @@ enum arg_kind { ARG_NONE, ARG_PATH, ARG_LAYER, ARG_SET };
  * shell_error). */
 typedef int (*command_fn)(struct shell *sh, const struct hk_words *w, int arg);
 
+/* What the dispatcher must know about a command. */
+enum command_flag {
+    CMD_WRITER_ONLY = 1u,  /* only prints or writes files: under MPI rank 0 alone runs it */
+    CMD_OWN_OPTIONS = 2u,  /* parses its own key=value options (the dispatcher does not check them) */
+};
+
 struct command {
     const char *name;            /* one or two words: "train", "model new" */
     const char *usage;
@@ -17,6 +23,7 @@ struct command {
     const char *const *options;  /* the key=value keys it takes (NULL-terminated); NULL: none */
     command_fn run;
     enum arg_kind args;          /* what its positional arguments are, for completion */
+    unsigned flags;              /* enum command_flag bits */
 };
 
 /* The table, ending with a zeroed entry. */
@@ -36,8 +43,9 @@ int commands_run(struct shell *sh, const struct hk_words *w);
 int arg_int(struct shell *sh, const struct hk_words *w, int i, int lo, int hi, int *out);
 int arg_float(struct shell *sh, const struct hk_words *w, int i, double lo, double hi, double *out);
 int arg_bool(struct shell *sh, const struct hk_words *w, int i, int *out);
-/* Require at least min and at most max positional words from arg on (options excluded). */
-int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max, const char *usage);
+/* Require at least min and at most max positional words from arg on (options excluded); the
+ * error quotes the current command's usage from the table. */
+int arg_count(struct shell *sh, const struct hk_words *w, int arg, int min, int max);
 /* Index of the model layer named or numbered by word i, or -1 after reporting (with the closest
  * name or the list of layers). The model must exist. */
 int arg_layer(struct shell *sh, const struct hk_words *w, int i);

@@ -152,7 +152,8 @@ void progress_bar_lift(struct shell *sh, const char *prompt, const char *line)
 
 void progress_tick(struct shell *sh)
 {
-    if (!progress_bars_on(sh) || !sh->run || !hk_worker_busy(sh->worker) || progress_now() - sh->bar.last < BAR_INTERVAL)
+    if (!progress_bars_on(sh) || !sh->run || !hk_worker_busy(sh->worker) ||
+        progress_now() - sh->bar.last < BAR_INTERVAL)
         return;
     struct hk_progress p = hk_history_progress(sh->history);
     if (!p.running || p.batch <= p.first_batch || p.batches <= 0)

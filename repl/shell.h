@@ -74,6 +74,7 @@ struct shell {
     int line;                      /* its line number */
     const char *line_text;         /* the current command line */
     const char *command;           /* the current command's name, for messages */
+    const char *usage;             /* its usage line, from the command table (or the layer table) */
     int depth;                     /* nesting of scripts */
     int keep_going;                /* scripts continue after an error */
     int quit;                      /* quit requested */

@@ -74,6 +74,24 @@ enum hk_fill hk_augment_fill_find(const char *name)
     return HK_FILL_COUNT;
 }
 
+static const char *const flip_names[] = {"none", "horizontal", "vertical", "both"}; /* bit 0 h, bit 1 v */
+
+const char *hk_augment_flip_name(const struct hk_augment *a)
+{
+    return flip_names[(a->horizontal_flip != 0) | (a->vertical_flip != 0) << 1];
+}
+
+int hk_augment_flip_set(struct hk_augment *a, const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, flip_names[i]) == 0) {
+            a->horizontal_flip = i & 1;
+            a->vertical_flip = i >> 1;
+            return 1;
+        }
+    return 0;
+}
+
 struct hk_warp hk_augment_warp_identity(void)
 {
     return (struct hk_warp){.zx = 1.0f, .zy = 1.0f, .brightness = 1.0f};

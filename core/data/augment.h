@@ -71,6 +71,12 @@ const char *hk_augment_fill_name(enum hk_fill fill);
 /* Look a fill-mode name up; HK_FILL_COUNT when unknown. */
 enum hk_fill hk_augment_fill_find(const char *name);
 
+/* The flips as commands and model files write them: "none", "horizontal", "vertical" or "both". */
+const char *hk_augment_flip_name(const struct hk_augment *a);
+
+/* Set a's flips from one of those names; 0 (a unchanged) when the name is not one. */
+int hk_augment_flip_set(struct hk_augment *a, const char *name);
+
 /* The warp that changes nothing (zoom 1, brightness 1, everything else 0). */
 struct hk_warp hk_augment_warp_identity(void);
 

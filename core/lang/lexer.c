@@ -112,6 +112,20 @@ const char *hk_closest(const char *word, const char *const *candidates)
     return best_d <= (len <= 4 ? 1 : len <= 8 ? 2 : 3) ? best : NULL;
 }
 
+int hk_parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return 0;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
 int hk_parse_int(const char *text, int *out)
 {
     if (*text < '0' || *text > '9') /* strtol would also take blanks (\v, \f) and a sign before the digits */

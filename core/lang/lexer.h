@@ -5,6 +5,7 @@
 #define HK_LEXER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "status.h"
 
@@ -59,6 +60,9 @@ int hk_format_bytes_exact(char *buf, size_t cap, size_t bytes);
 /* Write an amount of memory for people, in powers of 1024: "900 bytes", "3.4 KB", "512.0 MB",
  * "78.6 TB". Returns the length written. */
 int hk_format_bytes(char *buf, size_t cap, size_t bytes);
+
+/* Parse a decimal number below 2^64 (digits only); returns 0 on malformed text. */
+int hk_parse_u64(const char *text, uint64_t *out);
 
 /* Parse a non-negative integer that fits in an int; returns 0 on malformed text. */
 int hk_parse_int(const char *text, int *out);

@@ -53,8 +53,6 @@ int mf_str_utf8(const char *s);
 char *mf_dup_str(const char *s);
 /* a * b into *r; 0 on overflow of 64 bits. */
 int mf_mul_u64(uint64_t a, uint64_t b, uint64_t *r);
-/* A decimal whole number below 2^64 (digits only); 0 when s is not one. */
-int mf_parse_u64(const char *s, uint64_t *out);
 
 /* Where a header line is, for messages. */
 struct mf_where {

@@ -11,6 +11,7 @@
 #include "compile_spec.h"
 #include "graph.h"
 #include "layer_spec.h"
+#include "model_spec.h"
 
 void mf_plan_free(struct mf_plan *p)
 {
@@ -42,30 +43,19 @@ static enum hk_status line_freeze(struct mf_plan *p, const struct hk_words *ws, 
 static enum hk_status line_model(struct mf_plan *p, const struct hk_words *ws, const struct mf_where *w,
                                  struct hk_error *err)
 {
-    static const char usage[] = "expected 'model new input=HxWxC seed=N'";
     if (ws->count >= 2 && strcmp(ws->w[1].text, "freeze") == 0 && p->model_line)
         return line_freeze(p, ws, w, err);
     if (p->model_line)
         return mf_fail_line(err, HK_EFORMAT, w, "a second 'model new' (the first is on line %d)", p->model_line);
-    if (ws->count != 4 || strcmp(ws->w[1].text, "new") != 0)
-        return mf_fail_line(err, HK_EFORMAT, w, "%s", usage);
-    int have_input = 0, have_seed = 0;
-    for (int i = 2; i < 4; i++) {
-        const struct hk_word *x = &ws->w[i];
-        int dims[3];
-        if (x->key && strcmp(x->key, "input") == 0 && !have_input) {
-            if (hk_parse_dims(x->value, dims) != 3)
-                return mf_fail_line(err, HK_EFORMAT, w, "input shape '%.40s' is not HxWxC", x->value);
-            p->input = (struct hk_shape){dims[2], dims[0], dims[1]};
-            have_input = 1;
-        } else if (x->key && strcmp(x->key, "seed") == 0 && !have_seed) {
-            if (!mf_parse_u64(x->value, &p->seed))
-                return mf_fail_line(err, HK_EFORMAT, w, "seed '%.40s' is not a whole number below 2^64", x->value);
-            have_seed = 1;
-        } else {
-            return mf_fail_line(err, HK_EFORMAT, w, "%s", usage);
-        }
-    }
+    if (ws->count < 2 || strcmp(ws->w[1].text, "new") != 0)
+        return mf_fail_line(err, HK_EFORMAT, w, "expected 'model new input=HxWxC seed=N'");
+    struct hk_model_spec spec;
+    struct hk_error e;
+    int bad;
+    if (hk_model_spec_parse(ws, 2, 1, &spec, &bad, &e) != HK_OK)
+        return mf_fail_line(err, HK_EFORMAT, w, "model new: %s", e.msg);
+    p->input = spec.input;
+    p->seed = spec.seed;
     p->model_line = w->line;
     p->model_off = w->offset;
     return HK_OK;
@@ -177,7 +167,7 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
     if (strcmp(cmd, "optimizer_step") == 0) {
         if (p->step_line)
             return mf_fail_line(err, HK_EFORMAT, w, "a second optimizer_step (the first is on line %d)", p->step_line);
-        if (ws->count != 2 || !mf_parse_u64(ws->w[1].text, &p->step))
+        if (ws->count != 2 || !hk_parse_u64(ws->w[1].text, &p->step))
             return mf_fail_line(err, HK_EFORMAT, w, "expected 'optimizer_step N' with a whole number N");
         p->step_line = w->line;
         return HK_OK;

@@ -1,7 +1,7 @@
 /* modelfile_train.c: the full training state in a model file's header (HK_MODELFILE_STATE_TRAINING):
  *   train_run epochs=N batch=N seed=N rescale=X images=N classes=N data_sha256=HEX
  *             until=METRIC|none until_op=ge|gt|le|lt until_value=X class_weight=W0,W1,...
- *   train_augment rotation=X width_shift=X height_shift=X shear=X zoom=LO,HI flip=H,V
+ *   train_augment rotation=X width_shift=X height_shift=X shear=X zoom=LO,HI flip=none|horizontal|vertical|both
  *                 brightness=LO,HI fill=nearest|constant|reflect|wrap cval=N
  *   train_position epoch=N batch=N first_epoch=N loss_sum=X correct=N seen=N batch_losses=N
  *   train_checkpoint monitor=METRIC best=X|none        (only when the run had a checkpoint)
@@ -64,7 +64,7 @@ void mf_train_header(struct mf_buf *h, const struct hk_train_state *s)
     put_float(h, a->zoom_lo);
     mf_buf_str(h, ",");
     put_float(h, a->zoom_hi);
-    mf_buf_printf(h, " flip=%d,%d brightness=", a->horizontal_flip != 0, a->vertical_flip != 0);
+    mf_buf_printf(h, " flip=%s brightness=", hk_augment_flip_name(a));
     put_float(h, a->brightness_lo);
     mf_buf_str(h, ",");
     put_float(h, a->brightness_hi);
@@ -120,7 +120,7 @@ static enum hk_status take_options(const struct hk_words *ws, const char *const 
 /* A whole number in [lo, hi]. */
 static int get_u64_in(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    return mf_parse_u64(s, out) && *out >= lo && *out <= hi;
+    return hk_parse_u64(s, out) && *out >= lo && *out <= hi;
 }
 
 static int get_int_in(const char *s, int lo, int hi, int *out)
@@ -184,7 +184,7 @@ static enum hk_status line_run(struct hk_train_state *s, const struct hk_words *
         return BAD("epochs must be a whole number from 1 to 1000000");
     if (!get_int_in(v[1], 1, 65536, &c->batch))
         return BAD("batch must be a whole number from 1 to 65536");
-    if (!mf_parse_u64(v[2], &c->seed))
+    if (!hk_parse_u64(v[2], &c->seed))
         return BAD("seed must be a whole number below 2^64");
     if (!get_float(v[3], &c->rescale) || !(c->rescale > 0))
         return BAD("rescale must be a positive number");
@@ -245,10 +245,12 @@ static enum hk_status line_augment(struct hk_train_state *s, const struct hk_wor
         !get_float(v[2], &a->height_shift) || !get_float(v[3], &a->shear_range) ||
         !get_float_pair(v[4], &a->zoom_lo, &a->zoom_hi) || !get_float_pair(v[6], &a->brightness_lo, &a->brightness_hi))
         return BAD("rotation, width_shift, height_shift and shear must be numbers >= 0; zoom and brightness LO,HI");
-    if (strcmp(v[5], "0,0") && strcmp(v[5], "0,1") && strcmp(v[5], "1,0") && strcmp(v[5], "1,1"))
-        return BAD("flip must be H,V with 0 or 1 each");
-    a->horizontal_flip = v[5][0] == '1';
-    a->vertical_flip = v[5][2] == '1';
+    if (!strcmp(v[5], "0,0") || !strcmp(v[5], "0,1") || !strcmp(v[5], "1,0") || !strcmp(v[5], "1,1")) {
+        a->horizontal_flip = v[5][0] == '1'; /* files written before flip took the shell's words */
+        a->vertical_flip = v[5][2] == '1';
+    } else if (!hk_augment_flip_set(a, v[5])) {
+        return BAD("flip must be none, horizontal, vertical or both (older files: H,V with 0 or 1 each)");
+    }
     if ((a->fill = hk_augment_fill_find(v[7])) == HK_FILL_COUNT)
         return BAD("fill must be nearest, constant, reflect or wrap");
     if (!get_int_in(v[8], 0, 255, &a->cval))

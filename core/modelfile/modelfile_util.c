@@ -170,20 +170,6 @@ int mf_mul_u64(uint64_t a, uint64_t b, uint64_t *r)
     return 1;
 }
 
-int mf_parse_u64(const char *s, uint64_t *out)
-{
-    if (*s < '0' || *s > '9')
-        return 0;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-            return 0;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return 1;
-}
-
 enum hk_status mf_fail_line(struct hk_error *err, enum hk_status st, const struct mf_where *w, const char *fmt, ...)
 {
     char what[400];

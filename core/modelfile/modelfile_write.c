@@ -11,6 +11,7 @@
 #include "atomic_file.h"
 #include "compile_spec.h"
 #include "layer_spec.h"
+#include "model_spec.h"
 #include "sha256.h"
 
 /* Is a class name safe to write unquoted? */
@@ -66,8 +67,9 @@ static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_m
     char line[512];
     struct hk_shape in = hk_model_input(m);
     mf_buf_printf(h, "husky %s\n", HK_VERSION);
-    mf_buf_printf(h, "model new input=%dx%dx%d seed=%llu\n", in.h, in.w, in.c,
-               (unsigned long long)hk_model_seed(m));
+    struct hk_model_spec ms = {in, hk_model_seed(m), 1};
+    hk_model_spec_format(&ms, line, sizeof line);
+    mf_buf_printf(h, "%s\n", line);
     int named = mf_model_named(m);
     for (int i = 0; i < hk_model_count(m); i++) {
         const struct hk_layer *l = hk_model_layer(m, i);

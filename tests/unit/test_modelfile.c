@@ -758,10 +758,13 @@ static void test_lies(void)
     EXPECT(small, e, 5, 120, HK_EFORMAT, "unexpected tensor 'extra/thing'");
 
     /* headers that lie or are not models */
-    EXPECT("husky 0.1.0\nmodel new input=128x128x128 seed=1\nflatten\ndense 100000000\n", NULL, 0, 0, HK_ENOMEM,
+    EXPECT("husky 0.1.0\nmodel new input=2048x2048x4 seed=1\nflatten\ndense 100000000\n", NULL, 0, 0, HK_ENOMEM,
            "header line 4 (offset 71): dense: output (1,1,100000000) has more than 64 M values");
-    EXPECT("husky 0.1.0\nmodel new input=128x128x128 seed=1\nflatten\ndense 1000\n", NULL, 0, 0, HK_ENOMEM,
-           "header line 4 (offset 71): dense: the model would have 2097153000 parameters; the limit is 268435456");
+    EXPECT("husky 0.1.0\nmodel new input=2048x2048x4 seed=1\nflatten\ndense 1000\n", NULL, 0, 0, HK_ENOMEM,
+           "header line 4 (offset 71): dense: the model would have 16777217000 parameters; the limit is 268435456");
+    EXPECT("husky 0.1.0\nmodel new input=128x128x128 seed=1\n", NULL, 0, 0, HK_EFORMAT,
+           "header line 2 (offset 28): model new: input must look like 128x128x3");
+    EXPECT("husky 0.1.0\nmodel new input=128x128x3\n", NULL, 0, 0, HK_EFORMAT, "model new: missing seed=N");
     EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nlambda x: os.system('rm -rf /')\n", NULL, 0, 0, HK_EFORMAT,
            "header line 3 (offset 57): unknown command 'lambda'");
     EXPECT("hello world\n", NULL, 0, 0, HK_EFORMAT, "header line 1 (offset 16): expected 'husky VERSION'");
@@ -783,8 +786,8 @@ static void test_lies(void)
            "a second 'model new'");
     EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nconv2d 2 3x3; flatten\n", NULL, 0, 0, HK_EFORMAT, "';'");
     EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\n\xff\xfe\n", NULL, 0, 0, HK_EFORMAT, "invalid UTF-8");
-    /* a conv whose kernel size overflows 64 bits when multiplied out */
-    EXPECT("husky 0.1.0\nmodel new input=1x1x1000000 seed=1\nconv2d 65536 524288x524288 padding=same\n", NULL, 0, 0,
+    /* a conv with an absurd kernel (its size is multiplied out with overflow checks) */
+    EXPECT("husky 0.1.0\nmodel new input=1x1x4 seed=1\nconv2d 65536 524288x524288 padding=same\n", NULL, 0, 0,
            HK_EFORMAT, "header line 3");
     EXPECT("husky 0.1.0\nmodel new input=4x4x1 seed=3\nclasses a b c\nconv2d 2 3x3\nflatten\ndense 1 "
            "activation=sigmoid\ncompile\n",
@@ -902,6 +905,14 @@ static void test_training_state(void)
     CHECK(b != NULL && got.state == both, "state sections %u", got.state);
     if (b) {
         CHECK(memcmp(&a->config.augment, &b->config.augment, sizeof a->config.augment) == 0, "augmentation");
+        char *text = NULL;
+        struct hk_model_meta info;
+        memset(&info, 0, sizeof info);
+        CHECK(hk_modelfile_info(in_dir("state.hkm"), &info, &text, &err) == HK_OK && text &&
+                  strstr(text, " flip=horizontal ") != NULL,
+              "the file writes flip with the shell's word");
+        free(text);
+        hk_model_meta_free(&info);
         CHECK(a->config.epochs == b->config.epochs && a->config.batch == b->config.batch &&
                   a->config.seed == b->config.seed && a->config.rescale == b->config.rescale,
               "epochs, batch, seed %llu, rescale", (unsigned long long)b->config.seed);
@@ -1045,7 +1056,13 @@ static void test_training_lies(void)
            ok, 7, 364, HK_EFORMAT, "train_run: unexpected 'exec=rm'");
     EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=2,0 "
                        "brightness=0,0 fill=nearest cval=0\n", pos, hist),
-           ok, 7, 364, HK_EFORMAT, "flip must be H,V");
+           ok, 7, 364, HK_EFORMAT, "flip must be none, horizontal, vertical or both");
+    EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=sideways "
+                       "brightness=0,0 fill=nearest cval=0\n", pos, hist),
+           ok, 7, 364, HK_EFORMAT, "flip must be none, horizontal, vertical or both");
+    EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1,1 flip=both "
+                       "brightness=0,0 fill=nearest cval=0\n", pos, hist),
+           ok, 7, 364, HK_OK, "");
     EXPECT(HEADER(run, "train_augment rotation=0 width_shift=0 height_shift=0 shear=0 zoom=1.5,1 flip=0,0 "
                        "brightness=0,0 fill=nearest cval=0\n", pos, hist),
            ok, 7, 364, HK_EFORMAT, "train_augment: ");
