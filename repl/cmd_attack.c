@@ -303,7 +303,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
         snprintf(csv_path, sizeof csv_path, "%s/attack.csv", out);
         int e = csv_open(&csv, csv_path);
         if (e) {
-            rc = shell_error(sh, w, at_out, "%s: %s", csv_path, strerror(e));
+            rc = shell_error(sh, w, at_out, "%s: %s", csv_path, csv_strerror(e));
             goto done;
         }
         writing = 1;
@@ -377,7 +377,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
         writing = 0;
         int e = csv_commit(&csv);
         if (e) {
-            rc = shell_error(sh, w, at_out, "%s/attack.csv: %s", out, strerror(e));
+            rc = shell_error(sh, w, at_out, "%s/attack.csv: %s", out, csv_strerror(e));
             goto done;
         }
         shell_print(sh, "wrote %zu adversarial pictures and %s/attack.csv\n", n, out);

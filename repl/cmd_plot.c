@@ -182,7 +182,7 @@ static int gp_run(const struct gp_job *job, char **text, int *lines, char *why, 
     struct hk_atomic_file part = {0};
     int e = out ? hk_atomic_open(&part, out) : 0;
     if (e) {
-        snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+        snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
         *out_failed = 1;
         rc = -1;
         goto out;
@@ -250,7 +250,7 @@ static int gp_run(const struct gp_job *job, char **text, int *lines, char *why, 
     }
     if (out) {
         if ((e = hk_atomic_commit(&part)) != 0) {
-            snprintf(why, why_cap, "cannot write '%s': %s", out, strerror(e));
+            snprintf(why, why_cap, "cannot write '%s': %s", out, csv_strerror(e));
             *out_failed = 1;
             rc = -1;
             goto out;
@@ -581,6 +581,8 @@ int cmd_plot(struct shell *sh, const struct hk_words *w, int arg)
         live = 1;
     }
     const char *out = at >= 0 ? w->w[at].value : NULL;
+    if (out && !strcmp(out, "-"))
+        out = NULL; /* the text plot on standard output, as without out= */
     if (live && out)
         return shell_error(sh, w, at, "a live plot is drawn in the terminal; drop out= (or plot to a file after "
                                       "the run)");
@@ -625,7 +627,7 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     int e = csv_open(&c, path);
     if (e) {
         free(r);
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
     }
     csv_field(&c, "epoch");
     for (int m = 0; m < HK_METRIC_COUNT; m++)
@@ -644,7 +646,8 @@ int cmd_history_save(struct shell *sh, const struct hk_words *w, int arg)
     free(r);
     e = csv_commit(&c);
     if (e)
-        return shell_error(sh, w, arg, "%s: %s", path, strerror(e));
-    shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
+        return shell_error(sh, w, arg, "%s: %s", path, csv_strerror(e));
+    if (!c.stream)
+        shell_print(sh, "wrote %s (%zu epochs)\n", path, n);
     return 0;
 }

@@ -60,7 +60,7 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
                 csv_field(out, files[i].reason);
                 csv_end_row(out);
             }
-            if (items[i].in_folder)
+            if (items[i].in_folder && !(out && out->stream)) /* on standard output the CSV row says it */
                 shell_print(sh, "skipped %s: %s\n", path, files[i].reason);
             else
                 *rc = shell_error(sh, w, items[i].word, "%s: %s", path, files[i].reason);
@@ -148,7 +148,7 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
     if (!rc && out_path) {
         int e = csv_open(&csv, out_path);
         if (e)
-            rc = shell_error(sh, w, at, "%s: %s", out_path, strerror(e));
+            rc = shell_error(sh, w, at, "%s: %s", out_path, csv_strerror(e));
         writing = !e;
     }
     if (rc)
@@ -170,10 +170,11 @@ int cmd_predict(struct shell *sh, const struct hk_words *w, int arg)
         writing = 0;
         int e = csv_commit(&csv);
         if (e) {
-            rc = shell_error(sh, w, at, "%s: %s", out_path, strerror(e));
+            rc = shell_error(sh, w, at, "%s: %s", out_path, csv_strerror(e));
             goto out;
         }
-        shell_print(sh, "wrote %s (%zu pictures predicted, %zu unreadable)\n", out_path, n - failed, failed);
+        if (!csv.stream)
+            shell_print(sh, "wrote %s (%zu pictures predicted, %zu unreadable)\n", out_path, n - failed, failed);
     } else if (folders)
         shell_print(sh, "%zu pictures predicted, %zu unreadable\n", n - failed, failed);
 out:

@@ -198,17 +198,17 @@ const struct command commands[] = {
     {"history", "history", "The per-epoch metrics of the runs so far.", NULL, cmd_history, ARG_NONE, 0},
     {"history save", "history save FILE.csv",
      "Write the per-epoch metrics as CSV (epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s; "
-     "a missing value is empty), atomically.",
+     "a missing value is empty), atomically; FILE - is standard output.",
      NULL, cmd_history_save, ARG_PATH, CMD_WRITER_ONLY},
-    {"plot", "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg] | plot off",
+    {"plot", "plot loss|accuracy|METRIC [live] [out=FILE.png|FILE.svg|-] | plot off",
      "Plot a metric per epoch, training and validation (loss also per batch), with gnuplot: as text in the "
-     "terminal, or into a PNG or SVG file. With live, the text plot is redrawn after every epoch of the "
-     "current run (or the next one), in place above the prompt, until the run ends or plot off.",
+     "terminal (or on standard output with out=-), or into a PNG or SVG file. With live, the text plot is "
+     "redrawn after every epoch of the current run (or the next one), in place above the prompt, until the run ends or plot off.",
      o_out, cmd_plot, ARG_NONE, CMD_WRITER_ONLY},
-    {"predict", "predict FILE|FOLDER... [out=FILE.csv]",
+    {"predict", "predict FILE|FOLDER... [out=FILE.csv|-]",
      "Class and probability (of that class) for each picture; a FOLDER is searched recursively, its files in "
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
-     "file (path,class,probability,error), written atomically.",
+     "file (path,class,probability,error), written atomically; out=- writes the CSV to standard output.",
      o_predict, cmd_predict, ARG_PATH, CMD_WRITER_ONLY},
     {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "

@@ -1,12 +1,18 @@
 /* csv.c: atomic CSV output with RFC 4180 quoting. */
 #include "csv.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
 int csv_open(struct csv *c, const char *path)
 {
     c->fields = 0;
+    c->stream = path && !strcmp(path, "-");
+    if (c->stream) {
+        c->file = (struct hk_atomic_file){.f = stdout};
+        return 0;
+    }
     return hk_atomic_open(&c->file, path);
 }
 
@@ -51,10 +57,21 @@ void csv_end_row(struct csv *c)
 
 int csv_commit(struct csv *c)
 {
+    if (c->stream)
+        return fflush(stdout) != 0 || ferror(stdout) ? EIO : 0;
     return hk_atomic_commit(&c->file);
 }
 
 void csv_abort(struct csv *c)
 {
-    hk_atomic_abort(&c->file);
+    if (c->stream)
+        fflush(stdout); /* what was written stays written */
+    else
+        hk_atomic_abort(&c->file);
+}
+
+const char *csv_strerror(int e)
+{
+    static char buf[128];
+    return hk_atomic_strerror(e, buf, sizeof buf);
 }

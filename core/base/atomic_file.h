@@ -1,7 +1,10 @@
 /* atomic_file.h: writing a file so that a crash or a full disk never leaves half of it: a
  * temporary file in the same folder (created exclusively; the mode of the file it replaces, else
  * 0666 less the umask), written, synced, renamed over the target, and the folder synced. The one
- * way husky writes files (model files, manifests, CSVs, plots). */
+ * way husky writes files (model files, manifests, CSVs, plots).
+ * A symbolic link is followed (to the end of a chain) and its target replaced, as editors do: the
+ * temporary file is made next to the target and the link stays. A target that exists and is not a
+ * regular file (a directory, FIFO, socket or device) is refused and left as it is. */
 #ifndef HK_ATOMIC_FILE_H
 #define HK_ATOMIC_FILE_H
 
@@ -13,11 +16,20 @@
 struct hk_atomic_file {
     FILE *f;          /* write here (or let another program write to `tmp` by name) */
     char *tmp;        /* the temporary file's name (owned) */
-    const char *path; /* the target (borrowed until commit or abort) */
+    char *target;     /* the file replaced: path with symbolic links followed (owned) */
 };
 
-/* Create the temporary file for path. Returns 0, or an errno value (nothing is left behind). */
+/* hk_atomic_open's refusals of a target that is not a regular file, beyond errno's values (a
+ * directory is EISDIR). hk_atomic_strerror words them. */
+enum { HK_ATOMIC_EFIFO = 0x10000, HK_ATOMIC_ESOCKET, HK_ATOMIC_EDEVICE };
+
+/* Create the temporary file for path. Returns 0, or an errno value or HK_ATOMIC_E* (nothing is
+ * left behind, nothing existing is touched). */
 int hk_atomic_open(struct hk_atomic_file *a, const char *path);
+
+/* Words for an error of these functions (an errno value or HK_ATOMIC_E*), in buf (n bytes) or a
+ * constant string. */
+const char *hk_atomic_strerror(int e, char *buf, size_t n);
 
 /* Flush, sync and close the temporary file, rename it over the target, sync the folder. Returns
  * 0, or an errno value with the temporary file removed and the target untouched. Frees what

@@ -251,9 +251,10 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     }
 
     struct hk_atomic_file file;
+    char ebuf[128];
     int e = hk_atomic_open(&file, path);
     if (e) {
-        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, strerror(e));
+        st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, hk_atomic_strerror(e, ebuf, sizeof ebuf));
         goto done;
     }
     struct out o = {file.f, {{0}, 0, {0}, 0}, 0};
@@ -277,7 +278,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         o.err_no = hk_atomic_commit(&file);
     if (o.err_no)
         st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s (any existing file is unchanged)", path,
-                     strerror(o.err_no));
+                     hk_atomic_strerror(o.err_no, ebuf, sizeof ebuf));
 done:
     free(head.p);
     free(table.p);
