@@ -249,6 +249,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     int *labels = NULL;
     unsigned char *advpix = NULL, *strip = NULL;
     struct csv csv;
+    char csv_path[4096]; /* borrowed by csv until it is committed */
     int writing = 0;
     struct hk_error err;
     if (load_pictures(sh, w, arg, &p)) {
@@ -274,8 +275,7 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
         goto done;
     }
     double t0 = seconds_now();
-    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK ||
-        (rc = 0, 0)) {
+    if (hk_attack_predict(sh->worker, sh->model, p.x, (int)n, before, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto done;
     }
@@ -299,7 +299,6 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
     char eps_text[32];
     attack_format_eps(eps_text, sizeof eps_text, a.eps);
     if (p.folder && out) {
-        char csv_path[4096];
         snprintf(csv_path, sizeof csv_path, "%s/attack.csv", out);
         int e = csv_open(&csv, csv_path);
         if (e) {
@@ -370,8 +369,8 @@ static int attack_grad_cmd(struct shell *sh, const struct hk_words *w, int arg, 
                         (double)reached / (double)n);
         else
             shell_print(sh, "%zu pictures: %zu flipped (%.4f)", n, flipped, (double)flipped / (double)n);
-        shell_print(sh, ", eps %s, largest pixel change %d/255\n", eps_text, most);
-        (void)seconds;
+        shell_print(sh, ", eps %s, largest pixel change %d/255, attack %.1fs  %.1f img/s\n", eps_text, most, seconds,
+                    (double)n / seconds);
     }
     if (writing) {
         writing = 0;

@@ -301,9 +301,7 @@ int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg)
     const struct hk_dataset *ds = !strcmp(which, "train") ? sh->train : sh->val;
     if (!ds)
         return shell_error(sh, w, set, "no %s set loaded; use: data %s FOLDER", which, which);
-    const char **names;
-    int count;
-    if (attack_ready(sh, w, &names, &count))
+    if (attack_ready(sh, w, NULL, NULL))
         return -1;
     struct hk_error err;
     struct hk_train_config cfg = {.epochs = 1, .batch = 32, .until = HK_METRIC_COUNT};
@@ -321,7 +319,5 @@ int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg)
                         return shell_error(sh, w, i, "%s= needs 'robust' (evaluate %s robust %s=...) or a trigger=",
                                            w->w[i].key, which, w->w[i].key);
     }
-    (void)names;
-    (void)count;
     return triggered(sh, w, which, ds, (const char *const *)ds->class_names, ds->class_count);
 }

@@ -257,7 +257,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, hk_atomic_strerror(e, ebuf, sizeof ebuf));
         goto done;
     }
-    struct out o = {file.f, {{0}, 0, {0}, 0}, 0};
+    struct out o = {.f = file.f};
     unsigned char prefix[MF_PREFIX_BYTES];
     memcpy(prefix, MF_MAGIC, 8);
     mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
