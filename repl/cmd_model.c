@@ -243,6 +243,43 @@ int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
+int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
+        return -1;
+    int idx = arg_layer(sh, w, arg);
+    if (idx < 0)
+        return -1;
+    int before = hk_model_count(sh->model);
+    struct hk_model_change chg;
+    struct hk_error err;
+    if (hk_model_cut(sh->model, idx, &chg, &err) != HK_OK)
+        return shell_error(sh, w, arg, "cannot cut at %s: %s", w->w[arg].text, err.msg);
+    struct hk_shape out = hk_model_output(sh->model);
+    shell_print(sh, "cut after %s: dropped %d layers, kept %d (output %dx%dx%d); add a head, then compile\n",
+                hk_model_layer(sh->model, idx)->name, before - idx - 1, idx + 1, out.h, out.w, out.c);
+    report_change(sh, &chg);
+    return 0;
+}
+
+int cmd_model_input(struct shell *sh, const struct hk_words *w, int arg)
+{
+    if (arg_count(sh, w, arg, 1, 1) || need_model(sh, w) || shell_busy(sh, w))
+        return -1;
+    int dims[3] = {0, 0, 3}, n = hk_parse_dims(w->w[arg].text, dims);
+    if (n < 2 || dims[2] > 4)
+        return shell_error(sh, w, arg, "input must look like 128x128x3 (height x width x channels), got '%s'",
+                           w->w[arg].text);
+    struct hk_model_change chg;
+    struct hk_error err;
+    if (hk_model_set_input(sh->model, (struct hk_shape){dims[2], dims[0], dims[1]}, &chg, &err) != HK_OK)
+        return shell_error(sh, w, arg, "%s", err.msg);
+    struct hk_shape out = hk_model_output(sh->model);
+    shell_print(sh, "input %dx%dx%d; output %dx%dx%d\n", dims[0], dims[1], dims[2], out.h, out.w, out.c);
+    report_change(sh, &chg);
+    return 0;
+}
+
 int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (need_model(sh, w) || shell_busy(sh, w))

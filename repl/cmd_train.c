@@ -215,6 +215,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     if (resume)
         return resume_run(sh, w, arg);
     struct hk_train_config c = hk_train_config_default();
+    int cache = 1;
     c.seed = sh->seed;
     c.rescale = sh->rescale;
     c.augment = sh->augment;
@@ -229,6 +230,8 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
             rc = parse_until(sh, w, i, &c);
         else if (!strcmp(k, "class_weight"))
             rc = sh->train ? parse_class_weight(sh, w, i, &c) : 0;
+        else if (!strcmp(k, "cache") && !(rc = arg_bool(sh, w, i, &cache)))
+            c.no_cache = !cache;
         else if (!strcmp(k, "adversarial")) {
             c.adversarial = !strcmp(w->w[i].value, "fgsm") ? 1 : !strcmp(w->w[i].value, "pgd") ? 2 : -1;
             if (c.adversarial < 0)

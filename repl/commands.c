@@ -16,8 +16,7 @@ static const char *const o_data_limits[] = {"file_size", "width", "height", "pix
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
-                                      "adversarial", "eps",
-                                      NULL};
+                                      "adversarial", "eps", "cache", NULL};
 static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "eps", "attack", "step", "steps",
                                          "restarts", "seed", "trigger", "at", "size", "target", "out", NULL};
@@ -68,6 +67,14 @@ const struct command commands[] = {
      NULL, cmd_model_freeze, ARG_LAYER, 0},
     {"model unfreeze", "model unfreeze NAME|A..B|all", "Make frozen layers trainable again.", NULL,
      cmd_model_unfreeze, ARG_LAYER, 0},
+    {"model cut", "model cut LAYER",
+     "Keep the model up to LAYER (by index or name) and drop every layer after it, keeping the weights: "
+     "the start of transfer learning. Append a new head, then compile again.",
+     NULL, cmd_model_cut, ARG_LAYER, 0},
+    {"model input", "model input HxWxC",
+     "Change the input size (a 224x224 network to 128x128): the shapes are inferred again and every layer "
+     "whose weights keep their shape keeps them.",
+     NULL, cmd_model_input, ARG_NONE, 0},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE, 0},
     {"model save", "model save FILE [optimizer=yes] [training=yes]",
@@ -176,7 +183,7 @@ const struct command commands[] = {
      "draws them) with their class labels; augment-show.png unless out= is given.",
      o_out, cmd_augment_show, ARG_NONE, 0},
     {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
-              "[monitor=METRIC] [resume=yes]",
+              "[monitor=METRIC] [resume=yes] [cache=no]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
      "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.\n"
      "  checkpoint=DIR     after every epoch, and when the run is stopped, write DIR/last.hkm with the full\n"
@@ -186,7 +193,10 @@ const struct command commands[] = {
      "  resume=yes         continue the run of a model loaded with its training state (its options; epochs=\n"
      "                     may extend it)\n"
      "  adversarial=fgsm|pgd eps=E   adversarial training: the first half of every batch is replaced by its\n"
-     "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights",
+     "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights\n"
+     "  cache=no           do not keep a frozen base's features: by default, when the first layers are frozen\n"
+     "                     (model freeze) and nothing is augmented, each picture's features at the last\n"
+     "                     frozen layer are computed in the first epoch only, and later epochs run the head",
      o_train, cmd_train, ARG_NONE, 0},
     {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
      "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "

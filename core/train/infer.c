@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "batch.h"
+#include "feature_cache.h"
 
 #define INFER_BATCH 32 /* inputs forwarded at a time */
 
@@ -132,6 +133,13 @@ enum hk_status hk_infer_predict_files(struct hk_worker *wk, struct hk_model *m, 
 enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
                                       double *loss, double *accuracy, float *probs, struct hk_error *err)
 {
+    return hk_infer_evaluate_cached(m, ds, rescale, batch, NULL, loss, accuracy, probs, err);
+}
+
+enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                        struct hk_feature_cache *fc, double *loss, double *accuracy, float *probs,
+                                        struct hk_error *err)
+{
     size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(m));
     batch = batch > 0 ? batch : INFER_BATCH;
     float *x = malloc((size_t)batch * size * sizeof *x);
@@ -148,9 +156,17 @@ enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_datase
         int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
         for (int i = 0; i < b; i++)
             idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
         struct hk_step_result r;
-        st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+        const float *feat = fc ? hk_fcache_get(fc, idx, b) : NULL;
+        if (feat) {
+            st = hk_model_evaluate_from(m, hk_fcache_point(fc) + 1, feat, ds->labels + s, b, b, &r,
+                                        probs ? probs + s * k : NULL, err);
+        } else {
+            hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
+            st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+            if (fc && st == HK_OK)
+                hk_fcache_put(fc, m, idx, b);
+        }
         total += r.loss * b;
         correct += r.correct;
     }

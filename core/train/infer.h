@@ -54,6 +54,14 @@ enum hk_status hk_infer_predict_files(struct hk_worker *wk, struct hk_model *m, 
 enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
                                       double *loss, double *accuracy, float *probs, struct hk_error *err);
 
+struct hk_feature_cache;
+
+/* hk_infer_evaluate_here with a feature cache of ds's pictures (feature_cache.h; NULL = none):
+ * batches whose features it holds start after its point, the others fill it. */
+enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                        struct hk_feature_cache *fc, double *loss, double *accuracy, float *probs,
+                                        struct hk_error *err);
+
 /* hk_infer_evaluate_here on the worker. */
 enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds, float rescale,
                                  int batch, double *loss, double *accuracy, float *probs, struct hk_error *err);

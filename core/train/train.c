@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "feature_cache.h"
 #include "infer.h"
+#include "lexer.h"
 #include "prefetch.h"
 #include "attack.h"
 
@@ -194,6 +196,31 @@ static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
         run->progress(run->progress_user, &ev);
 }
 
+/* Feature caches of the training and validation pictures when the model has a cache point and
+ * they fit in the memory the model leaves (a warning says when they do not); both NULL else. */
+static void open_caches(struct hk_train_run *run, int batch, struct hk_feature_cache **fc,
+                        struct hk_feature_cache **vfc)
+{
+    size_t limit = hk_model_memory_limit(), used = hk_model_memory_bytes(run->model, batch), need = 0, vneed = 0;
+    size_t budget = limit > used ? limit - used : 0;
+    struct hk_error e;
+    if (hk_fcache_new(run->model, run->train->count, batch, budget, fc, &need, &e) != HK_OK) {
+        warn(run, 0, "no feature cache: %s", e.msg);
+        return;
+    }
+    if (!*fc && need) {
+        char text[32];
+        hk_format_bytes(text, sizeof text, need);
+        warn(run, 0, "no feature cache: it would need %s past the memory limit (model limits memory=SIZE)", text);
+        return;
+    }
+    if (*fc && run->val && run->val->count) {
+        budget -= hk_fcache_bytes(*fc) < budget ? hk_fcache_bytes(*fc) : budget;
+        if (hk_fcache_new(run->model, run->val->count, batch, budget, vfc, &vneed, &e) != HK_OK)
+            *vfc = NULL; /* validation then runs the whole model: slower, the same figures */
+    }
+}
+
 /* Adversarial training (Goodfellow et al. 2015, Madry et al. 2018): advx receives the batch x with
  * its first half replaced by untargeted attacks on the current weights; returns advx (x when the
  * attack failed, with *st and run->err set). */
@@ -235,6 +262,9 @@ void hk_train_job(void *arg)
         return;
     }
     hk_prefetch_set_share(pf, run->share.rank, ranks);
+    struct hk_feature_cache *fc = NULL, *vfc = NULL;
+    if (!shared && !c->no_cache && !c->adversarial && !hk_augment_active(&c->augment))
+        open_caches(run, batch, &fc, &vfc);
     if (!run->resume)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
@@ -272,15 +302,21 @@ void hk_train_job(void *arg)
                     labels[i] = ds->labels[idx[i]];
                     weights[i] = c->class_weight[labels[i]];
                 }
-                const float *x = hk_prefetch_get(pf, b);
+                const float *x = hk_prefetch_get(pf, b), *feat = fc ? hk_fcache_get(fc, idx, local) : NULL;
                 if (local && c->adversarial)
                     x = adversarial_batch(run, x, labels, local, advx, &st);
                 if (shared && run->share.sync)
                     hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
-                if (local && st == HK_OK)
+                if (local && feat && st == HK_OK) {
+                    st = hk_model_gradients_from(run->model, hk_fcache_point(fc) + 1, feat, labels, weights, local,
+                                                 (uint64_t)lo, &r, &run->err);
+                } else if (local && st == HK_OK) {
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
-                else if (shared && !local)
+                    if (fc && st == HK_OK)
+                        hk_fcache_put(fc, run->model, idx, local);
+                } else if (shared && !local) {
                     st = hk_model_sync_idle(run->model, &run->err);
+                }
                 hk_prefetch_release(pf, b);
                 if (shared)
                     st = reduce_shares(run, n, local, st, &stop, &r);
@@ -334,8 +370,8 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_ACCURACY] = (double)correct / seen;
         rec.v[HK_METRIC_VAL_LOSS] = rec.v[HK_METRIC_VAL_ACCURACY] = NAN;
         if (run->val && run->val->count) {
-            st = hk_infer_evaluate_here(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
-                                        &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
+            st = hk_infer_evaluate_cached(run->model, run->val, c->rescale, batch, vfc, &rec.v[HK_METRIC_VAL_LOSS],
+                                          &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;
@@ -369,6 +405,8 @@ void hk_train_job(void *arg)
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
     run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
     hk_prefetch_free(pf);
+    hk_fcache_free(fc);
+    hk_fcache_free(vfc);
     hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
     free(weights), free(order), free(labels), free(advx);

@@ -29,6 +29,9 @@ struct hk_train_config {
     enum hk_compare until_cmp;
     double until_value;
     float class_weight[HK_TRAIN_MAX_CLASSES]; /* per class loss weight (all 1 for none) */
+    int no_cache;               /* 1: never use a feature cache (feature_cache.h); 0: use one when the
+                                   model has a cache point, nothing is augmented (adversarial neither)
+                                   and it fits in memory */
     int adversarial;            /* 0: none; 1 + enum hk_attack_method: the first half of each batch is
                                    replaced by its FGSM or PGD pictures (untargeted, on the weights of
                                    that step; PGD 10 steps of 2.5 x eps / 10); not saved for resume */
