@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "compile_spec.h"
 #include "layer_spec.h"
 
 static const char *const o_model_new[] = {"input", "seed", NULL};
@@ -123,10 +124,10 @@ const struct command commands[] = {
      NULL, cmd_model_edit, ARG_LAYER, CMD_OWN_OPTIONS},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE, 0},
-    {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
+    {"compile", hk_compile_usage,
      "Choose the optimizer (Keras defaults for anything not given: momentum, nesterov, rho, beta1, beta2, "
      "epsilon) and the loss.",
-     NULL, cmd_compile, ARG_NONE, CMD_OWN_OPTIONS},
+     hk_compile_keys, cmd_compile, ARG_NONE, CMD_OWN_OPTIONS},
     {"data train", "data train FOLDER [size=HxW]",
      "Load the training pictures: FOLDER/CLASS/IMAGE, classes sorted by name. Pictures are resized to "
      "the model input (or size=) once and cached.",
