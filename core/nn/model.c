@@ -130,8 +130,8 @@ enum hk_status hk_model_sync_idle(struct hk_model *m, struct hk_error *err)
     for (int i = 0; i < m->count; i++)
         if (m->layers[i].ops->sync_idle)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 0);
-    for (int i = m->count - 1; i >= 0; i--)
-        if (m->layers[i].ops->sync_idle)
+    for (int i = m->count - 1; i >= 0; i--) /* as backward(): not the layers off the loss's path */
+        if (m->layers[i].ops->sync_idle && m->gbuf[i] >= 0)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 1);
     return HK_OK;
 }
