@@ -73,6 +73,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
     shell_set_classes(sh, NULL, 0);
+    sh->threshold = 0.5f;
     return 0;
 }
 
@@ -255,6 +256,7 @@ int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_error err;
     if (hk_model_cut(sh->model, idx, &chg, &err) != HK_OK)
         return shell_error(sh, w, arg, "cannot cut at %s: %s", w->w[arg].text, err.msg);
+    sh->threshold = 0.5f; /* it was chosen for the old head */
     struct hk_shape out = hk_model_output(sh->model);
     shell_print(sh, "cut after %s: dropped %d layers, kept %d (output %dx%dx%d); add a head, then compile\n",
                 hk_model_layer(sh->model, idx)->name, before - idx - 1, idx + 1, out.h, out.w, out.c);
@@ -365,6 +367,7 @@ int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
     if (arg_count(sh, w, arg, 0, 0) || need_model(sh, w) || shell_busy(sh, w))
         return -1;
     hk_model_reinit(sh->model);
+    sh->threshold = 0.5f; /* it was chosen for the old weights */
     hk_history_clear(sh->history);
     forget_resume(sh);
     return 0;
@@ -402,6 +405,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     hk_model_meta_init(&meta);
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
+    meta.threshold = sh->threshold;
     int outputs = (int)hk_shape_size(hk_model_output(sh->model));
     if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
         meta.class_names = sh->classes;
@@ -461,6 +465,7 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     sh->rescale = meta.rescale;
+    sh->threshold = meta.threshold > 0 ? meta.threshold : 0.5f;
     sh->pinned = at >= 0;
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
@@ -535,6 +540,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
     if (sh->run)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
+    sh->threshold = 0.5f;
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
@@ -611,6 +617,11 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
     hk_format_float(value, sizeof value, meta.rescale);
     shell_print(sh, "%s\n  rescale       %s (applied before the network)\n", meta.class_count ? "" : " (not recorded)",
                 value);
+    if (meta.threshold > 0) {
+        hk_format_float(value, sizeof value, meta.threshold);
+        shell_print(sh, "  threshold     %s (class %s when the output is at least that)\n", value,
+                    meta.class_count == 2 ? meta.class_names[1] : "1");
+    }
     shell_print(sh, "  data sha256   %s\n", meta.data_sha256 ? meta.data_sha256 : "(not recorded)");
     for (int i = 0; i < meta.extra_count; i++)
         shell_print(sh, "  %-13s %s\n", meta.extra[i].key, meta.extra[i].value);

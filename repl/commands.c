@@ -221,14 +221,19 @@ const struct command commands[] = {
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
      "file (path,class,probability,error), written atomically; out=- writes the CSV to standard output.",
      o_predict, cmd_predict, ARG_PATH, CMD_WRITER_ONLY},
-    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]",
+    {"evaluate", "evaluate train|val [threshold=X|best] [positive=CLASS] [worst=N] [batch=B]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
      "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
      "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
      "                  output the default is class 1, whose probability the sigmoid gives (Keras' order:\n"
      "                  for husky-v1 that is not_husky; positive=husky asks how good it is at huskies).\n"
      "                  Softmax models have no default: the class against all the others.\n"
-     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
+     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default: the model's\n"
+     "                  threshold, 0.5 unless threshold=best chose one).\n"
+     "  threshold=best  sigmoid only: choose the threshold on the output with the best balanced accuracy on\n"
+     "                  this set (4 decimals) and keep it with the model: predict, evaluate and model save\n"
+     "                  use it. Choose it on pictures held out of training (data split), not on the\n"
+     "                  validation set whose figures you report.\n"
      "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
      "  batch=B         pictures per inference batch (default 32).\n"
      "Runs on the compute worker, between two batches when training runs.\n"

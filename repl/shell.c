@@ -24,6 +24,7 @@ int shell_init(struct shell *sh, int interactive)
     sh->interactive = interactive;
     sh->augment = hk_augment_default();
     sh->rescale = 1.0f / 255.0f;
+    sh->threshold = 0.5f;
     sh->seed = 1337;
     sh->threads = 0;
     sh->limits = hk_image_limits_default();
@@ -49,6 +50,7 @@ void shell_free(struct shell *sh)
     }
     hk_worker_free(sh->worker);
     hk_checkpoint_free(sh->checkpoint);
+    hk_train_run_release(sh->run);
     free(sh->run);
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);

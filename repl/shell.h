@@ -42,6 +42,7 @@ struct shell {
     struct hk_dataset *train, *val;
     struct hk_augment augment;
     float rescale;
+    float threshold;               /* a sigmoid model's decision threshold on its output (model file) */
     uint64_t seed;
     int threads;
     struct hk_image_limits limits;

@@ -20,6 +20,7 @@
  *   compile optimizer=adam lr=0.0005 ...     if compiled (hk_compile_format)
  *   classes NAME "NAME WITH SPACES" ...      class names in label order, may span lines
  *   rescale X                                input scaling before the network (1 = none)
+ *   threshold X                              decision threshold of a sigmoid output (absent: 0.5)
  *   meta KEY VALUE                           provenance; VALUE is the raw rest of the line
  *   script LINE                              one line of the script that built the model (raw)
  *   optimizer_step N                         only with the optimizer training state
@@ -72,6 +73,8 @@ struct hk_model_meta {
     char **class_names;  /* class_count names in label order; UTF-8, no quotes or newlines */
     int class_count;     /* 0 = not recorded; else 2 for a 1-unit output, or the output size */
     float rescale;       /* factor applied to pixel values before the network; 1 (or 0 on save) = none */
+    float threshold;     /* a 1-unit sigmoid model's decision threshold on its output (class 1 when the
+                            output >= it), chosen by evaluate threshold=best; 0 = none (0.5) */
     char *script;        /* the commands that built the model, '\n'-separated, or NULL */
     char *data_sha256;   /* hash of the data (manifest) the model was trained on, or NULL */
     struct hk_model_meta_entry *extra; /* other provenance, in file order */

@@ -131,6 +131,7 @@ struct mf_plan {
     int step_line;
     uint64_t step;
     int rescale_line;
+    int threshold_line;
     int script_lines;
     struct mf_buf script;
     struct hk_model_meta meta;

@@ -164,6 +164,16 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
         p->rescale_line = w->line;
         return HK_OK;
     }
+    if (strcmp(cmd, "threshold") == 0) {
+        double v;
+        if (p->threshold_line)
+            return mf_fail_line(err, HK_EFORMAT, w, "a second threshold (the first is on line %d)", p->threshold_line);
+        if (ws->count != 2 || !hk_parse_float(ws->w[1].text, &v) || !(v > 0 && v < 1))
+            return mf_fail_line(err, HK_EFORMAT, w, "expected 'threshold X' with a number X between 0 and 1");
+        p->meta.threshold = (float)v;
+        p->threshold_line = w->line;
+        return HK_OK;
+    }
     if (strcmp(cmd, "optimizer_step") == 0) {
         if (p->step_line)
             return mf_fail_line(err, HK_EFORMAT, w, "a second optimizer_step (the first is on line %d)", p->step_line);
@@ -174,7 +184,8 @@ static enum hk_status line_lexed(struct mf_plan *p, const char *line, const stru
     }
     return mf_fail_line(err, HK_EFORMAT, w,
                      "unknown command '%s'; a model file header holds only model new, layers (conv2d, maxpool, "
-                     "dropout, flatten, dense, activation, add, ...), model freeze, compile, classes, rescale, meta, script, "
+                     "dropout, flatten, dense, activation, add, ...), model freeze, compile, classes, rescale, threshold, meta, "
+                     "script, "
                      "optimizer_step and train_* lines",
                      mf_excerpt(cmd, strlen(cmd), ex, sizeof ex));
 }

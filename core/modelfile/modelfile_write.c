@@ -33,6 +33,8 @@ static enum hk_status check_save_meta(const struct hk_model_meta *meta, struct h
         if (st != HK_OK)
             return st;
     }
+    if (!(meta->threshold >= 0 && meta->threshold < 1))
+        return hk_fail(err, HK_EINVAL, "threshold must be between 0 and 1, got %g", (double)meta->threshold);
     if (!isfinite(meta->rescale) || meta->rescale < 0)
         return hk_fail(err, HK_EINVAL, "rescale must be a positive number, got %g", (double)meta->rescale);
     if (meta->script && !mf_str_utf8(meta->script))
@@ -112,6 +114,10 @@ static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_m
     }
     hk_format_float(line, sizeof line, meta->rescale > 0 ? meta->rescale : 1.0f); /* 0: zeroed meta, none */
     mf_buf_printf(h, "rescale %s\n", line);
+    if (meta->threshold > 0 && meta->threshold != 0.5f) {
+        hk_format_float(line, sizeof line, meta->threshold);
+        mf_buf_printf(h, "threshold %s\n", line);
+    }
     if (meta->data_sha256) {
         mf_buf_str(h, "meta data_sha256 ");
         mf_buf_str(h, meta->data_sha256);

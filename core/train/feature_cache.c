@@ -12,6 +12,7 @@ struct hk_feature_cache {
     float *feat;        /* count x size */
     unsigned char *have;
     float *batch;       /* one batch gathered */
+    uint64_t key;       /* hk_fcache_key it was made under */
 };
 
 enum hk_status hk_fcache_new(const struct hk_model *m, size_t count, int batch, size_t budget,
@@ -63,8 +64,13 @@ int hk_fcache_point(const struct hk_feature_cache *fc)
 
 const float *hk_fcache_get(struct hk_feature_cache *fc, const uint32_t *idx, int n)
 {
-    if (n > fc->nbatch)
-        return NULL;
+    if (n > fc->nbatch) { /* a later run with a larger batch */
+        float *grown = realloc(fc->batch, (size_t)n * fc->size * sizeof *grown);
+        if (!grown)
+            return NULL;
+        fc->batch = grown;
+        fc->nbatch = n;
+    }
     for (int i = 0; i < n; i++)
         if (!fc->have[idx[i]])
             return NULL;
@@ -85,4 +91,56 @@ void hk_fcache_put(struct hk_feature_cache *fc, const struct hk_model *m, const 
 size_t hk_fcache_bytes(const struct hk_feature_cache *fc)
 {
     return fc ? (fc->count + (size_t)fc->nbatch) * fc->size * sizeof(float) + fc->count : 0;
+}
+
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t fnv_int(uint64_t h, long long v)
+{
+    return fnv(h, &v, sizeof v);
+}
+
+uint64_t hk_fcache_key(const struct hk_model *m, const struct hk_dataset *ds, float rescale)
+{
+    int point = hk_model_cache_point(m);
+    struct hk_shape in = hk_model_input(m);
+    uint64_t h = 0xcbf29ce484222325ull;
+    long long head[] = {point, in.c, in.h, in.w, (long long)ds->count, ds->height, ds->width};
+    h = fnv(h, head, sizeof head);
+    h = fnv(h, &rescale, sizeof rescale);
+    for (int i = 0; i <= point; i++) {
+        const struct hk_layer *l = hk_model_layer(m, i);
+        const struct hk_layer_spec *s = &l->spec;
+        long long f[] = {s->kind, s->units, s->kh, s->kw, s->sh, s->sw, s->same, s->nobias, s->pad[0], s->pad[1],
+                         s->pad[2], s->pad[3], s->act, l->input, l->input2, l->frozen};
+        h = fnv(h, f, sizeof f);
+        float g[] = {s->momentum, s->epsilon, s->rate};
+        h = fnv(h, g, sizeof g);
+        h = fnv(h, l->w, l->wcount * sizeof *l->w);
+        h = fnv(h, l->b, l->bcount * sizeof *l->b);
+        h = fnv(h, l->state, l->scount * sizeof *l->state);
+    }
+    h = fnv_int(h, ds->pixel_hash ? 1 : 0);
+    if (ds->pixel_hash)
+        h = fnv(h, ds->pixel_hash, ds->count * sizeof *ds->pixel_hash);
+    else
+        h = fnv(h, ds->pixels, ds->count * (size_t)ds->height * (size_t)ds->width * 3);
+    return h ? h : 1;
+}
+
+void hk_fcache_set_key(struct hk_feature_cache *fc, uint64_t key)
+{
+    fc->key = key;
+}
+
+uint64_t hk_fcache_get_key(const struct hk_feature_cache *fc)
+{
+    return fc ? fc->key : 0;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataset.h"
 #include "model.h"
 #include "status.h"
 
@@ -21,6 +22,16 @@ struct hk_feature_cache;
 enum hk_status hk_fcache_new(const struct hk_model *m, size_t count, int batch, size_t budget,
                              struct hk_feature_cache **out, size_t *need, struct hk_error *err);
 
+/* What the features of a cache depend on, as one number: the input shape, the cache point, the
+ * configuration, connections, weights and state of every layer up to it, and the pictures (ds's
+ * per-picture pixel hashes) with the rescale factor. A cache made under the same key holds the
+ * features the model would compute now, so it can serve a later run (a head trained in phases). */
+uint64_t hk_fcache_key(const struct hk_model *m, const struct hk_dataset *ds, float rescale);
+
+/* Set and read the key a cache was made under (0 = none). */
+void hk_fcache_set_key(struct hk_feature_cache *fc, uint64_t key);
+uint64_t hk_fcache_get_key(const struct hk_feature_cache *fc);
+
 /* Free; NULL is a no-op. */
 void hk_fcache_free(struct hk_feature_cache *fc);
 
@@ -28,7 +39,7 @@ void hk_fcache_free(struct hk_feature_cache *fc);
 int hk_fcache_point(const struct hk_feature_cache *fc);
 
 /* The features of pictures idx[0..n) as one batch (borrowed until the next call), or NULL when
- * one of them has not been computed yet. */
+ * one of them has not been computed yet (or memory for a batch larger than any before ran out). */
 const float *hk_fcache_get(struct hk_feature_cache *fc, const uint32_t *idx, int n);
 
 /* Keep the features of pictures idx[0..n) from the last forward pass of m (its cache point

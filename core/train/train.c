@@ -196,29 +196,44 @@ static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
         run->progress(run->progress_user, &ev);
 }
 
-/* Feature caches of the training and validation pictures when the model has a cache point and
- * they fit in the memory the model leaves (a warning says when they do not); both NULL else. */
-static void open_caches(struct hk_train_run *run, int batch, struct hk_feature_cache **fc,
-                        struct hk_feature_cache **vfc)
+void hk_train_run_release(struct hk_train_run *run)
 {
-    size_t limit = hk_model_memory_limit(), used = hk_model_memory_bytes(run->model, batch), need = 0, vneed = 0;
-    size_t budget = limit > used ? limit - used : 0;
-    struct hk_error e;
-    if (hk_fcache_new(run->model, run->train->count, batch, budget, fc, &need, &e) != HK_OK) {
-        warn(run, 0, "no feature cache: %s", e.msg);
-        return;
+    for (int k = 0; run && k < 2; k++) {
+        hk_fcache_free(run->cache[k]);
+        run->cache[k] = NULL;
     }
-    if (!*fc && need) {
+}
+
+/* The feature cache of set k (0 training, 1 validation) for this run: the one the run struct
+ * kept when its key still holds, else a new one when the model has a cache point and it fits in
+ * *budget (which it then uses up; a warning says when the training cache does not fit). */
+static struct hk_feature_cache *open_cache(struct hk_train_run *run, int k, const struct hk_dataset *ds, int batch,
+                                           size_t *budget)
+{
+    uint64_t key = hk_fcache_key(run->model, ds, run->config.rescale);
+    if (run->cache[k] && hk_fcache_get_key(run->cache[k]) == key) {
+        *budget -= hk_fcache_bytes(run->cache[k]) < *budget ? hk_fcache_bytes(run->cache[k]) : *budget;
+        return run->cache[k];
+    }
+    hk_fcache_free(run->cache[k]);
+    run->cache[k] = NULL;
+    size_t need = 0;
+    struct hk_error e;
+    if (hk_fcache_new(run->model, ds->count, batch, *budget, &run->cache[k], &need, &e) != HK_OK) {
+        if (!k)
+            warn(run, 0, "no feature cache: %s", e.msg);
+        return NULL;
+    }
+    if (!run->cache[k] && need && !k) {
         char text[32];
         hk_format_bytes(text, sizeof text, need);
         warn(run, 0, "no feature cache: it would need %s past the memory limit (model limits memory=SIZE)", text);
-        return;
     }
-    if (*fc && run->val && run->val->count) {
-        budget -= hk_fcache_bytes(*fc) < budget ? hk_fcache_bytes(*fc) : budget;
-        if (hk_fcache_new(run->model, run->val->count, batch, budget, vfc, &vneed, &e) != HK_OK)
-            *vfc = NULL; /* validation then runs the whole model: slower, the same figures */
+    if (run->cache[k]) {
+        hk_fcache_set_key(run->cache[k], key);
+        *budget -= hk_fcache_bytes(run->cache[k]) < *budget ? hk_fcache_bytes(run->cache[k]) : *budget;
     }
+    return run->cache[k];
 }
 
 /* Adversarial training (Goodfellow et al. 2015, Madry et al. 2018): advx receives the batch x with
@@ -263,8 +278,20 @@ void hk_train_job(void *arg)
     }
     hk_prefetch_set_share(pf, run->share.rank, ranks);
     struct hk_feature_cache *fc = NULL, *vfc = NULL;
-    if (!shared && !c->no_cache && !c->adversarial && !hk_augment_active(&c->augment))
-        open_caches(run, batch, &fc, &vfc);
+    if (!shared && !c->no_cache && !c->adversarial && !hk_augment_active(&c->augment) &&
+        hk_model_cache_point(run->model) >= 0) {
+        size_t limit = hk_model_memory_limit(), used = hk_model_memory_bytes(run->model, batch);
+        size_t budget = (limit > used ? limit - used : 0) + hk_fcache_bytes(run->cache[0]) + hk_fcache_bytes(run->cache[1]);
+        fc = open_cache(run, 0, ds, batch, &budget);
+        if (fc && run->val && run->val->count)
+            vfc = open_cache(run, 1, run->val, batch, &budget);
+    }
+    if (!fc) /* what is not used now is out of date or unwanted */
+        hk_train_run_release(run);
+    else if (!vfc) {
+        hk_fcache_free(run->cache[1]);
+        run->cache[1] = NULL;
+    }
     if (!run->resume)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
@@ -405,8 +432,6 @@ void hk_train_job(void *arg)
         snprintf(why, sizeof why, "finished after %d epoch%s", epoch, epoch == 1 ? "" : "s");
     run->data_wait_seconds = hk_prefetch_wait_seconds(pf);
     hk_prefetch_free(pf);
-    hk_fcache_free(fc);
-    hk_fcache_free(vfc);
     hk_model_set_sync(run->model, NULL, NULL, 0);
     finish(run, epoch, st, why);
     free(weights), free(order), free(labels), free(advx);

@@ -11,6 +11,7 @@
 
 #include "augment.h"
 #include "dataset.h"
+#include "feature_cache.h"
 #include "history.h"
 #include "model.h"
 #include "worker.h"
@@ -124,7 +125,14 @@ struct hk_train_run {
     struct hk_error err;
     double step_seconds;            /* when finished: time of the training steps (wait included) */
     double data_wait_seconds;       /* of which the worker waited for the next batch's pictures */
+    struct hk_feature_cache *cache[2]; /* the training and validation pictures' features (see
+                                        * feature_cache.h), kept after the run: a later run of the
+                                        * same run struct reuses them when their key still holds,
+                                        * else frees them. Free with hk_train_run_release. */
 };
+
+/* Free what a finished run keeps (its feature caches); the struct itself stays the caller's. */
+void hk_train_run_release(struct hk_train_run *run);
 
 /* What a run starts from: everything hk_train_start puts into a run. Borrowed; what it points to
  * must stay alive and unchanged until the run has ended. */

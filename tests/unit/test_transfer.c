@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "feature_cache.h"
+#include "metrics.h"
 #include "model.h"
 #include "train.h"
 
@@ -177,7 +178,10 @@ struct run_result {
     double figures[8][4];
 };
 
-static void train(const struct hk_dataset *ds, int no_cache, int epochs, struct run_result *res)
+/* Train the frozen-base model on ds (also its validation set) in runs of epochs[0], epochs[1], ...
+ * (0-terminated) through one run struct and one history, as the shell does; *reused receives 1
+ * when every later run found the training features of the one before it still in the run. */
+static void train(const struct hk_dataset *ds, int no_cache, const int *epochs, struct run_result *res, int *reused)
 {
     struct hk_error err;
     struct hk_model *m = base_model(8);
@@ -185,19 +189,21 @@ static void train(const struct hk_dataset *ds, int no_cache, int epochs, struct 
     struct hk_worker *w = hk_worker_new(&err);
     struct hk_history *h = hk_history_new();
     struct hk_train_run *run = calloc(1, sizeof *run);
-    run->model = m;
-    run->train = ds;
-    run->val = ds;
-    run->config = (struct hk_train_config){.epochs = epochs, .batch = 8, .seed = 4, .rescale = 1.0f / 255.0f,
-                                           .augment = hk_augment_default(), .until = HK_METRIC_COUNT,
-                                           .no_cache = no_cache};
-    for (int k = 0; k < HK_TRAIN_MAX_CLASSES; k++)
-        run->config.class_weight[k] = 1.0f + k;
-    run->history = h;
-    run->worker = w;
-    hk_worker_start(w, hk_train_job, run, &err);
-    hk_worker_wait(w);
-    CHECK(run->status == HK_OK, "run %s", run->err.msg);
+    *reused = 1;
+    for (int k = 0; epochs[k]; k++) {
+        struct hk_feature_cache *before = run->cache[0];
+        struct hk_train_setup s = {.model = m, .train = ds, .val = ds, .history = h, .worker = w};
+        s.config = (struct hk_train_config){.epochs = epochs[k], .batch = 8, .seed = 4, .rescale = 1.0f / 255.0f,
+                                            .augment = hk_augment_default(), .until = HK_METRIC_COUNT,
+                                            .no_cache = no_cache};
+        for (int c = 0; c < HK_TRAIN_MAX_CLASSES; c++)
+            s.config.class_weight[c] = 1.0f + c;
+        CHECK(hk_train_start(run, &s, &err) == HK_OK, "%s", err.msg);
+        hk_worker_wait(w);
+        CHECK(run->status == HK_OK, "run %s", run->err.msg);
+        if (k > 0 && (!before || run->cache[0] != before))
+            *reused = 0;
+    }
     size_t n;
     struct hk_epoch_record *r = hk_history_epochs(h, &n);
     for (size_t e = 0; e < n && e < 8; e++) {
@@ -209,32 +215,85 @@ static void train(const struct hk_dataset *ds, int no_cache, int epochs, struct 
     free(r);
     res->params = malloc(hk_model_param_count(m) * sizeof *res->params);
     memcpy(res->params, hk_model_params(m), hk_model_param_count(m) * sizeof *res->params);
+    hk_train_run_release(run);
     free(run);
     hk_history_free(h);
     hk_worker_free(w);
     hk_model_free(m);
 }
 
-static void test_cached_run(const struct hk_dataset *ds)
+static void compare(const struct run_result *a, const struct run_result *b, int epochs, const char *what)
 {
-    struct run_result a, b;
-    int epochs = 4;
-    train(ds, 0, epochs, &a);
-    train(ds, 1, epochs, &b);
     struct hk_model *m = base_model(8);
     size_t np = hk_model_param_count(m);
     hk_model_free(m);
     double worst = 0;
     for (size_t i = 0; i < np; i++)
-        worst = fmax(worst, fabs((double)a.params[i] - b.params[i]));
-    CHECK(worst <= 1e-5, "cached and uncached runs end with the same weights (largest difference %.3g)", worst);
+        worst = fmax(worst, fabs((double)a->params[i] - b->params[i]));
+    CHECK(worst <= 1e-5, "%s: the same weights at the end (largest difference %.3g)", what, worst);
     worst = 0;
     for (int e = 0; e < epochs; e++)
         for (int k = 0; k < 4; k++)
-            worst = fmax(worst, fabs(a.figures[e][k] - b.figures[e][k]));
-    CHECK(worst <= 1e-5, "and the same loss, accuracy, val_loss and val_accuracy each epoch (%.3g)", worst);
+            worst = fmax(worst, fabs(a->figures[e][k] - b->figures[e][k]));
+    CHECK(worst <= 1e-5, "%s: the same loss, accuracy, val_loss and val_accuracy each epoch (%.3g)", what, worst);
+}
+
+static void test_cached_run(const struct hk_dataset *ds)
+{
+    struct run_result a, b, c;
+    int four[] = {4, 0}, phases[] = {2, 1, 1, 0}, reused;
+    train(ds, 0, four, &a, &reused);
+    train(ds, 1, four, &b, &reused);
+    compare(&a, &b, 4, "cached and uncached runs");
+    train(ds, 0, phases, &c, &reused);
+    CHECK(reused, "later runs reuse the cache of the first");
+    compare(&c, &b, 4, "runs of 2, 1 and 1 epochs with a kept cache, and one uncached run of 4");
     free(a.params);
     free(b.params);
+    free(c.params);
+}
+
+/* The key changes with the base's weights, state, configuration and the pictures; not with the head. */
+static void test_key(const struct hk_dataset *ds, const struct hk_dataset *other)
+{
+    struct hk_model *m = base_model(8);
+    hk_model_set_frozen(m, 0, 2, 1);
+    uint64_t k0 = hk_fcache_key(m, ds, 1.0f / 255);
+    const struct hk_layer *head = hk_model_layer(m, 4), *branch = hk_model_layer(m, 2);
+    head->w[0] += 1.0f;
+    CHECK(hk_fcache_key(m, ds, 1.0f / 255) == k0, "a head weight leaves the key");
+    branch->w[3] += 1e-7f;
+    CHECK(hk_fcache_key(m, ds, 1.0f / 255) != k0, "a base weight changes it");
+    branch->w[3] -= 1e-7f;
+    CHECK(hk_fcache_key(m, ds, 1.0f / 255) == k0, "and back");
+    hk_model_state(m)[1] += 0.5f;
+    CHECK(hk_fcache_key(m, ds, 1.0f / 255) != k0, "a moving statistic changes it");
+    hk_model_state(m)[1] -= 0.5f;
+    CHECK(hk_fcache_key(m, ds, 1.0f / 254) != k0, "the rescale changes it");
+    CHECK(hk_fcache_key(m, other, 1.0f / 255) != k0, "other pictures change it");
+    hk_model_set_frozen(m, 4, 4, 1);
+    CHECK(hk_fcache_key(m, ds, 1.0f / 255) != k0, "another cache point changes it");
+    hk_model_free(m);
+}
+
+/* The threshold with the best balanced accuracy, by hand: outputs of class 0 at 0.1 0.2 0.3 0.6,
+ * class 1 at 0.4 0.7 0.8. Between 0.3 and 0.4 every class-1 output is above and 3 of 4 class-0
+ * ones below: BA (1 + 0.75) / 2 = 0.875, better than any other cut; threshold 0.35. */
+static void test_threshold(void)
+{
+    const float out[] = {0.1f, 0.7f, 0.2f, 0.4f, 0.3f, 0.8f, 0.6f};
+    const int label[] = {0, 1, 0, 1, 0, 1, 0};
+    double t, ba;
+    struct hk_error err;
+    CHECK(hk_metrics_best_threshold(out, label, 7, &t, &ba, &err) == HK_OK, "%s", err.msg);
+    CHECK(fabs(t - 0.35) < 1e-6 && fabs(ba - 0.875) < 1e-12, "threshold %.9g, balanced accuracy %.9g", t, ba);
+    const float tie[] = {0.2f, 0.8f};
+    const int tl[] = {0, 1};
+    CHECK(hk_metrics_best_threshold(tie, tl, 2, &t, &ba, &err) == HK_OK && fabs(t - 0.5) < 1e-6 && ba == 1.0,
+          "separable: the midpoint 0.5 (%.9g)", t);
+    const int one[] = {1, 1};
+    CHECK(hk_metrics_best_threshold(tie, one, 2, &t, &ba, &err) == HK_EINVAL && strstr(err.msg, "both classes"),
+          "one class refused: %s", err.msg);
 }
 
 int main(int argc, char **argv)
@@ -249,10 +308,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot load %s: %s\n", argv[1], err.msg);
         return 2;
     }
+    test_threshold();
     test_cut();
     test_cache_point();
     test_gradients_from(ds);
     test_cached_run(ds);
+    struct hk_dataset *val = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../val", argv[1]);
+    if (hk_dataset_load(path, 8, 8, NULL, 1, &val, &err) != HK_OK) {
+        fprintf(stderr, "cannot load %s: %s\n", path, err.msg);
+        return 2;
+    }
+    test_key(ds, val);
+    hk_dataset_free(val);
     hk_dataset_free(ds);
     return check_summary();
 }
