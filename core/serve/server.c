@@ -246,12 +246,8 @@ static char *describe_model(const struct hk_served *m)
                        "\"resize\":\"antialiased bilinear to %dx%d\",\"rescale\":%.9g}",
                    in.w, in.h, (double)rescale);
     hk_json_printf(&j, ",\"output\":\"%s\"", m->outputs == 1 ? "sigmoid" : "softmax");
-    if (m->outputs == 1) {
-        char buf[32];
-        hk_json_raw(&j, ",\"score\":");
-        hk_json_str(&j, "the sigmoid output: the probability of class 1");
-        (void)buf;
-    }
+    if (m->outputs == 1)
+        hk_json_raw(&j, ",\"score\":\"the sigmoid output: the probability of class 1\"");
     hk_json_printf(&j, ",\"layers\":%d,\"parameters\":%zu,\"sha256\":\"%s\"}", hk_model_count(m->model),
                    hk_model_param_count(m->model), m->sha256);
     if (j.oom) {
@@ -460,13 +456,15 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
             continue;
         }
         const float *p = *probs + (size_t)i * (size_t)k;
-        int best = 0;
-        for (int c = 1; c < k; c++)
+        int best = 0, finite = 1;
+        for (int c = 0; c < k; c++) {
+            finite = finite && isfinite(p[c]);
             if (p[c] > p[best])
                 best = c;
+        }
         if (k == 1)
-            best = p[0] >= 0.5f;
-        if (!isfinite(p[0]) || !isfinite(p[best])) {
+            best = p[0] >= 0.5f; /* the sigmoid gives P(class 1) */
+        if (!finite) {
             r->status = 503;
             snprintf(r->why, sizeof r->why, "the model's output is not a number");
             continue;
