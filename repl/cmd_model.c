@@ -190,10 +190,7 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     const char *rule = "_____________________________________________________________________";
     const char *rule2 = "=====================================================================";
-    int graph = 0;
-    for (int i = 0; i < hk_model_count(sh->model) && !graph; i++)
-        graph = hk_model_layer(sh->model, i)->input != i - 1 || hk_model_layer(sh->model, i)->input2 >= 0;
-    if (graph) {
+    if (hk_model_is_graph(sh->model)) {
         summary_graph(sh, sh->model);
         rule = "__________________________________________________________________________________________________";
     } else {
