@@ -16,7 +16,7 @@
 #include "progress.h"
 #include "server.h"
 
-volatile int shell_interrupted;
+volatile sig_atomic_t shell_interrupted;
 
 int shell_init(struct shell *sh, int interactive)
 {

@@ -118,6 +118,29 @@ static size_t dw_scratch(const struct hk_layer *l)
     return bufs_floats(l) + l->wcount + l->bcount;
 }
 
+/* Four floats in one register (GCC and clang vector extension); loads go through memcpy, so
+ * they may be unaligned. */
+typedef float v4 __attribute__((vector_size(16)));
+
+static v4 load4(const float *p)
+{
+    v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* p[0], p[2], p[4], p[6] */
+static v4 load4_even(const float *p)
+{
+    v4 v = {p[0], p[2], p[4], p[6]};
+    return v;
+}
+
+static void store4(float *p, v4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 /* The input cells of p: [hp][wp] (at row pt, column pl) = x: [h][w]; the border, zeroed once
  * per call, stays zero. */
 static void pad_plane(float *restrict p, const float *restrict x, const struct plane *g)
@@ -126,7 +149,10 @@ static void pad_plane(float *restrict p, const float *restrict x, const struct p
     for (int iy = 0; iy < g->h && iy + g->pt < g->hp; iy++) {
         float *restrict pr = p + (size_t)(iy + g->pt) * g->wp + g->pl;
         const float *restrict xr = x + (size_t)iy * g->w;
-        for (int c = 0; c < n; c++)
+        int c = 0;
+        for (; c + 4 <= n; c += 4)
+            store4(pr + c, load4(xr + c));
+        for (; c < n; c++)
             pr[c] = xr[c];
     }
 }
@@ -140,7 +166,13 @@ static void correlate(float *restrict y, int oh, int ow, const float *restrict p
         float *restrict yr = y + (size_t)oy * ow;
         const float *r0 = p + (size_t)oy * sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
         if (kh == 3 && kw == 3 && sw == 1) {
-            for (int ox = 0; ox < ow; ox++)
+            /* four outputs a register (no alias checks or loop versions: small planes pay per row) */
+            int ox = 0;
+            for (; ox + 4 <= ow; ox += 4)
+                store4(yr + ox, bias + k[0] * load4(r0 + ox) + k[1] * load4(r0 + ox + 1) + k[2] * load4(r0 + ox + 2) +
+                                    k[3] * load4(r1 + ox) + k[4] * load4(r1 + ox + 1) + k[5] * load4(r1 + ox + 2) +
+                                    k[6] * load4(r2 + ox) + k[7] * load4(r2 + ox + 1) + k[8] * load4(r2 + ox + 2));
+            for (; ox < ow; ox++)
                 yr[ox] = bias + k[0] * r0[ox] + k[1] * r0[ox + 1] + k[2] * r0[ox + 2] + k[3] * r1[ox] +
                          k[4] * r1[ox + 1] + k[5] * r1[ox + 2] + k[6] * r2[ox] + k[7] * r2[ox + 1] +
                          k[8] * r2[ox + 2];
@@ -164,24 +196,6 @@ static void correlate(float *restrict y, int oh, int ow, const float *restrict p
             }
         }
     }
-}
-
-/* Four floats in one register (GCC and clang vector extension); loads go through memcpy, so
- * they may be unaligned. */
-typedef float v4 __attribute__((vector_size(16)));
-
-static v4 load4(const float *p)
-{
-    v4 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* p[0], p[2], p[4], p[6] */
-static v4 load4_even(const float *p)
-{
-    v4 v = {p[0], p[2], p[4], p[6]};
-    return v;
 }
 
 /* 3x3 kernel gradient of one plane: dk[i*3+j] += sum over the plane of dy * p (shifted by the

@@ -30,6 +30,24 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
     return st;
 }
 
+enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
+                               int w, int h, unsigned char *pix, float *x, struct hk_error *err)
+{
+    struct hk_shape in = hk_model_input(m);
+    if (in.c != 3)
+        return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
+    if (w <= 0 || h <= 0 || !rgb)
+        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", w, h);
+    unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
+    if (!pix && !own)
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+    unsigned char *p = pix ? pix : own;
+    hk_image_resize(p, in.w, in.h, rgb, w, h);
+    hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
+    free(own);
+    return HK_OK;
+}
+
 /* One piece of model work for the worker, and its result. */
 enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS };
 

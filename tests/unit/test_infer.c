@@ -1,5 +1,5 @@
 /* test_infer.c: the inference API (infer.h) against values computed here another way: a picture's
- * input is its resized pixels times rescale in CHW order; predicting files equals predicting
+ * input is its resized pixels times rescale in CHW order, from a file or from decoded pixels; predicting files equals predicting
  * their inputs one by one on this thread; unreadable files and folders get a reason and leave the
  * other rows right; evaluating a set gives each picture's output, the binary cross-entropy mean
  * of those outputs as its loss and the share with output >= 0.5 on the right side as accuracy;
@@ -53,6 +53,16 @@ static void test_load(const struct hk_model *m, const char *path)
           "without a picture buffer the input is the same");
     CHECK(hk_infer_load(m, &prep, "/nonexistent/picture.png", pix, x, &err) == HK_EIO, "a missing file: %s",
           err.msg);
+    /* decoded pixels (as a server receives them) become the same input as the file */
+    unsigned char *rgb = NULL;
+    int w = 0, h = 0;
+    float x3[SIDE * SIDE * 3];
+    CHECK(hk_image_load(path, NULL, &rgb, &w, &h, &err) == HK_OK, "%s", err.msg);
+    CHECK(hk_infer_pixels(m, &prep, rgb, w, h, pix, x3, &err) == HK_OK && !memcmp(x3, x2, sizeof x3) &&
+              !memcmp(pix, want_pix, sizeof pix),
+          "hk_infer_pixels of the decoded file gives the file's input");
+    CHECK(hk_infer_pixels(m, &prep, rgb, 0, h, NULL, x3, &err) == HK_EINVAL, "a 0-wide picture is refused");
+    free(rgb);
 }
 
 static void test_predict_files(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds)
