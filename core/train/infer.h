@@ -81,4 +81,10 @@ enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, con
  * worker, so that they are the weights of one step even while a run trains. */
 enum hk_status hk_infer_weights(struct hk_worker *wk, struct hk_model *m, int layer, float *w, struct hk_error *err);
 
+/* Set one weight of layer `layer` on the worker: value index of its kernel (bias 0; the layout
+ * layer.h gives, as model files store it) or of its bias (bias 1). before (may be NULL) receives
+ * the old value. HK_EINVAL for a layer, tensor or index that does not exist. */
+enum hk_status hk_infer_set_weight(struct hk_worker *wk, struct hk_model *m, int layer, int bias, size_t index,
+                                   float value, float *before, struct hk_error *err);
+
 #endif
