@@ -190,10 +190,7 @@ int cmd_model_summary(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     const char *rule = "_____________________________________________________________________";
     const char *rule2 = "=====================================================================";
-    int graph = 0;
-    for (int i = 0; i < hk_model_count(sh->model) && !graph; i++)
-        graph = hk_model_layer(sh->model, i)->input != i - 1 || hk_model_layer(sh->model, i)->input2 >= 0;
-    if (graph) {
+    if (hk_model_is_graph(sh->model)) {
         summary_graph(sh, sh->model);
         rule = "__________________________________________________________________________________________________";
     } else {
@@ -582,10 +579,59 @@ int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
     return 0;
 }
 
+/* model info without a FILE: the session's model, in the layout of a file's description. */
+static int describe_current(struct shell *sh, const struct hk_words *w)
+{
+    if (!sh->model)
+        return shell_error(sh, w, 0, "no model yet; build one, or describe a file with: model info FILE");
+    struct hk_model *m = sh->model;
+    struct hk_shape in = hk_model_input(m);
+    char params[32], value[32], line[512];
+    format_count(params, sizeof params, hk_model_param_count(m));
+    shell_print(sh, "the current model (in memory; model save FILE writes it)\n");
+    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s parameters\n", in.h, in.w,
+                in.c, (unsigned long long)hk_model_seed(m), hk_model_count(m), params);
+    for (int i = 0; i < hk_model_count(m); i++) {
+        const struct hk_layer *l = hk_model_layer(m, i);
+        hk_layer_spec_format(&l->spec, line, sizeof line);
+        shell_print(sh, "                %s%s\n", line, l->frozen ? "  (frozen)" : "");
+    }
+    struct hk_optim opt;
+    enum hk_loss loss;
+    if (hk_model_compiled(m, &opt, &loss)) {
+        hk_compile_format(&opt, loss, line, sizeof line);
+        shell_print(sh, "  compiled      %s\n", line + strlen("compile "));
+    } else {
+        shell_print(sh, "  compiled      no\n");
+    }
+    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
+    int classes = sh->nclasses ? sh->nclasses : ds ? ds->class_count : 0;
+    shell_print(sh, "  classes      ");
+    for (int k = 0; k < classes; k++)
+        shell_print(sh, " %s", shell_class_name(sh, k, value, sizeof value));
+    shell_print(sh, "%s\n", !classes ? " (none yet: from data train, or a loaded file)"
+                            : sh->nclasses ? " (recorded in the file it was loaded from)"
+                                           : " (the data set's)");
+    hk_format_float(value, sizeof value, sh->rescale);
+    shell_print(sh, "  rescale       %s (applied before the network)\n", value);
+    if (sh->run && sh->run->model == m && hk_worker_busy(sh->worker))
+        shell_print(sh, "  state         training now (status shows where)\n");
+    else if (sh->run && sh->run->model == m)
+        shell_print(sh, "  state         trained in this session (model save FILE training=yes keeps the run)\n");
+    else if (sh->resume) {
+        shell_print(sh, "  state         loaded with a training state: ");
+        print_training(sh, sh->resume);
+    } else
+        shell_print(sh, "  state         not trained in this session\n");
+    return 0;
+}
+
 int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
 {
-    if (arg_count(sh, w, arg, 1, 1))
+    if (arg_count(sh, w, arg, 0, 1))
         return -1;
+    if (arg >= w->count)
+        return describe_current(sh, w);
     const char *path = w->w[arg].text;
     struct hk_model_meta meta;
     struct hk_error err;

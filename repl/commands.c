@@ -96,9 +96,10 @@ const struct command commands[] = {
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
      NULL, cmd_model_verify, ARG_PATH, 0},
-    {"model info", "model info FILE",
+    {"model info", "model info [FILE]",
      "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
-     "seed, husky version, data hash, and whether it has a training state.",
+     "seed, husky version, data hash, and whether it has a training state. Without FILE: the same about the "
+     "current model.",
      NULL, cmd_model_info, ARG_PATH, 0},
     {"model limits", "model limits [memory=SIZE]",
      "Show or set the most memory one model may use (default 4GB): its parameters with gradients and "

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -16,7 +17,7 @@
 #include "progress.h"
 #include "server.h"
 
-volatile int shell_interrupted;
+volatile sig_atomic_t shell_interrupted;
 
 int shell_init(struct shell *sh, int interactive)
 {
@@ -113,6 +114,14 @@ void shell_screen_size(int *rows, int *cols)
 {
     *rows = *cols = 0;
     rl_get_screen_size(rows, cols);
+    /* the terminal's own size: readline does not hear of a resize while signals are husky's */
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0 &&
+        (ws.ws_row != *rows || ws.ws_col != *cols)) {
+        *rows = ws.ws_row;
+        *cols = ws.ws_col;
+        rl_set_screen_size(*rows, *cols);
+    }
 }
 
 void shell_warn(struct shell *sh, const char *fmt, ...)

@@ -3,6 +3,7 @@
 #ifndef HUSKY_SHELL_H
 #define HUSKY_SHELL_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "augment.h"
@@ -133,6 +134,6 @@ const char *shell_var(const struct shell *sh, const char *name);
 int shell_set_var(struct shell *sh, const char *name, const char *value);
 
 /* Set by the SIGINT handler; consumed by the input loop and by shell_wait. */
-extern volatile int shell_interrupted;
+extern volatile sig_atomic_t shell_interrupted;
 
 #endif

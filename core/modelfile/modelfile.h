@@ -126,6 +126,11 @@ const char *hk_model_meta_get_extra(const struct hk_model_meta *meta, const char
 enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
                                  unsigned state, struct hk_error *err);
 
+/* hk_modelfile_save that also gives the SHA-256 of the whole file written (what sha256sum and
+ * model verify print), computed as it is written; file_sha256 (32 bytes) may be NULL. */
+enum hk_status hk_modelfile_save_hashed(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
+                                        unsigned state, unsigned char file_sha256[32], struct hk_error *err);
+
 /* Read a model file. If expect_sha256_hex is not NULL it must be 64 hex digits and equal the
  * SHA-256 of the whole file (as sha256sum prints it), checked before anything else. Then the
  * stored SHA-256, the magic and version, the header (replayed: only known commands with valid

@@ -183,6 +183,13 @@ static void out_floats(struct out *o, const float *x, uint64_t n)
 enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
                                  unsigned state, struct hk_error *err)
 {
+    return hk_modelfile_save_hashed(path, m, meta, state, NULL, err);
+}
+
+enum hk_status hk_modelfile_save_hashed(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
+                                        unsigned state, unsigned char file_sha256[HK_SHA256_BYTES],
+                                        struct hk_error *err)
+{
     struct hk_model_meta none;
     if (!meta) {
         hk_model_meta_init(&none);
@@ -275,9 +282,13 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     for (int i = 0; i < nt; i++)
         out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
     unsigned char digest[HK_SHA256_BYTES];
+    struct hk_sha256 whole = o.sha; /* the whole file's hash goes on over the stored one */
     hk_sha256_final(&o.sha, digest);
     if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
         o.err_no = errno ? errno : EIO;
+    hk_sha256_update(&whole, digest, sizeof digest);
+    if (file_sha256)
+        hk_sha256_final(&whole, file_sha256);
     if (o.err_no)
         hk_atomic_abort(&file);
     else

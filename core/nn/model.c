@@ -130,8 +130,8 @@ enum hk_status hk_model_sync_idle(struct hk_model *m, struct hk_error *err)
     for (int i = 0; i < m->count; i++)
         if (m->layers[i].ops->sync_idle)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 0);
-    for (int i = m->count - 1; i >= 0; i--)
-        if (m->layers[i].ops->sync_idle)
+    for (int i = m->count - 1; i >= 0; i--) /* as backward(): not the layers off the loss's path */
+        if (m->layers[i].ops->sync_idle && m->gbuf[i] >= 0)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 1);
     return HK_OK;
 }
@@ -502,6 +502,11 @@ enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, i
         return hk_fail(err, HK_EINVAL, "%s (layer %d) comes after %s (layer %d); write the range as %s..%s", a, *from,
                        b, *to, b, a);
     return HK_OK;
+}
+
+int hk_model_is_graph(const struct hk_model *m)
+{
+    return hk_graph_is_graph(m->layers, m->count);
 }
 
 int hk_model_set_frozen(struct hk_model *m, int from, int to, int frozen)

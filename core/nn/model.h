@@ -91,6 +91,9 @@ enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_chang
 enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
                                 struct hk_model_change *chg, struct hk_error *err);
 
+/* 1 when some layer reads other than the previous layer's output alone (model summary then
+ * prints Keras's functional table with "Connected to"). */
+int hk_model_is_graph(const struct hk_model *m);
 /* Keep layers 0..last and drop every layer after them (the transfer workflow's `model cut`): the
  * kept layers keep their weights, state and freezing. Refused when a kept layer reads a dropped one
  * (script order forbids it; the connections are checked all the same). The optimizer state is

@@ -30,8 +30,26 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
     return st;
 }
 
+enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
+                               int w, int h, unsigned char *pix, float *x, struct hk_error *err)
+{
+    struct hk_shape in = hk_model_input(m);
+    if (in.c != 3)
+        return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
+    if (w <= 0 || h <= 0 || !rgb)
+        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", w, h);
+    unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
+    if (!pix && !own)
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+    unsigned char *p = pix ? pix : own;
+    hk_image_resize(p, in.w, in.h, rgb, w, h);
+    hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
+    free(own);
+    return HK_OK;
+}
+
 /* One piece of model work for the worker, and its result. */
-enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS };
+enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS, OP_SET_WEIGHT };
 
 struct infer_call {
     enum infer_op op;
@@ -43,6 +61,7 @@ struct infer_call {
     struct hk_feature_cache *fc;
     double *loss, *accuracy;
     float *out;
+    float value;    /* OP_SET_WEIGHT: the new value; out points at the weight */
     enum hk_status st;
     struct hk_error err;
 };
@@ -50,7 +69,8 @@ struct infer_call {
 static void infer_on_worker(void *arg)
 {
     struct infer_call *c = arg;
-    const struct hk_layer *l;
+    const struct hk_layer *l = c->op == OP_ACTIVATION || c->op == OP_WEIGHTS ? hk_model_layer(c->m, c->layer) : NULL;
+    float old;
     switch (c->op) {
     case OP_PREDICT:
         c->st = hk_model_predict(c->m, c->x, c->n, INFER_BATCH, c->out, &c->err);
@@ -62,13 +82,16 @@ static void infer_on_worker(void *arg)
         break;
     case OP_ACTIVATION:
         c->st = hk_model_forward(c->m, c->x, 1, 0, 0, NULL, &c->err);
-        l = hk_model_layer(c->m, c->layer);
         if (c->st == HK_OK) /* a forward pass leaves each layer's output in its y (model.h) */
             memcpy(c->out, l->y, hk_shape_size(l->out) * sizeof *c->out);
         break;
     case OP_WEIGHTS:
-        l = hk_model_layer(c->m, c->layer);
         memcpy(c->out, l->w, l->wcount * sizeof *c->out);
+        break;
+    case OP_SET_WEIGHT: /* a swap: the old value comes back in value */
+        old = *c->out;
+        *c->out = c->value;
+        c->value = old;
         break;
     }
 }
@@ -204,6 +227,25 @@ enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, con
     struct infer_call c = {.op = OP_ACTIVATION, .m = m, .x = x, .layer = layer, .out = act};
     enum hk_status st = check_layer(m, layer, err);
     return st == HK_OK ? run_call(wk, &c, err) : st;
+}
+
+enum hk_status hk_infer_set_weight(struct hk_worker *wk, struct hk_model *m, int layer, int bias, size_t index,
+                                   float value, float *before, struct hk_error *err)
+{
+    enum hk_status st = check_layer(m, layer, err);
+    if (st != HK_OK)
+        return st;
+    const struct hk_layer *l = hk_model_layer(m, layer);
+    size_t count = bias ? l->bcount : l->wcount;
+    if (index >= count)
+        return hk_fail(err, HK_EINVAL, "%s/%s has %zu values, not [%zu]", l->name, bias ? "bias" : "kernel", count,
+                       index);
+    struct infer_call c = {.op = OP_SET_WEIGHT, .m = m, .layer = layer, .out = (bias ? l->b : l->w) + index,
+                           .value = value};
+    st = run_call(wk, &c, err);
+    if (st == HK_OK && before)
+        *before = c.value;
+    return st;
 }
 
 enum hk_status hk_infer_weights(struct hk_worker *wk, struct hk_model *m, int layer, float *w, struct hk_error *err)
