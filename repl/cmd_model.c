@@ -95,6 +95,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
     shell_set_classes(sh, NULL, 0);
+    shell_set_data_sha256(sh, NULL);
     sh->threshold = 0.5f;
     return 0;
 }
@@ -390,6 +391,7 @@ int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     hk_model_reinit(sh->model);
     sh->threshold = 0.5f; /* it was chosen for the old weights */
+    shell_set_data_sha256(sh, NULL);
     hk_history_clear(sh->history);
     forget_resume(sh);
     return 0;
@@ -428,6 +430,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
     meta.threshold = sh->threshold;
+    meta.data_sha256 = sh->data_sha256; /* a run that trained the model records its own instead */
     int outputs = (int)hk_shape_size(hk_model_output(sh->model));
     if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
         meta.class_names = sh->classes;
@@ -492,6 +495,8 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
+    shell_set_data_sha256(sh, meta.data_sha256); /* model save keeps it */
+    meta.data_sha256 = NULL;
     hk_train_state_free(sh->resume);
     sh->resume = meta.training;
     meta.training = NULL;
@@ -564,6 +569,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
     sh->threshold = 0.5f;
+    shell_set_data_sha256(sh, NULL);
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;

@@ -143,6 +143,7 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     hk_checkpoint_free(sh->checkpoint);
     sh->checkpoint = cp;
     shell_set_classes(sh, NULL, 0); /* the model learns the training set's classes now */
+    shell_set_data_sha256(sh, NULL); /* and its data, which the run records */
     if (resume)
         shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
                     resume->pos.batch);
