@@ -90,9 +90,19 @@ static size_t pad_floats(const struct plane *g)
     return round16((size_t)g->hp * g->wp);
 }
 
+/* 3x3 with stride 2 (MobileNet's downsampling) gathers its input gradient by parity. */
+static int is_3x3_s2(const struct plane *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2;
+}
+
 static size_t grad_floats(const struct plane *g)
 {
-    return round16(g->sh == 1 && g->sw == 1 ? (size_t)g->hd * g->wd : (size_t)g->hp * g->wp);
+    if (g->sh == 1 && g->sw == 1)
+        return round16((size_t)g->hd * g->wd);
+    if (is_3x3_s2(g))
+        return round16((size_t)(g->oh + 2) * (g->ow + 2) + (size_t)g->wp);
+    return round16((size_t)g->hp * g->wp);
 }
 
 static size_t taps_floats(const struct plane *g)
@@ -300,6 +310,51 @@ static void input_grad_s1(float *restrict dx, float *restrict d, const float *re
     correlate(dx, g->h, g->w, d + (size_t)g->pt * g->wd + g->pl, g->wd, flip, g->kh, g->kw, 1, 1, 0.0f);
 }
 
+/* 3x3, stride 2: dx: [h][w] from dy: [oh][ow], gathered. dy is copied into d (zero-bordered,
+ * (oh+2) x (ow+2), at row 1, column 1); padded-plane row r = 2t (t <= oh) takes kernel rows 0 and
+ * 2 from dy rows t and t-1, row 2t+1 kernel row 1 from dy row t; column 2u likewise kernel
+ * columns 0 and 2 from dy columns u and u-1, column 2u+1 kernel column 1 from column u. Each row
+ * is built in row (wp floats) and its input cells copied to dx. */
+static void input_grad_3x3_s2(float *restrict dx, float *restrict d, const float *restrict dy,
+                              const float *restrict k, const struct plane *g)
+{
+    int wd = g->ow + 2, ow = g->ow;
+    float *restrict row = d + (size_t)(g->oh + 2) * wd;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *restrict dr = d + (size_t)(oy + 1) * wd + 1;
+        const float *restrict src = dy + (size_t)oy * ow;
+        for (int ox = 0; ox < ow; ox++)
+            dr[ox] = src[ox];
+    }
+    int n = g->w < g->wp - g->pl ? g->w : g->wp - g->pl;
+    for (int iy = 0; iy < g->h; iy++) {
+        float *restrict dxr = dx + (size_t)iy * g->w;
+        int r = iy + g->pt, t = r / 2;
+        if (r >= g->hp) {
+            memset(dxr, 0, (size_t)g->w * sizeof *dxr);
+            continue;
+        }
+        const float *a = d + (size_t)(t + 1) * wd + 1, *b = a - wd; /* dy rows t and t-1 */
+        if (r % 2 == 0) {
+            for (int u = 0; u < ow; u++) {
+                row[2 * u] = k[0] * a[u] + k[2] * a[u - 1] + k[6] * b[u] + k[8] * b[u - 1];
+                row[2 * u + 1] = k[1] * a[u] + k[7] * b[u];
+            }
+            row[2 * ow] = k[2] * a[ow - 1] + k[8] * b[ow - 1];
+        } else {
+            for (int u = 0; u < ow; u++) {
+                row[2 * u] = k[3] * a[u] + k[5] * a[u - 1];
+                row[2 * u + 1] = k[4] * a[u];
+            }
+            row[2 * ow] = k[5] * a[ow - 1];
+        }
+        for (int c = 0; c < n; c++)
+            dxr[c] = row[g->pl + c];
+        for (int c = n; c < g->w; c++)
+            dxr[c] = 0;
+    }
+}
+
 /* Strides over 1: dp: [hp][wp] = sum over taps of k[i][j] dy scattered back, then dx: [h][w] =
  * its input cells (zero for input cells no window reaches). */
 static void input_grad_strided(float *restrict dx, float *restrict dp, const float *restrict dy,
@@ -394,6 +449,8 @@ static void backward_part(void *arg, int part, int member)
             }
             if (c->dx && s1)
                 input_grad_s1(c->dx + k * in_plane, b.grad, d, kq, &g);
+            else if (c->dx && is_3x3_s2(&g))
+                input_grad_3x3_s2(c->dx + k * in_plane, b.grad, d, kq, &g);
             else if (c->dx)
                 input_grad_strided(c->dx + k * in_plane, b.grad, d, kq, &g);
         }
