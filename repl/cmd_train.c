@@ -279,8 +279,11 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "\n");
         return 0;
     }
-    shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs, p.batch,
-                p.batches, p.loss, p.accuracy);
+    if (!p.batches) /* started; the worker has not begun the epoch yet */
+        shell_print(sh, "starting: epoch %d/%d\n", p.epoch, p.epochs);
+    else
+        shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs,
+                    p.batch, p.batches, p.loss, p.accuracy);
     return 0;
 }
 
