@@ -4,7 +4,7 @@
 # wait it is idle with the epochs trained. Repeated a few times, since it is about timing.
 # usage: status_start.sh HUSKY SOURCE_ROOT
 set -u
-husky=$1 root=$2
+husky=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") root=$2
 cd "$root" || exit 2
 pass=0 fail=0
 for i in 1 2 3 4 5; do
