@@ -238,7 +238,7 @@ int cmd_model_sign(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     int k = arg_option(w, "key");
     if (k < 0 || !*w->w[k].value)
-        return shell_error(sh, w, 0, "model sign needs key=KEY (a secret key from model keygen)");
+        return shell_error(sh, w, 0, "needs key=KEY (a secret key from model keygen)");
     struct hk_error err;
     char sig[4096];
     if (hk_sign_file(w->w[arg].text, w->w[k].value, sig, sizeof sig, &err) != HK_OK)

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "diff.h"
+#include "infer.h"
 #include "modelfile.h"
 
 #define DIFF_MAX_LISTED 4096
@@ -76,19 +77,6 @@ out:
     return rc;
 }
 
-/* One weight to set, on the worker. */
-struct edit_call {
-    float *where;
-    float value, before;
-};
-
-static void edit_on_worker(void *arg)
-{
-    struct edit_call *c = arg;
-    c->before = *c->where;
-    *c->where = c->value;
-}
-
 int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg_count(sh, w, arg, 1, 1))
@@ -126,9 +114,11 @@ int cmd_model_edit(struct shell *sh, const struct hk_words *w, int arg)
                                count - 1, idx);
         if (!hk_parse_float(w->w[i].value, &v) || !isfinite((float)v))
             return shell_error(sh, w, i, "expected a finite number, got '%s'", w->w[i].value);
-        struct edit_call c = {(is_bias ? l->b : l->w) + idx, (float)v, 0};
-        hk_worker_call(sh->worker, edit_on_worker, &c);
-        shell_print(sh, "%s/%s[%lu]: %.4g -> %.4g\n", l->name, tensor, idx, (double)c.before, (double)c.value);
+        float before;
+        struct hk_error err;
+        if (hk_infer_set_weight(sh->worker, sh->model, li, is_bias, idx, (float)v, &before, &err) != HK_OK)
+            return shell_error(sh, w, i, "%s", err.msg);
+        shell_print(sh, "%s/%s[%lu]: %.4g -> %.4g\n", l->name, tensor, idx, (double)before, (double)(float)v);
         edits++;
     }
     if (!edits)

@@ -143,6 +143,7 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     hk_checkpoint_free(sh->checkpoint);
     sh->checkpoint = cp;
     shell_set_classes(sh, NULL, 0); /* the model learns the training set's classes now */
+    shell_set_data_sha256(sh, NULL); /* and its data, which the run records */
     if (resume)
         shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
                     resume->pos.batch);
@@ -215,6 +216,7 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
     if (resume)
         return resume_run(sh, w, arg);
     struct hk_train_config c = hk_train_config_default();
+    int cache = 1;
     c.seed = sh->seed;
     c.rescale = sh->rescale;
     c.augment = sh->augment;
@@ -229,6 +231,8 @@ int cmd_train(struct shell *sh, const struct hk_words *w, int arg)
             rc = parse_until(sh, w, i, &c);
         else if (!strcmp(k, "class_weight"))
             rc = sh->train ? parse_class_weight(sh, w, i, &c) : 0;
+        else if (!strcmp(k, "cache") && !(rc = arg_bool(sh, w, i, &cache)))
+            c.no_cache = !cache;
         else if (!strcmp(k, "adversarial")) {
             c.adversarial = !strcmp(w->w[i].value, "fgsm") ? 1 : !strcmp(w->w[i].value, "pgd") ? 2 : -1;
             if (c.adversarial < 0)
@@ -275,8 +279,11 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "\n");
         return 0;
     }
-    shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs, p.batch,
-                p.batches, p.loss, p.accuracy);
+    if (!p.batches) /* started; the worker has not begun the epoch yet */
+        shell_print(sh, "starting: epoch %d/%d\n", p.epoch, p.epochs);
+    else
+        shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs,
+                    p.batch, p.batches, p.loss, p.accuracy);
     return 0;
 }
 

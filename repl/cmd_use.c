@@ -68,7 +68,7 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
         }
         const float *p = probs + (size_t)i * k;
         int best;
-        hk_metrics_predict(p, 1, k, 0.5, &best);
+        hk_metrics_predict(p, 1, k, k == 1 ? sh->threshold : 0.5, &best);
         double prob = k == 1 ? (best ? p[0] : 1.0 - (double)p[0]) : p[best];
         char buf[32];
         const char *name = shell_class_name(sh, best, buf, sizeof buf);
@@ -349,12 +349,14 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, arg, "the %s set has no pictures", which);
     int k = (int)hk_shape_size(hk_model_output(sh->model)), classes = ds->class_count;
     double threshold = 0.5;
-    int positive = k == 1 ? 1 : -1, worst = 5, batch = 32, at;
+    int positive = k == 1 ? 1 : -1, worst = 5, batch = 32, at, choose = 0, given = 0;
     if ((at = arg_option(w, "threshold")) >= 0) {
         if (k != 1)
             return shell_error(sh, w, at, "threshold= is for a model with one sigmoid output; this one has %d "
                                "softmax outputs and predicts the most probable class", k);
-        if (arg_float(sh, w, at, 0, 1, &threshold))
+        choose = !strcmp(w->w[at].value, "best");
+        given = !choose;
+        if (given && arg_float(sh, w, at, 0, 1, &threshold))
             return -1;
     }
     if ((at = arg_option(w, "positive")) >= 0 && (positive = arg_class(sh, w, at, ds)) < 0)
@@ -376,7 +378,10 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         goto out;
     }
     double loss;
-    if (hk_infer_evaluate(sh->worker, sh->model, ds, sh->rescale, batch, &loss, NULL, probs, &err) != HK_OK) {
+    /* the last run's features of this set, when they still hold (checked on the worker) */
+    struct hk_feature_cache *fc = sh->run && sh->run->val == ds ? sh->run->cache[1]
+                                  : sh->run && sh->run->train == ds ? sh->run->cache[0] : NULL;
+    if (hk_infer_evaluate_with(sh->worker, sh->model, ds, sh->rescale, batch, fc, &loss, NULL, probs, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
@@ -386,6 +391,21 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
                              "(model reset, or a lower lr)", ds->paths[i / (size_t)k]);
             goto out;
         }
+    if (k == 1 && choose) {
+        double t, ba;
+        if (hk_metrics_best_threshold(probs, ds->labels, n, &t, &ba, &err) != HK_OK) {
+            rc = shell_error(sh, w, arg_option(w, "threshold"), "%s", err.msg);
+            goto out;
+        }
+        sh->threshold = (float)(round(t * 1e4) / 1e4); /* 4 decimals: the same on every machine */
+        if (!(sh->threshold > 0 && sh->threshold < 1))
+            sh->threshold = t < 0.5 ? 1e-4f : 1.0f - 1e-4f;
+        shell_print(sh, "threshold %.4f on the output: the best balanced accuracy on %s (%.4f); kept with the model "
+                    "for predict, evaluate and model save (choose it on pictures held out of training, not on the "
+                    "validation set you report)\n", (double)sh->threshold, which, ba);
+    }
+    if (k == 1 && !given) /* the model's threshold is on its output, P(class 1) */
+        threshold = positive == 0 ? 1.0 - (double)sh->threshold : (double)sh->threshold;
     /* Sigmoid: P(positive) >= threshold predicts the positive class. For class 0 that is 1 - p;
      * the AUC ranks -p instead, which keeps outputs that round to 1 - p == 1 apart. Softmax: the
      * most probable class; the positive class (if any) is scored by its own probability. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "compile_spec.h"
 #include "layer_spec.h"
 
 static const char *const o_model_new[] = {"input", "seed", NULL};
@@ -16,8 +17,7 @@ static const char *const o_data_limits[] = {"file_size", "width", "height", "pix
 static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "height_shift", "shift", "shear",
                                         "zoom", "flip", "brightness", "fill", "cval", NULL};
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
-                                      "adversarial", "eps",
-                                      NULL};
+                                      "adversarial", "eps", "cache", NULL};
 static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
 static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "eps", "attack", "step", "steps",
                                          "restarts", "seed", "trigger", "at", "size", "target", "out", NULL};
@@ -68,6 +68,14 @@ const struct command commands[] = {
      NULL, cmd_model_freeze, ARG_LAYER, 0},
     {"model unfreeze", "model unfreeze NAME|A..B|all", "Make frozen layers trainable again.", NULL,
      cmd_model_unfreeze, ARG_LAYER, 0},
+    {"model cut", "model cut LAYER",
+     "Keep the model up to LAYER (by index or name) and drop every layer after it, keeping the weights: "
+     "the start of transfer learning. Append a new head, then compile again.",
+     NULL, cmd_model_cut, ARG_LAYER, 0},
+    {"model input", "model input HxWxC",
+     "Change the input size (a 224x224 network to 128x128): the shapes are inferred again and every layer "
+     "whose weights keep their shape keeps them.",
+     NULL, cmd_model_input, ARG_NONE, 0},
     {"model reset", "model reset", "Re-initialise all weights from the seed and clear the optimizer state.", NULL,
      cmd_model_reset, ARG_NONE, 0},
     {"model save", "model save FILE [optimizer=yes] [training=yes]",
@@ -88,9 +96,10 @@ const struct command commands[] = {
      "Check a model file without loading it: its SHA-256, header, architecture and tensor table; prints the "
      "file's hash and the hash of its weights alone.",
      NULL, cmd_model_verify, ARG_PATH, 0},
-    {"model info", "model info FILE",
+    {"model info", "model info [FILE]",
      "What a model file holds, without loading its weights: architecture, classes, input size, preprocessing, "
-     "seed, husky version, data hash, and whether it has a training state.",
+     "seed, husky version, data hash, and whether it has a training state. Without FILE: the same about the "
+     "current model.",
      NULL, cmd_model_info, ARG_PATH, 0},
     {"model limits", "model limits [memory=SIZE]",
      "Show or set the most memory one model may use (default 4GB): its parameters with gradients and "
@@ -116,10 +125,10 @@ const struct command commands[] = {
      NULL, cmd_model_edit, ARG_LAYER, CMD_OWN_OPTIONS},
     {"model", "model", "List the layers with their index, name and output shape.", NULL, cmd_model_list,
      ARG_NONE, 0},
-    {"compile", "compile [optimizer=adam|sgd|rmsprop] [lr=X] [loss=binary_crossentropy|categorical_crossentropy]",
+    {"compile", hk_compile_usage,
      "Choose the optimizer (Keras defaults for anything not given: momentum, nesterov, rho, beta1, beta2, "
      "epsilon) and the loss.",
-     NULL, cmd_compile, ARG_NONE, CMD_OWN_OPTIONS},
+     hk_compile_keys, cmd_compile, ARG_NONE, CMD_OWN_OPTIONS},
     {"data train", "data train FOLDER [size=HxW]",
      "Load the training pictures: FOLDER/CLASS/IMAGE, classes sorted by name. Pictures are resized to "
      "the model input (or size=) once and cached.",
@@ -176,7 +185,7 @@ const struct command commands[] = {
      "draws them) with their class labels; augment-show.png unless out= is given.",
      o_out, cmd_augment_show, ARG_NONE, 0},
     {"train", "train epochs=N batch=B [until=METRIC>=X] [class_weight=balanced|W0,W1...] [checkpoint=DIR] "
-              "[monitor=METRIC] [resume=yes]",
+              "[monitor=METRIC] [resume=yes] [cache=no]",
      "Start training in the background and return to the prompt at once. One line per epoch. until= stops "
      "when a metric (loss, accuracy, val_loss, val_accuracy) meets a target, checked after each epoch.\n"
      "  checkpoint=DIR     after every epoch, and when the run is stopped, write DIR/last.hkm with the full\n"
@@ -186,7 +195,10 @@ const struct command commands[] = {
      "  resume=yes         continue the run of a model loaded with its training state (its options; epochs=\n"
      "                     may extend it)\n"
      "  adversarial=fgsm|pgd eps=E   adversarial training: the first half of every batch is replaced by its\n"
-     "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights",
+     "                     untargeted FGSM (or PGD, 10 steps) pictures within eps, made on that step's weights\n"
+     "  cache=no           do not keep a frozen base's features: by default, when the first layers are frozen\n"
+     "                     (model freeze) and nothing is augmented, each picture's features at the last\n"
+     "                     frozen layer are computed in the first epoch only, and later epochs run the head",
      o_train, cmd_train, ARG_NONE, 0},
     {"train resume", "train resume FILE [epochs=N] [checkpoint=DIR] [monitor=METRIC] [sha256=HEX]",
      "Load a model file saved with its training state (model save FILE training=yes, or a checkpoint) and "
@@ -210,14 +222,19 @@ const struct command commands[] = {
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
      "file (path,class,probability,error), written atomically; out=- writes the CSV to standard output.",
      o_predict, cmd_predict, ARG_PATH, CMD_WRITER_ONLY},
-    {"evaluate", "evaluate train|val [threshold=X] [positive=CLASS] [worst=N] [batch=B]",
+    {"evaluate", "evaluate train|val [threshold=X|best] [positive=CLASS] [worst=N] [batch=B]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
      "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
      "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
      "                  output the default is class 1, whose probability the sigmoid gives (Keras' order:\n"
      "                  for husky-v1 that is not_husky; positive=husky asks how good it is at huskies).\n"
      "                  Softmax models have no default: the class against all the others.\n"
-     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default 0.5).\n"
+     "  threshold=X     sigmoid only: predict the positive class when P(positive) >= X (default: the model's\n"
+     "                  threshold, 0.5 unless threshold=best chose one).\n"
+     "  threshold=best  sigmoid only: choose the threshold on the output with the best balanced accuracy on\n"
+     "                  this set (4 decimals) and keep it with the model: predict, evaluate and model save\n"
+     "                  use it. Choose it on pictures held out of training (data split), not on the\n"
+     "                  validation set whose figures you report.\n"
      "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
      "  batch=B         pictures per inference batch (default 32).\n"
      "Runs on the compute worker, between two batches when training runs.\n"

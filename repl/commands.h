@@ -68,6 +68,8 @@ int cmd_model_remove(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_insert(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_set(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg);
+int cmd_model_input(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_freeze(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_unfreeze(struct shell *sh, const struct hk_words *w, int arg);
 int cmd_model_limits(struct shell *sh, const struct hk_words *w, int arg);

@@ -135,8 +135,6 @@ static char **complete(const char *text, int start, int end)
         enum hk_layer_kind kind = hk_layer_kind_find(w->w[0].text);
         if (kind != HK_LAYER_KIND_COUNT) {
             add_keys(hk_layer_spec_options(kind));
-        } else if (c && c->run == cmd_compile) {
-            add_keys(hk_compile_options());
         } else if (c) {
             add_keys(c->options);
             if (c->args == ARG_PATH) {

@@ -1,5 +1,6 @@
 /* main.c: husky's command line: replay a script, run -e commands, or start the interactive shell;
  * under mpirun, one rank of an MPI job (cluster.h). */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "cluster.h"
 #include "commands.h"
 #include "input.h"
+#include "modelfile.h"
 
 static void usage(FILE *f)
 {
@@ -21,7 +23,8 @@ static void usage(FILE *f)
             "  --serve FILE [port=N] [OPTION=VALUE...]\n"
             "             serve the model file over HTTP without a prompt (options as the serve command's);\n"
             "             SIGTERM or SIGINT stops it cleanly, SIGHUP reloads the file (checked first)\n"
-            "  -h         this help;  husky then 'help' lists the commands\n");
+            "  -h, --help     this help;  husky then 'help' lists the commands\n"
+            "  -V, --version  husky's version\n");
 }
 
 /* husky --serve FILE [OPTION=VALUE...]: `serve model=FILE ...`, then wait for a signal with
@@ -82,13 +85,15 @@ static int run(int argc, char **argv)
 {
     const char *commands = NULL;
     int stay = 0, keep_going = 0, opt;
-    while ((opt = getopt(argc, argv, "+e:ikhV")) != -1) {
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    while ((opt = getopt_long(argc, argv, "+e:ikhV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'e': commands = optarg; break;
         case 'i': stay = 1; break;
         case 'k': keep_going = 1; break;
         case 'h': usage(stdout); return 0;
-        case 'V': puts("husky 0.1.0"); return 0;
+        case 'V': puts("husky " HK_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -163,8 +163,15 @@ void progress_tick(struct shell *sh)
     format_bar(bar, width < 10 ? 10 : width, (size_t)p.batch, (size_t)p.batches);
     format_seconds(elapsed, sizeof elapsed, p.seconds);
     format_seconds(eta, sizeof eta, p.seconds / (p.batch - p.first_batch) * (p.batches - p.batch));
-    snprintf(text, sizeof text, "epoch %d/%d %d/%d %s %s, ETA %s  loss %.4f  accuracy %.4f", p.epoch, p.epochs,
-             p.batch, p.batches, bar, elapsed, p.batch < p.batches ? eta : "0s", p.loss, p.accuracy);
+    int n = snprintf(text, sizeof text, "epoch %d/%d %d/%d %s %s, ETA %s", p.epoch, p.epochs, p.batch, p.batches,
+                     bar, elapsed, p.batch < p.batches ? eta : "0s");
+    /* the running figures only when they fit whole: a narrow terminal keeps the bar and the ETA */
+    char figures[96];
+    int f = snprintf(figures, sizeof figures, "  loss %.4f  accuracy %.4f", p.loss, p.accuracy);
+    if (n + f > bar_columns())
+        f = snprintf(figures, sizeof figures, "  loss %.4f", p.loss);
+    if (n + f <= bar_columns() && n + f < (int)sizeof text)
+        memcpy(text + n, figures, (size_t)f + 1);
     draw(sh, text);
 }
 

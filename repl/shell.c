@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -16,7 +17,7 @@
 #include "progress.h"
 #include "server.h"
 
-volatile int shell_interrupted;
+volatile sig_atomic_t shell_interrupted;
 
 int shell_init(struct shell *sh, int interactive)
 {
@@ -24,6 +25,7 @@ int shell_init(struct shell *sh, int interactive)
     sh->interactive = interactive;
     sh->augment = hk_augment_default();
     sh->rescale = 1.0f / 255.0f;
+    sh->threshold = 0.5f;
     sh->seed = 1337;
     sh->threads = 0;
     sh->limits = hk_image_limits_default();
@@ -49,9 +51,11 @@ void shell_free(struct shell *sh)
     }
     hk_worker_free(sh->worker);
     hk_checkpoint_free(sh->checkpoint);
+    hk_train_run_release(sh->run);
     free(sh->run);
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);
+    shell_set_data_sha256(sh, NULL);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -111,6 +115,14 @@ void shell_screen_size(int *rows, int *cols)
 {
     *rows = *cols = 0;
     rl_get_screen_size(rows, cols);
+    /* the terminal's own size: readline does not hear of a resize while signals are husky's */
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0 &&
+        (ws.ws_row != *rows || ws.ws_col != *cols)) {
+        *rows = ws.ws_row;
+        *cols = ws.ws_col;
+        rl_set_screen_size(*rows, *cols);
+    }
 }
 
 void shell_warn(struct shell *sh, const char *fmt, ...)
@@ -185,6 +197,12 @@ void shell_set_classes(struct shell *sh, char **names, int count)
     free(sh->classes);
     sh->classes = names;
     sh->nclasses = names ? count : 0;
+}
+
+void shell_set_data_sha256(struct shell *sh, char *hash)
+{
+    free(sh->data_sha256);
+    sh->data_sha256 = hash;
 }
 
 const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap)

@@ -3,6 +3,7 @@
 #ifndef HUSKY_SHELL_H
 #define HUSKY_SHELL_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "augment.h"
@@ -42,6 +43,7 @@ struct shell {
     struct hk_dataset *train, *val;
     struct hk_augment augment;
     float rescale;
+    float threshold;               /* a sigmoid model's decision threshold on its output (model file) */
     uint64_t seed;
     int threads;
     struct hk_image_limits limits;
@@ -56,6 +58,9 @@ struct shell {
                                       from (owned; NULL after model new or a training run, when
                                       the data set's names apply) */
     int nclasses;
+    char *data_sha256;             /* the data hash recorded in the model file the model was loaded
+                                      from, which model save keeps (owned); NULL when none or after
+                                      model new, model reset or a training run (it records its own) */
     int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
                                       refuses to change it */
     struct live_plot live;
@@ -93,6 +98,8 @@ void shell_free(struct shell *sh);
 /* Make names[0..count) (malloc'd, taken over; NULL for none) the class names of the current model,
  * freeing the old ones. */
 void shell_set_classes(struct shell *sh, char **names, int count);
+/* Replace the recorded data hash with `hash` (owned by the shell from now on; NULL: none). */
+void shell_set_data_sha256(struct shell *sh, char *hash);
 
 /* Class k of the current model: the name recorded in the file it was loaded from, else the
  * training (or validation) set's, else "class K" written into buf (cap bytes). Borrowed. */
@@ -132,6 +139,6 @@ const char *shell_var(const struct shell *sh, const char *name);
 int shell_set_var(struct shell *sh, const char *name, const char *value);
 
 /* Set by the SIGINT handler; consumed by the input loop and by shell_wait. */
-extern volatile int shell_interrupted;
+extern volatile sig_atomic_t shell_interrupted;
 
 #endif

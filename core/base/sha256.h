@@ -1,19 +1,18 @@
 /* sha256.h: SHA-256 (FIPS 180-4), incremental and one-shot, for model file hashes and data
- * manifests. */
+ * manifests; computed by nettle (sha256.c). */
 #ifndef HK_SHA256_H
 #define HK_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #define HK_SHA256_BYTES 32
 
 /* Hashing state; a small value struct, copy it to fork a hash of a common prefix. */
 struct hk_sha256 {
-    uint32_t h[8];
-    uint64_t bytes;          /* message length so far */
-    unsigned char block[64]; /* pending input */
-    size_t fill;             /* bytes pending in block */
+    struct sha256_ctx ctx;
 };
 
 /* Start a new hash. */
@@ -22,7 +21,7 @@ void hk_sha256_init(struct hk_sha256 *s);
 /* Add n bytes of data (data may be NULL when n is 0). */
 void hk_sha256_update(struct hk_sha256 *s, const void *data, size_t n);
 
-/* Finish: out receives the 32-byte digest. s must be initialised again before reuse. */
+/* Finish: out receives the 32-byte digest (s starts over, as after hk_sha256_init). */
 void hk_sha256_final(struct hk_sha256 *s, unsigned char out[HK_SHA256_BYTES]);
 
 /* One-shot digest of n bytes. */

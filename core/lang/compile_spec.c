@@ -8,7 +8,7 @@
 
 enum opt_key { K_OPTIMIZER, K_LR, K_MOMENTUM, K_NESTEROV, K_RHO, K_BETA1, K_BETA2, K_EPSILON, K_LOSS, K_COUNT };
 
-static const char *const keys[K_COUNT + 1] = {"optimizer", "lr", "momentum", "nesterov", "rho",
+const char *const hk_compile_keys[K_COUNT + 1] = {"optimizer", "lr", "momentum", "nesterov", "rho",
                                               "beta1", "beta2", "epsilon", "loss", NULL};
 
 /* Which keys each optimizer takes (bit per enum opt_key); optimizer and loss always apply. */
@@ -19,23 +19,13 @@ static const unsigned applies[HK_OPTIM_COUNT] = {
     [HK_OPTIM_ADAM] = BIT(K_LR) | BIT(K_BETA1) | BIT(K_BETA2) | BIT(K_EPSILON),
 };
 
-static const char usage[] = "compile [optimizer=sgd|rmsprop|adam] [lr=X] [momentum=X] [nesterov=yes|no] [rho=X] "
+const char hk_compile_usage[] = "compile [optimizer=sgd|rmsprop|adam] [lr=X] [momentum=X] [nesterov=yes|no] [rho=X] "
                             "[beta1=X] [beta2=X] [epsilon=X] [loss=binary_crossentropy|categorical_crossentropy]";
-
-const char *const *hk_compile_options(void)
-{
-    return keys;
-}
-
-const char *hk_compile_usage(void)
-{
-    return usage;
-}
 
 static int key_index(const char *key)
 {
     for (int k = 0; k < K_COUNT; k++)
-        if (strcmp(keys[k], key) == 0)
+        if (strcmp(hk_compile_keys[k], key) == 0)
             return k;
     return -1;
 }
@@ -47,7 +37,7 @@ static void list_keys(enum hk_optim_kind kind, char *buf, size_t cap)
     buf[0] = '\0';
     for (int k = 0; k < K_COUNT && n < cap; k++)
         if (applies[kind] & BIT(k))
-            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", keys[k]);
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", hk_compile_keys[k]);
 }
 
 /* A float option: finite, representable as float, in [lo, hi) (hi_incl: in [lo, hi]); with
@@ -124,13 +114,13 @@ enum hk_status hk_compile_parse(const struct hk_words *words, int first, struct 
         *bad = i;
         if (!w->key)
             return hk_fail(err, HK_EINVAL, "unexpected argument '%s'; compile takes only options: %s", w->text,
-                           usage);
+                           hk_compile_usage);
         int k = key_index(w->key);
         if (k < 0) {
-            const char *near = hk_closest(w->key, keys);
+            const char *near = hk_closest(w->key, hk_compile_keys);
             if (near)
                 return hk_fail(err, HK_EINVAL, "unknown option '%s'; did you mean '%s'?", w->key, near);
-            return hk_fail(err, HK_EINVAL, "unknown option '%s'; usage: %s", w->key, usage);
+            return hk_fail(err, HK_EINVAL, "unknown option '%s'; usage: %s", w->key, hk_compile_usage);
         }
         if (seen[k])
             return hk_fail(err, HK_EINVAL, "option '%s' is given twice", w->key);
@@ -179,7 +169,7 @@ void hk_compile_format(const struct hk_optim *opt, enum hk_loss loss, char *buf,
     for (int k = 0; k < K_COUNT && n < cap; k++) {
         if (!(applies[kind] & BIT(k)))
             continue;
-        n += (size_t)snprintf(buf + n, cap - n, " %s=", keys[k]);
+        n += (size_t)snprintf(buf + n, cap - n, " %s=", hk_compile_keys[k]);
         if (n >= cap)
             break;
         if (k == K_NESTEROV)

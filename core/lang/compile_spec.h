@@ -27,10 +27,9 @@ enum hk_status hk_compile_parse(const struct hk_words *words, int first, struct 
  * text gives exactly opt again. Truncated (still NUL-terminated) when cap is too small. */
 void hk_compile_format(const struct hk_optim *opt, enum hk_loss loss, char *buf, size_t cap);
 
-/* The option keys of compile, NULL-terminated (borrowed, static), for help and completion. */
-const char *const *hk_compile_options(void);
-
-/* One-line usage of the compile command. */
-const char *hk_compile_usage(void);
+/* The option keys of compile, NULL-terminated, and its one-line usage: constants, so that the
+ * shell's command table can hold them (help, option checks and completion read them there). */
+extern const char *const hk_compile_keys[];
+extern const char hk_compile_usage[];
 
 #endif

@@ -20,6 +20,7 @@
  *   compile optimizer=adam lr=0.0005 ...     if compiled (hk_compile_format)
  *   classes NAME "NAME WITH SPACES" ...      class names in label order, may span lines
  *   rescale X                                input scaling before the network (1 = none)
+ *   threshold X                              decision threshold of a sigmoid output (absent: 0.5)
  *   meta KEY VALUE                           provenance; VALUE is the raw rest of the line
  *   script LINE                              one line of the script that built the model (raw)
  *   optimizer_step N                         only with the optimizer training state
@@ -72,6 +73,8 @@ struct hk_model_meta {
     char **class_names;  /* class_count names in label order; UTF-8, no quotes or newlines */
     int class_count;     /* 0 = not recorded; else 2 for a 1-unit output, or the output size */
     float rescale;       /* factor applied to pixel values before the network; 1 (or 0 on save) = none */
+    float threshold;     /* a 1-unit sigmoid model's decision threshold on its output (class 1 when the
+                            output >= it), chosen by evaluate threshold=best; 0 = none (0.5) */
     char *script;        /* the commands that built the model, '\n'-separated, or NULL */
     char *data_sha256;   /* hash of the data (manifest) the model was trained on, or NULL */
     struct hk_model_meta_entry *extra; /* other provenance, in file order */
@@ -85,7 +88,9 @@ struct hk_model_meta {
     uint64_t seed;            /* the model's seed */
     struct hk_shape input;    /* the model's input shape */
     int layer_count;
-    size_t param_count;
+    size_t param_count;       /* weights and biases (hk_model_param_count) */
+    size_t trainable_count;   /* Keras's split: weights and biases of layers not frozen; */
+    size_t non_trainable_count; /* of frozen layers plus the batchnorm moving statistics */
     int compiled;             /* 1 when the file has a compile line; then optim and loss */
     struct hk_optim optim;
     enum hk_loss loss;
@@ -123,6 +128,11 @@ const char *hk_model_meta_get_extra(const struct hk_model_meta *meta, const char
 enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
                                  unsigned state, struct hk_error *err);
 
+/* hk_modelfile_save that also gives the SHA-256 of the whole file written (what sha256sum and
+ * model verify print), computed as it is written; file_sha256 (32 bytes) may be NULL. */
+enum hk_status hk_modelfile_save_hashed(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
+                                        unsigned state, unsigned char file_sha256[32], struct hk_error *err);
+
 /* Read a model file. If expect_sha256_hex is not NULL it must be 64 hex digits and equal the
  * SHA-256 of the whole file (as sha256sum prints it), checked before anything else. Then the
  * stored SHA-256, the magic and version, the header (replayed: only known commands with valid
@@ -154,7 +164,9 @@ struct hk_modelfile_report {
     uint64_t bytes;           /* file size */
     int tensors;              /* entries in the tensor table */
     int layer_count;
-    size_t param_count;
+    size_t param_count;       /* weights and biases (hk_model_param_count) */
+    size_t trainable_count;   /* as in struct hk_model_meta */
+    size_t non_trainable_count;
     unsigned state;           /* HK_MODELFILE_STATE_* sections present */
 };
 

@@ -33,6 +33,8 @@ static enum hk_status check_save_meta(const struct hk_model_meta *meta, struct h
         if (st != HK_OK)
             return st;
     }
+    if (!(meta->threshold >= 0 && meta->threshold < 1))
+        return hk_fail(err, HK_EINVAL, "threshold must be between 0 and 1, got %g", (double)meta->threshold);
     if (!isfinite(meta->rescale) || meta->rescale < 0)
         return hk_fail(err, HK_EINVAL, "rescale must be a positive number, got %g", (double)meta->rescale);
     if (meta->script && !mf_str_utf8(meta->script))
@@ -112,6 +114,10 @@ static void build_header(struct mf_buf *h, struct hk_model *m, const struct hk_m
     }
     hk_format_float(line, sizeof line, meta->rescale > 0 ? meta->rescale : 1.0f); /* 0: zeroed meta, none */
     mf_buf_printf(h, "rescale %s\n", line);
+    if (meta->threshold > 0 && meta->threshold != 0.5f) {
+        hk_format_float(line, sizeof line, meta->threshold);
+        mf_buf_printf(h, "threshold %s\n", line);
+    }
     if (meta->data_sha256) {
         mf_buf_str(h, "meta data_sha256 ");
         mf_buf_str(h, meta->data_sha256);
@@ -176,6 +182,13 @@ static void out_floats(struct out *o, const float *x, uint64_t n)
 
 enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
                                  unsigned state, struct hk_error *err)
+{
+    return hk_modelfile_save_hashed(path, m, meta, state, NULL, err);
+}
+
+enum hk_status hk_modelfile_save_hashed(const char *path, struct hk_model *m, const struct hk_model_meta *meta,
+                                        unsigned state, unsigned char file_sha256[HK_SHA256_BYTES],
+                                        struct hk_error *err)
 {
     struct hk_model_meta none;
     if (!meta) {
@@ -257,7 +270,7 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
         st = hk_fail(err, HK_EIO, "cannot save model file '%s': %s", path, hk_atomic_strerror(e, ebuf, sizeof ebuf));
         goto done;
     }
-    struct out o = {file.f, {{0}, 0, {0}, 0}, 0};
+    struct out o = {.f = file.f};
     unsigned char prefix[MF_PREFIX_BYTES];
     memcpy(prefix, MF_MAGIC, 8);
     mf_put_u32(prefix + 8, HK_MODELFILE_VERSION);
@@ -269,9 +282,13 @@ enum hk_status hk_modelfile_save(const char *path, struct hk_model *m, const str
     for (int i = 0; i < nt; i++)
         out_floats(&o, mf_tensor_data(m, train ? train->batch_losses : NULL, &t[i]), t[i].count);
     unsigned char digest[HK_SHA256_BYTES];
+    struct hk_sha256 whole = o.sha; /* the whole file's hash goes on over the stored one */
     hk_sha256_final(&o.sha, digest);
     if (!o.err_no && fwrite(digest, 1, sizeof digest, o.f) != sizeof digest)
         o.err_no = errno ? errno : EIO;
+    hk_sha256_update(&whole, digest, sizeof digest);
+    if (file_sha256)
+        hk_sha256_final(&whole, file_sha256);
     if (o.err_no)
         hk_atomic_abort(&file);
     else

@@ -21,11 +21,13 @@
 
 /* Per-batch state in l->aux: sums[2c] (the all-reduced pairs), count (values per channel in the
  * global batch), mean[c], invstd[c] (what the forward pass normalised with), batch (1 when
- * those were batch statistics). */
+ * those were batch statistics); for small planes, acc[2][c][h*w]: the sums of each position over
+ * the samples, reduced per channel at the end. */
 struct bn_aux {
     double *sums, *count;
     float *mean, *invstd;
     int *batch;
+    double *acc;
 };
 
 static struct bn_aux aux_of(const struct hk_layer *l)
@@ -37,13 +39,20 @@ static struct bn_aux aux_of(const struct hk_layer *l)
     a.mean = (float *)(a.count + 1);
     a.invstd = a.mean + c;
     a.batch = (int *)(a.invstd + c);
+    a.acc = a.count + 1 + (size_t)c + 1; /* after mean and invstd (2c floats) and batch */
     return a;
 }
+
+/* Planes of at most this many values are walked sample by sample (memory order; channel by
+ * channel, each would be a cache line far from the last), their sums made per position over the
+ * samples first. */
+#define BN_SMALL_PLANE 256
 
 static size_t bn_aux_bytes(const struct hk_layer *l, int n)
 {
     (void)n;
-    return (2 * (size_t)l->in.c + 1) * sizeof(double) + 2 * (size_t)l->in.c * sizeof(float) + sizeof(int);
+    size_t c = (size_t)l->in.c, m = (size_t)l->in.h * l->in.w;
+    return (2 * c + 1 + c + 1 + (m <= BN_SMALL_PLANE ? 2 * c * m : 0)) * sizeof(double);
 }
 
 static enum hk_status bn_infer(struct hk_layer *l, struct hk_error *err)
@@ -72,12 +81,21 @@ static void bn_init(struct hk_layer *l, struct hk_rng *rng)
     }
 }
 
-/* One team call of a batchnorm layer: which phase, and the tensors. */
-enum bn_phase { BN_STATS, BN_NORMALISE, BN_GRAD_SUMS, BN_GRAD_INPUT };
+/* One team call of a batchnorm layer: the steps it takes for each of its channels, in this
+ * order, and the tensors. Without a sync hook a pass is one call, each channel's steps running
+ * while its values are still in cache; with one, the steps before and after the all-reduce are
+ * two calls. */
+enum {
+    BN_STATS = 1,     /* sums of x - moving mean and its square */
+    BN_TAKE = 2,      /* mean, invstd and the moving statistics from the sums */
+    BN_NORMALISE = 4, /* y = gamma * (x - mean) * invstd + beta */
+    BN_GRAD_SUMS = 8, /* sums of dy and dy * xhat; dgamma, dbeta */
+    BN_GRAD_INPUT = 16 /* dx */
+};
 
 struct bn_call {
     struct hk_layer *l;
-    enum bn_phase phase;
+    int steps;
     const float *x, *dy;
     float *dx;
     int n;
@@ -129,90 +147,172 @@ static void plane_grad_sums(const float *restrict dy, const float *restrict x, s
     }
 }
 
-/* Channels [q0, q1) of the call's phase. */
+/* From the sums of channel q (shifted by the moving mean) and the count, all-reduced when
+ * data-parallel: the batch mean and 1/sqrt(biased variance + epsilon) to normalise with, and the
+ * moving statistics' update with that mean and biased variance (Keras's rule). */
+static void take_stats(struct hk_layer *l, const struct bn_aux *a, int q)
+{
+    int ch = l->in.c;
+    float mom = l->spec.momentum;
+    double count = *a->count > 0 ? *a->count : 1;
+    double shifted = a->sums[2 * q] / count;
+    double var = a->sums[2 * q + 1] / count - shifted * shifted;
+    var = var > 0 ? var : 0;
+    float mean = (float)(shifted + l->state[q]);
+    a->mean[q] = mean;
+    a->invstd[q] = (float)(1.0 / sqrt(var + l->spec.epsilon));
+    l->state[q] = l->state[q] * mom + mean * (1 - mom);
+    l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
+}
+
+/* Plane (s, q) of a [n][c][m] tensor. */
+#define PLANE(t, s, q) ((t) + ((size_t)(s) * ch + (size_t)(q)) * m)
+
+/* y = x * scale + shift over m values */
+static void plane_affine(float *restrict y, const float *restrict x, size_t m, float scale, float shift)
+{
+    for (size_t i = 0; i < m; i++)
+        y[i] = x[i] * scale + shift;
+}
+
+/* dx = g * (dy - mdy - (x - mean) * inv * mdyx) over m values */
+static void plane_grad_input(float *restrict dx, const float *restrict dy, const float *restrict x, size_t m,
+                             float g, float mdy, float mean, float inv, float mdyx)
+{
+    for (size_t i = 0; i < m; i++)
+        dx[i] = g * (dy[i] - mdy - (x[i] - mean) * inv * mdyx);
+}
+
+/* Channel q after its gradient sums: dgamma, dbeta, and the sums as the all-reduce takes them. */
+static void finish_grad_sums(struct hk_layer *l, const struct bn_aux *a, int q, double share)
+{
+    a->sums[2 * q + 1] *= a->invstd[q]; /* sum of dy * xhat */
+    l->db[q] += (float)a->sums[2 * q];
+    l->dw[q] += (float)a->sums[2 * q + 1];
+    a->sums[2 * q] *= share;
+    a->sums[2 * q + 1] *= share;
+}
+
+/* mean(dy) and mean(dy * xhat) of channel q from the (all-reduced) sums; 0 on moving statistics */
+static void grad_means(const struct bn_aux *a, int q, double share, float *mdy, float *mdyx)
+{
+    *mdy = *mdyx = 0;
+    if (*a->batch) {
+        double per = 1.0 / (share * *a->count);
+        *mdy = (float)(a->sums[2 * q] * per);
+        *mdyx = (float)(a->sums[2 * q + 1] * per);
+    }
+}
+
+/* sums[2q], sums[2q+1] = the sums of acc[0][q][.] and acc[1][q][.], for q in [q0, q1) */
+static void reduce_positions(const struct bn_aux *a, int q0, int q1, int ch, size_t m)
+{
+    for (int q = q0; q < q1; q++) {
+        const double *a1 = a->acc + (size_t)q * m, *a2 = a->acc + ((size_t)ch + q) * m;
+        double s1 = 0, s2 = 0;
+        for (size_t i = 0; i < m; i++) {
+            s1 += a1[i];
+            s2 += a2[i];
+        }
+        a->sums[2 * q] = s1;
+        a->sums[2 * q + 1] = s2;
+    }
+}
+
+/* The call's steps for channels [q0, q1) of part `part`: channel by channel (each channel's steps
+ * back to back while its values are in cache), or step by step over the samples for small
+ * planes. The moving mean shifts the statistics' sums (the same on every process) against
+ * cancellation. */
 static void bn_part(void *arg, int part, int member)
 {
     (void)member;
     const struct bn_call *c = arg;
     struct hk_layer *l = c->l;
     struct bn_aux a = aux_of(l);
-    int ch = l->in.c;
+    int ch = l->in.c, n = c->n;
     size_t m = (size_t)l->in.h * l->in.w;
     int q0 = hk_team_part_start(ch, HK_TEAM_PARTS, part), q1 = hk_team_part_start(ch, HK_TEAM_PARTS, part + 1);
-    for (int q = q0; q < q1; q++) {
-        switch (c->phase) {
-        case BN_STATS: {
-            /* shifted by the moving mean (the same on every process) against cancellation */
-            double s1 = 0, s2 = 0;
-            for (int s = 0; s < c->n; s++)
-                plane_stats(c->x + ((size_t)s * ch + q) * m, m, l->state[q], &s1, &s2);
-            a.sums[2 * q] = s1;
-            a.sums[2 * q + 1] = s2;
-            break;
-        }
-        case BN_NORMALISE: {
-            float scale = l->w[q] * a.invstd[q], shift = l->b[q] - a.mean[q] * scale;
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                const float *restrict x = c->x + off;
-                float *restrict y = l->y + off;
-                for (size_t i = 0; i < m; i++)
-                    y[i] = x[i] * scale + shift;
+    float mdy, mdyx;
+    if (m > BN_SMALL_PLANE) {
+        for (int q = q0; q < q1; q++) {
+            double *s1 = &a.sums[2 * q], *s2 = s1 + 1;
+            if (c->steps & BN_STATS) {
+                *s1 = *s2 = 0;
+                for (int s = 0; s < n; s++)
+                    plane_stats(PLANE(c->x, s, q), m, l->state[q], s1, s2);
             }
-            break;
-        }
-        case BN_GRAD_SUMS: {
-            double s1 = 0, s2 = 0;
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                plane_grad_sums(c->dy + off, c->x + off, m, a.mean[q], &s1, &s2);
+            if (c->steps & BN_TAKE)
+                take_stats(l, &a, q);
+            float scale = l->w[q] * a.invstd[q];
+            if (c->steps & BN_NORMALISE)
+                for (int s = 0; s < n; s++)
+                    plane_affine(PLANE(l->y, s, q), PLANE(c->x, s, q), m, scale, l->b[q] - a.mean[q] * scale);
+            if (c->steps & BN_GRAD_SUMS) {
+                *s1 = *s2 = 0;
+                for (int s = 0; s < n; s++)
+                    plane_grad_sums(PLANE(c->dy, s, q), PLANE(c->x, s, q), m, a.mean[q], s1, s2);
+                finish_grad_sums(l, &a, q, c->share);
             }
-            s2 *= a.invstd[q]; /* sum of dy * xhat */
-            l->db[q] += (float)s1;
-            l->dw[q] += (float)s2;
-            a.sums[2 * q] = s1 * c->share;
-            a.sums[2 * q + 1] = s2 * c->share;
-            break;
-        }
-        case BN_GRAD_INPUT: {
-            float g = l->w[q] * a.invstd[q], mean = a.mean[q], inv = a.invstd[q];
-            float mdy = 0, mdyx = 0;
-            if (*a.batch) {
-                double per = 1.0 / (c->share * *a.count);
-                mdy = (float)(a.sums[2 * q] * per);
-                mdyx = (float)(a.sums[2 * q + 1] * per);
+            if (c->steps & BN_GRAD_INPUT) {
+                grad_means(&a, q, c->share, &mdy, &mdyx);
+                for (int s = 0; s < n; s++)
+                    plane_grad_input(PLANE(c->dx, s, q), PLANE(c->dy, s, q), PLANE(c->x, s, q), m, scale, mdy,
+                                     a.mean[q], a.invstd[q], mdyx);
             }
-            for (int s = 0; s < c->n; s++) {
-                size_t off = ((size_t)s * ch + q) * m;
-                const float *restrict x = c->x + off, *restrict dy = c->dy + off;
-                float *restrict dx = c->dx + off;
-                for (size_t i = 0; i < m; i++)
-                    dx[i] = g * (dy[i] - mdy - (x[i] - mean) * inv * mdyx);
-            }
-            break;
         }
-        }
+        return;
     }
-}
-
-/* From the sums (shifted by the moving mean) and the count, all-reduced when data-parallel: the
- * batch mean and 1/sqrt(biased variance + epsilon) to normalise with, and the moving statistics'
- * update with that mean and biased variance (Keras's rule). */
-static void take_batch_stats(struct hk_layer *l, const struct bn_aux *a)
-{
-    int ch = l->in.c;
-    float mom = l->spec.momentum;
-    double count = *a->count > 0 ? *a->count : 1;
-    for (int q = 0; q < ch; q++) {
-        double shifted = a->sums[2 * q] / count;
-        double var = a->sums[2 * q + 1] / count - shifted * shifted;
-        var = var > 0 ? var : 0;
-        float mean = (float)(shifted + l->state[q]);
-        a->mean[q] = mean;
-        a->invstd[q] = (float)(1.0 / sqrt(var + l->spec.epsilon));
-        l->state[q] = l->state[q] * mom + mean * (1 - mom);
-        l->state[ch + q] = l->state[ch + q] * mom + (float)var * (1 - mom);
+    /* acc[0][q][i], acc[1][q][i]: sums over the samples of position i of channel q */
+    double *acc1 = a.acc + (size_t)q0 * m, *acc2 = a.acc + ((size_t)ch + q0) * m;
+    size_t span = (size_t)(q1 - q0) * m;
+    if (c->steps & (BN_STATS | BN_GRAD_SUMS)) {
+        memset(acc1, 0, span * sizeof *acc1);
+        memset(acc2, 0, span * sizeof *acc2);
     }
+    if (c->steps & BN_STATS) {
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                const float *restrict x = PLANE(c->x, s, q);
+                double *restrict a1 = a.acc + (size_t)q * m, *restrict a2 = a.acc + ((size_t)ch + q) * m;
+                float shift = l->state[q];
+                for (size_t i = 0; i < m; i++) {
+                    double v = (double)(x[i] - shift);
+                    a1[i] += v;
+                    a2[i] += v * v;
+                }
+            }
+        reduce_positions(&a, q0, q1, ch, m);
+    }
+    for (int q = q0; q < q1 && (c->steps & BN_TAKE); q++)
+        take_stats(l, &a, q);
+    if (c->steps & BN_NORMALISE)
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                float scale = l->w[q] * a.invstd[q];
+                plane_affine(PLANE(l->y, s, q), PLANE(c->x, s, q), m, scale, l->b[q] - a.mean[q] * scale);
+            }
+    if (c->steps & BN_GRAD_SUMS) {
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                const float *restrict x = PLANE(c->x, s, q), *restrict dy = PLANE(c->dy, s, q);
+                double *restrict a1 = a.acc + (size_t)q * m, *restrict a2 = a.acc + ((size_t)ch + q) * m;
+                float mean = a.mean[q];
+                for (size_t i = 0; i < m; i++) {
+                    a1[i] += dy[i];
+                    a2[i] += (double)(dy[i] * (x[i] - mean));
+                }
+            }
+        reduce_positions(&a, q0, q1, ch, m);
+        for (int q = q0; q < q1; q++)
+            finish_grad_sums(l, &a, q, c->share);
+    }
+    if (c->steps & BN_GRAD_INPUT)
+        for (int s = 0; s < n; s++)
+            for (int q = q0; q < q1; q++) {
+                grad_means(&a, q, c->share, &mdy, &mdyx);
+                plane_grad_input(PLANE(c->dx, s, q), PLANE(c->dy, s, q), PLANE(c->x, s, q), m,
+                                 l->w[q] * a.invstd[q], mdy, a.mean[q], a.invstd[q], mdyx);
+            }
 }
 
 /* x, y: [n][c][h][w] */
@@ -220,41 +320,44 @@ static void bn_forward(struct hk_layer *l, const float *x, int n, const struct h
 {
     struct bn_aux a = aux_of(l);
     int ch = l->in.c;
-    float eps = l->spec.epsilon;
-    struct bn_call c = {l, BN_STATS, x, NULL, NULL, n, 1.0};
+    struct bn_call c = {l, BN_STATS | BN_TAKE | BN_NORMALISE, x, NULL, NULL, n, 1.0};
     *a.batch = p->training && !l->frozen;
-    if (*a.batch) {
-        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
-        *a.count = (double)n * l->in.h * l->in.w;
-        if (p->sync)
-            p->sync(p->sync_user, a.sums, 2 * (size_t)ch + 1);
-        take_batch_stats(l, &a);
-    } else {
+    *a.count = (double)n * l->in.h * l->in.w;
+    if (!*a.batch) {
         for (int q = 0; q < ch; q++) {
             a.mean[q] = l->state[q];
-            a.invstd[q] = (float)(1.0 / sqrt((double)l->state[ch + q] + eps));
+            a.invstd[q] = (float)(1.0 / sqrt((double)l->state[ch + q] + l->spec.epsilon));
         }
+        c.steps = BN_NORMALISE;
+    } else if (p->sync) {
+        c.steps = BN_STATS;
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+        p->sync(p->sync_user, a.sums, 2 * (size_t)ch + 1);
+        for (int q = 0; q < ch; q++)
+            take_stats(l, &a, q);
+        c.steps = BN_NORMALISE;
     }
-    c.phase = BN_NORMALISE;
     hk_team_run(bn_part, &c, HK_TEAM_PARTS);
 }
 
 /* dgamma += sum dy * xhat, dbeta += sum dy; dx = gamma * invstd * (dy - mean(dy) - xhat *
  * mean(dy * xhat)) with batch statistics (means over the global batch), dx = gamma * invstd * dy
- * with moving ones. */
+ * with moving ones. A frozen layer (on moving statistics) needs only dx. */
 static void bn_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                         const struct hk_pass *p)
 {
     struct bn_aux a = aux_of(l);
-    struct bn_call c = {l, BN_GRAD_SUMS, x, dy, dx, n, p->sync ? p->share : 1.0};
-    if (*a.batch || !l->frozen) /* the sums feed dgamma, dbeta and (batch mode) dx */
+    int sums = *a.batch || !l->frozen, sync = *a.batch && p->sync;
+    struct bn_call c = {l, (sums ? BN_GRAD_SUMS : 0) | (dx && !sync ? BN_GRAD_INPUT : 0), x, dy, dx, n,
+                        sync ? p->share : 1.0};
+    if (c.steps)
         hk_team_run(bn_part, &c, HK_TEAM_PARTS);
-    if (*a.batch && p->sync) /* also without dx: every process makes the same calls */
-        p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c);
-    if (!dx)
+    if (!sync)
         return;
-    c.phase = BN_GRAD_INPUT;
-    hk_team_run(bn_part, &c, HK_TEAM_PARTS);
+    p->sync(p->sync_user, a.sums, 2 * (size_t)l->in.c); /* also without dx: all processes call it */
+    c.steps = BN_GRAD_INPUT;
+    if (dx)
+        hk_team_run(bn_part, &c, HK_TEAM_PARTS);
 }
 
 /* A process without samples in a step adds zeros to the sums (and 0 to the count) of both passes;
@@ -267,14 +370,24 @@ static void bn_sync_idle(struct hk_layer *l, const struct hk_pass *p, int backwa
         return;
     memset(a.sums, 0, (2 * c + 1) * sizeof *a.sums); /* the count too */
     p->sync(p->sync_user, a.sums, backward ? 2 * c : 2 * c + 1);
-    if (!backward)
-        take_batch_stats(l, &a);
+    for (size_t q = 0; q < c && !backward; q++)
+        take_stats(l, &a, (int)q);
 }
+
+static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
 
 const struct hk_layer_ops hk_batchnorm_ops = {
     .word = "batchnorm",
     .keras_name = "batch_normalization",
     .keras_class = "BatchNormalization",
+    .usage = "batchnorm [momentum=0.99] [epsilon=0.001]",
+    .help = "Batch normalisation per channel (Keras BatchNormalization): gamma and beta are trained, the moving mean "
+            "and variance are non-trainable state. Training normalises with the batch's mean and (biased) "
+            "variance, over the global batch under MPI, and updates moving = moving*momentum + batch*(1-momentum); "
+            "inference and frozen layers use the moving statistics.",
+    .options = bn_opts,
+    .positional = 0,
+    .required = 0,
     .infer = bn_infer,
     .aux_bytes = bn_aux_bytes,
     .init = bn_init,

@@ -90,9 +90,19 @@ static size_t pad_floats(const struct plane *g)
     return round16((size_t)g->hp * g->wp);
 }
 
+/* 3x3 with stride 2 (MobileNet's downsampling) gathers its input gradient by parity. */
+static int is_3x3_s2(const struct plane *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2;
+}
+
 static size_t grad_floats(const struct plane *g)
 {
-    return round16(g->sh == 1 && g->sw == 1 ? (size_t)g->hd * g->wd : (size_t)g->hp * g->wp);
+    if (g->sh == 1 && g->sw == 1)
+        return round16((size_t)g->hd * g->wd);
+    if (is_3x3_s2(g))
+        return round16((size_t)(g->oh + 2) * (g->ow + 2) + (size_t)g->wp);
+    return round16((size_t)g->hp * g->wp);
 }
 
 static size_t taps_floats(const struct plane *g)
@@ -118,6 +128,29 @@ static size_t dw_scratch(const struct hk_layer *l)
     return bufs_floats(l) + l->wcount + l->bcount;
 }
 
+/* Four floats in one register (GCC and clang vector extension); loads go through memcpy, so
+ * they may be unaligned. */
+typedef float v4 __attribute__((vector_size(16)));
+
+static v4 load4(const float *p)
+{
+    v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* p[0], p[2], p[4], p[6] */
+static v4 load4_even(const float *p)
+{
+    v4 v = {p[0], p[2], p[4], p[6]};
+    return v;
+}
+
+static void store4(float *p, v4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 /* The input cells of p: [hp][wp] (at row pt, column pl) = x: [h][w]; the border, zeroed once
  * per call, stays zero. */
 static void pad_plane(float *restrict p, const float *restrict x, const struct plane *g)
@@ -126,7 +159,10 @@ static void pad_plane(float *restrict p, const float *restrict x, const struct p
     for (int iy = 0; iy < g->h && iy + g->pt < g->hp; iy++) {
         float *restrict pr = p + (size_t)(iy + g->pt) * g->wp + g->pl;
         const float *restrict xr = x + (size_t)iy * g->w;
-        for (int c = 0; c < n; c++)
+        int c = 0;
+        for (; c + 4 <= n; c += 4)
+            store4(pr + c, load4(xr + c));
+        for (; c < n; c++)
             pr[c] = xr[c];
     }
 }
@@ -140,7 +176,13 @@ static void correlate(float *restrict y, int oh, int ow, const float *restrict p
         float *restrict yr = y + (size_t)oy * ow;
         const float *r0 = p + (size_t)oy * sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
         if (kh == 3 && kw == 3 && sw == 1) {
-            for (int ox = 0; ox < ow; ox++)
+            /* four outputs a register (no alias checks or loop versions: small planes pay per row) */
+            int ox = 0;
+            for (; ox + 4 <= ow; ox += 4)
+                store4(yr + ox, bias + k[0] * load4(r0 + ox) + k[1] * load4(r0 + ox + 1) + k[2] * load4(r0 + ox + 2) +
+                                    k[3] * load4(r1 + ox) + k[4] * load4(r1 + ox + 1) + k[5] * load4(r1 + ox + 2) +
+                                    k[6] * load4(r2 + ox) + k[7] * load4(r2 + ox + 1) + k[8] * load4(r2 + ox + 2));
+            for (; ox < ow; ox++)
                 yr[ox] = bias + k[0] * r0[ox] + k[1] * r0[ox + 1] + k[2] * r0[ox + 2] + k[3] * r1[ox] +
                          k[4] * r1[ox + 1] + k[5] * r1[ox + 2] + k[6] * r2[ox] + k[7] * r2[ox + 1] +
                          k[8] * r2[ox + 2];
@@ -164,24 +206,6 @@ static void correlate(float *restrict y, int oh, int ow, const float *restrict p
             }
         }
     }
-}
-
-/* Four floats in one register (GCC and clang vector extension); loads go through memcpy, so
- * they may be unaligned. */
-typedef float v4 __attribute__((vector_size(16)));
-
-static v4 load4(const float *p)
-{
-    v4 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* p[0], p[2], p[4], p[6] */
-static v4 load4_even(const float *p)
-{
-    v4 v = {p[0], p[2], p[4], p[6]};
-    return v;
 }
 
 /* 3x3 kernel gradient of one plane: dk[i*3+j] += sum over the plane of dy * p (shifted by the
@@ -286,6 +310,51 @@ static void input_grad_s1(float *restrict dx, float *restrict d, const float *re
     correlate(dx, g->h, g->w, d + (size_t)g->pt * g->wd + g->pl, g->wd, flip, g->kh, g->kw, 1, 1, 0.0f);
 }
 
+/* 3x3, stride 2: dx: [h][w] from dy: [oh][ow], gathered. dy is copied into d (zero-bordered,
+ * (oh+2) x (ow+2), at row 1, column 1); padded-plane row r = 2t (t <= oh) takes kernel rows 0 and
+ * 2 from dy rows t and t-1, row 2t+1 kernel row 1 from dy row t; column 2u likewise kernel
+ * columns 0 and 2 from dy columns u and u-1, column 2u+1 kernel column 1 from column u. Each row
+ * is built in row (wp floats) and its input cells copied to dx. */
+static void input_grad_3x3_s2(float *restrict dx, float *restrict d, const float *restrict dy,
+                              const float *restrict k, const struct plane *g)
+{
+    int wd = g->ow + 2, ow = g->ow;
+    float *restrict row = d + (size_t)(g->oh + 2) * wd;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *restrict dr = d + (size_t)(oy + 1) * wd + 1;
+        const float *restrict src = dy + (size_t)oy * ow;
+        for (int ox = 0; ox < ow; ox++)
+            dr[ox] = src[ox];
+    }
+    int n = g->w < g->wp - g->pl ? g->w : g->wp - g->pl;
+    for (int iy = 0; iy < g->h; iy++) {
+        float *restrict dxr = dx + (size_t)iy * g->w;
+        int r = iy + g->pt, t = r / 2;
+        if (r >= g->hp) {
+            memset(dxr, 0, (size_t)g->w * sizeof *dxr);
+            continue;
+        }
+        const float *a = d + (size_t)(t + 1) * wd + 1, *b = a - wd; /* dy rows t and t-1 */
+        if (r % 2 == 0) {
+            for (int u = 0; u < ow; u++) {
+                row[2 * u] = k[0] * a[u] + k[2] * a[u - 1] + k[6] * b[u] + k[8] * b[u - 1];
+                row[2 * u + 1] = k[1] * a[u] + k[7] * b[u];
+            }
+            row[2 * ow] = k[2] * a[ow - 1] + k[8] * b[ow - 1];
+        } else {
+            for (int u = 0; u < ow; u++) {
+                row[2 * u] = k[3] * a[u] + k[5] * a[u - 1];
+                row[2 * u + 1] = k[4] * a[u];
+            }
+            row[2 * ow] = k[5] * a[ow - 1];
+        }
+        for (int c = 0; c < n; c++)
+            dxr[c] = row[g->pl + c];
+        for (int c = n; c < g->w; c++)
+            dxr[c] = 0;
+    }
+}
+
 /* Strides over 1: dp: [hp][wp] = sum over taps of k[i][j] dy scattered back, then dx: [h][w] =
  * its input cells (zero for input cells no window reaches). */
 static void input_grad_strided(float *restrict dx, float *restrict dp, const float *restrict dy,
@@ -380,6 +449,8 @@ static void backward_part(void *arg, int part, int member)
             }
             if (c->dx && s1)
                 input_grad_s1(c->dx + k * in_plane, b.grad, d, kq, &g);
+            else if (c->dx && is_3x3_s2(&g))
+                input_grad_3x3_s2(c->dx + k * in_plane, b.grad, d, kq, &g);
             else if (c->dx)
                 input_grad_strided(c->dx + k * in_plane, b.grad, d, kq, &g);
         }
@@ -400,10 +471,18 @@ static void dw_backward(struct hk_layer *l, const float *x, const float *dy, flo
     }
 }
 
+static const char *const dw_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
+
 const struct hk_layer_ops hk_depthwise_ops = {
     .word = "depthwise",
     .keras_name = "depthwise_conv2d",
     .keras_class = "DepthwiseConv2D",
+    .usage = "depthwise KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] [l2=X]",
+    .help = "Depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1): each channel is convolved with its own "
+            "KxK kernel. Padding as conv2d.",
+    .options = dw_opts,
+    .positional = 1,
+    .required = 1,
     .infer = dw_infer,
     .scratch_floats = dw_scratch,
     .init = dw_init,

@@ -130,8 +130,8 @@ enum hk_status hk_model_sync_idle(struct hk_model *m, struct hk_error *err)
     for (int i = 0; i < m->count; i++)
         if (m->layers[i].ops->sync_idle)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 0);
-    for (int i = m->count - 1; i >= 0; i--)
-        if (m->layers[i].ops->sync_idle)
+    for (int i = m->count - 1; i >= 0; i--) /* as backward(): not the layers off the loss's path */
+        if (m->layers[i].ops->sync_idle && m->gbuf[i] >= 0)
             m->layers[i].ops->sync_idle(&m->layers[i], &p, 1);
     return HK_OK;
 }
@@ -417,6 +417,64 @@ enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_laye
     return st;
 }
 
+enum hk_status hk_model_cut(struct hk_model *m, int last, struct hk_model_change *chg, struct hk_error *err)
+{
+    if (last < 0 || last >= m->count)
+        return hk_fail(err, HK_EINVAL, "no layer at position %d (the model has %d)", last, m->count);
+    for (int i = 0; i <= last; i++) { /* script order makes this impossible; the names are checked all the same */
+        const struct hk_layer *l = &m->layers[i];
+        if (l->input > last || l->input2 > last)
+            return hk_fail(err, HK_EINVAL, "%s reads %s, which the cut drops", l->name,
+                           m->layers[l->input > last ? l->input : l->input2].name);
+    }
+    struct hk_layer *layers = copy_layers(m, err);
+    if (!layers)
+        return HK_ENOMEM;
+    return change(m, layers, last + 1, chg, err);
+}
+
+enum hk_status hk_model_set_input(struct hk_model *m, struct hk_shape input, struct hk_model_change *chg,
+                                  struct hk_error *err)
+{
+    if (input.c < 1 || input.h < 1 || input.w < 1 || hk_shape_size(input) > ((size_t)1 << 26))
+        return hk_fail(err, HK_EINVAL, "input shape %dx%dx%d is not usable (each side at least 1, at most 64 M values)",
+                       input.h, input.w, input.c);
+    struct hk_layer *layers = copy_layers(m, err);
+    if (!layers)
+        return HK_ENOMEM;
+    struct hk_shape old = m->input;
+    m->input = input;
+    enum hk_status st = change(m, layers, m->count, chg, err);
+    if (st != HK_OK)
+        m->input = old;
+    return st;
+}
+
+int hk_model_cache_point(const struct hk_model *m)
+{
+    int fixed = 0; /* layers[0..fixed) give the same output for the same input in training */
+    while (fixed < m->count) {
+        const struct hk_layer *l = &m->layers[fixed];
+        if (l->spec.kind == HK_LAYER_DROPOUT || (!l->frozen && l->wcount + l->bcount + l->scount > 0))
+            break;
+        fixed++;
+    }
+    if (fixed >= m->count)
+        fixed = m->count - 1; /* the last layer computes the loss: something must run after the point */
+    int weights = -1; /* the first layer with weights: a point before it saves nothing */
+    for (int i = 0; i < fixed && weights < 0; i++)
+        if (m->layers[i].wcount + m->layers[i].bcount > 0)
+            weights = i;
+    for (int b = fixed - 1; b >= 0 && weights >= 0 && b >= weights; b--) {
+        int ok = 1; /* every later layer reads b or a later layer, never an earlier one or the input */
+        for (int i = b + 1; i < m->count && ok; i++)
+            ok = m->layers[i].input >= b && (m->layers[i].input2 < 0 || m->layers[i].input2 >= b);
+        if (ok)
+            return b;
+    }
+    return -1;
+}
+
 enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, int *from, int *to,
                                    struct hk_error *err)
 {
@@ -444,6 +502,11 @@ enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, i
         return hk_fail(err, HK_EINVAL, "%s (layer %d) comes after %s (layer %d); write the range as %s..%s", a, *from,
                        b, *to, b, a);
     return HK_OK;
+}
+
+int hk_model_is_graph(const struct hk_model *m)
+{
+    return hk_graph_is_graph(m->layers, m->count);
 }
 
 int hk_model_set_frozen(struct hk_model *m, int from, int to, int frozen)
@@ -626,9 +689,25 @@ static enum hk_status reserve(struct hk_model *m, int n, struct hk_error *err)
 enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0,
                                 const float **out, struct hk_error *err)
 {
+    return hk_model_forward_from(m, 0, x, n, training, sample0, out, err);
+}
+
+enum hk_status hk_model_forward_from(struct hk_model *m, int first, const float *x, int n, int training,
+                                     uint64_t sample0, const float **out, struct hk_error *err)
+{
+    if (first < 0 || (first > 0 && first >= m->count))
+        return hk_fail(err, HK_EINVAL, "no layer %d to start a forward pass at (the model has %d)", first, m->count);
+    for (int i = first; i < m->count && first > 0; i++)
+        if (m->layers[i].input < first - 1 || (m->layers[i].input2 >= 0 && m->layers[i].input2 < first - 1))
+            return hk_fail(err, HK_EINVAL, "%s reads a layer before %s; a pass cannot start after it",
+                           m->layers[i].name, m->layers[first - 1].name);
     enum hk_status st = reserve(m, n, err);
     if (st != HK_OK)
         return st;
+    if (first > 0) { /* x is layer first-1's output: the later layers read it where they read that layer */
+        const struct hk_layer *before = &m->layers[first - 1];
+        memcpy(before->y, x, (size_t)n * hk_shape_size(before->out) * sizeof *x);
+    }
     struct hk_pass p = {.training = training, .seed = m->seed, .step = m->step, .sample0 = sample0,
                         .sync = training ? m->sync : NULL, .sync_user = m->sync_user, .share = m->share};
     memcpy(p.scratch, m->scratch, sizeof p.scratch);
@@ -636,7 +715,7 @@ enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int t
     int lend = n < HK_TEAM_PARTS;
     if (lend)
         hk_team_lend_blas(1);
-    for (int i = 0; i < m->count; i++) {
+    for (int i = first; i < m->count; i++) {
         struct hk_layer *l = &m->layers[i];
         size_t width = hk_shape_size(l->out);
         p.x2 = l->input2 >= 0 ? m->layers[l->input2].y : NULL;
@@ -744,9 +823,19 @@ enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int 
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err)
 {
+    return hk_model_gradients_from(m, 0, x, labels, sample_weight, n, sample0, res, err);
+}
+
+enum hk_status hk_model_gradients_from(struct hk_model *m, int first, const float *x, const int *labels,
+                                       const float *sample_weight, int n, uint64_t sample0,
+                                       struct hk_step_result *res, struct hk_error *err)
+{
     enum hk_status st = hk_model_check_compiled(m, err);
+    if (st == HK_OK && first > 0 && !(first - 1 <= hk_model_cache_point(m)))
+        st = hk_fail(err, HK_EINVAL, "training cannot start after %s: a layer up to it trains or draws dropout",
+                     m->layers[first - 1].name);
     if (st == HK_OK)
-        st = hk_model_forward(m, x, n, 1, sample0, NULL, err);
+        st = hk_model_forward_from(m, first, x, n, 1, sample0, NULL, err);
     if (st != HK_OK)
         return st;
     struct hk_layer *last = &m->layers[m->count - 1];
@@ -836,10 +925,16 @@ enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int b
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
                                  struct hk_step_result *res, float *probs, struct hk_error *err)
 {
+    return hk_model_evaluate_from(m, 0, x, labels, n, batch, res, probs, err);
+}
+
+enum hk_status hk_model_evaluate_from(struct hk_model *m, int first, const float *x, const int *labels, int n,
+                                      int batch, struct hk_step_result *res, float *probs, struct hk_error *err)
+{
     enum hk_status compiled = hk_model_check_compiled(m, err);
     if (compiled != HK_OK)
         return compiled;
-    size_t in = hk_shape_size(m->input);
+    size_t in = first > 0 ? hk_shape_size(m->layers[first - 1].out) : hk_shape_size(m->input);
     int k = (int)hk_shape_size(hk_model_output(m));
     double total = 0;
     int correct = 0;
@@ -847,7 +942,7 @@ enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *
     for (int s = 0; s < n; s += batch) {
         int b = n - s < batch ? n - s : batch;
         const float *out;
-        enum hk_status st = hk_model_forward(m, x + (size_t)s * in, b, 0, 0, &out, err);
+        enum hk_status st = hk_model_forward_from(m, first, x + (size_t)s * in, b, 0, 0, &out, err);
         if (st != HK_OK)
             return st;
         if (probs)

@@ -91,6 +91,28 @@ enum hk_status hk_model_remove(struct hk_model *m, int at, struct hk_model_chang
 enum hk_status hk_model_replace(struct hk_model *m, int at, const struct hk_layer_spec *spec,
                                 struct hk_model_change *chg, struct hk_error *err);
 
+/* 1 when some layer reads other than the previous layer's output alone (model summary then
+ * prints Keras's functional table with "Connected to"). */
+int hk_model_is_graph(const struct hk_model *m);
+/* Keep layers 0..last and drop every layer after them (the transfer workflow's `model cut`): the
+ * kept layers keep their weights, state and freezing. Refused when a kept layer reads a dropped one
+ * (script order forbids it; the connections are checked all the same). The optimizer state is
+ * reset and the model needs compile again once a new head is on. */
+enum hk_status hk_model_cut(struct hk_model *m, int last, struct hk_model_change *chg, struct hk_error *err);
+
+/* Change the input shape (e.g. a 224x224 network to 128x128): every layer is re-inferred; layers
+ * whose parameter shapes are unchanged keep their weights (a convolutional network keeps all of
+ * them). On a shape error nothing changes and err names the layer. */
+enum hk_status hk_model_set_input(struct hk_model *m, struct hk_shape input, struct hk_model_change *chg,
+                                  struct hk_error *err);
+
+/* The feature-cache point: the last layer b whose output, for a given input, is the same in every
+ * training pass (layers 0..b are frozen or without weights and state, and none is a dropout) and
+ * after which no layer reads anything before b or the input, with at least one layer after it;
+ * -1 when there is none, or when no layer up to b has weights (nothing to save). Training may
+ * compute layer b's outputs once and then run layers b+1.. only (hk_model_gradients_from). */
+int hk_model_cache_point(const struct hk_model *m);
+
 /* The layers that text names: NAME, A..B (both included, A not after B) or all; into *from and
  * *to. Else HK_EINVAL with err naming the unknown layer. */
 enum hk_status hk_model_find_range(const struct hk_model *m, const char *text, int *from, int *to,
@@ -132,6 +154,12 @@ void hk_model_optim_state(struct hk_model *m, float **mom1, float **mom2, uint64
 enum hk_status hk_model_forward(struct hk_model *m, const float *x, int n, int training, uint64_t sample0,
                                 const float **out, struct hk_error *err);
 
+/* hk_model_forward from layer first on: x is then layer first-1's outputs (n x its output size),
+ * and no layer from first on may read a layer before first-1 or the input (HK_EINVAL). first 0 is
+ * hk_model_forward. */
+enum hk_status hk_model_forward_from(struct hk_model *m, int first, const float *x, int n, int training,
+                                     uint64_t sample0, const float **out, struct hk_error *err);
+
 /* Result of one step's loss. */
 struct hk_step_result {
     double loss;  /* mean data loss + L2 penalty */
@@ -143,6 +171,12 @@ struct hk_step_result {
 enum hk_status hk_model_gradients(struct hk_model *m, const float *x, const int *labels,
                                   const float *sample_weight, int n, uint64_t sample0,
                                   struct hk_step_result *res, struct hk_error *err);
+
+/* hk_model_gradients from layer first on, x being layer first-1's outputs: first-1 must not be
+ * after hk_model_cache_point (HK_EINVAL), so that the result is the one the whole model gives. */
+enum hk_status hk_model_gradients_from(struct hk_model *m, int first, const float *x, const int *labels,
+                                       const float *sample_weight, int n, uint64_t sample0,
+                                       struct hk_step_result *res, struct hk_error *err);
 
 /* The gradient of the batch-mean loss (no L2 penalty) with respect to the input, for attacks:
  * forward in inference mode (dropout off), then backward through every layer. The loss is the
@@ -173,6 +207,10 @@ enum hk_status hk_model_predict(struct hk_model *m, const float *x, int n, int b
  * values, as hk_model_predict gives them. */
 enum hk_status hk_model_evaluate(struct hk_model *m, const float *x, const int *labels, int n, int batch,
                                  struct hk_step_result *res, float *probs, struct hk_error *err);
+
+/* hk_model_evaluate from layer first on, x being layer first-1's outputs (as hk_model_forward_from). */
+enum hk_status hk_model_evaluate_from(struct hk_model *m, int first, const float *x, const int *labels, int n,
+                                      int batch, struct hk_step_result *res, float *probs, struct hk_error *err);
 
 /* Bytes of memory that training at batch n would use for activations and scratch. */
 size_t hk_model_workspace_bytes(const struct hk_model *m, int n);

@@ -177,8 +177,10 @@ static enum hk_status parse_headers(const char *hdr, size_t len, int *is_form, c
     name[0] = filename[0] = ctype[0] = '\0';
     const char *s = hdr, *end = hdr + len;
     while (s < end) {
-        const char *eol = memmem(s, (size_t)(end - s), "\r\n", 2);
-        if (!eol)
+        const char *eol = s;
+        while (eol + 1 < end && !(eol[0] == '\r' && eol[1] == '\n'))
+            eol++;
+        if (eol + 1 >= end)
             eol = end;
         const char *colon = memchr(s, ':', (size_t)(eol - s));
         if (!colon || colon == s)
@@ -218,6 +220,8 @@ enum hk_status hk_multipart_find(const unsigned char *body, size_t n, const char
                                  struct hk_multipart_part *out, struct hk_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (!body || !n)
+        return hk_fail(err, HK_EFORMAT, "the body is empty");
     size_t bl = strlen(boundary);
     if (bl == 0 || bl > HK_MULTIPART_MAX_BOUNDARY)
         return hk_fail(err, HK_EFORMAT, "bad boundary length %zu", bl);

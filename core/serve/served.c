@@ -42,6 +42,11 @@ enum hk_status hk_served_load(const char *path, const char *pin_hex, const char 
         memcpy(sig, path, pl);
         memcpy(sig + pl, ".sig", 5);
         st = hk_sign_verify(bytes, n, sig, pub_path, err);
+        if (st == HK_EIO && strstr(err->msg, sig)) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            hk_fail(err, HK_EIO, "%.400s (trust= needs a signature: model sign FILE key=KEY)", why);
+        }
         free(sig);
     }
     free(bytes);

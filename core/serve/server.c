@@ -5,8 +5,8 @@
  * upload calls -> the body into a buffer, never past max_body; last call -> multipart, sniff,
  * SHA-256, decode under the limits, resize to the model input; then the connection is suspended
  * and its request queued (503 when the queue is full); the inference thread converts, predicts a
- * batch and resumes each connection, whose next call answers. The audit log is append-only (it is
- * the one file husky writes without atomic_file.c: a log grows, it is never replaced). */
+ * batch and resumes each connection, whose next call answers. Each answer is counted and gets an
+ * audit line (audit.h); the watchdog (watchdog.h) holds every connection to its deadline. */
 #define _GNU_SOURCE /* strcasestr */
 #include "server.h"
 
@@ -24,12 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "batch.h"
 #include "json.h"
 #include "multipart.h"
 #include "page.h"
 #include "ratelimit.h"
 #include "sha256.h"
+#include "watchdog.h"
 
 #define LATENCY_RING 10000
 #define PATH_KEEP 200 /* bytes of a request path kept for the audit log */
@@ -64,14 +66,6 @@ struct req {
     char model_sha256[65];
 };
 
-/* One tracked connection, for the deadline. */
-struct track {
-    int fd;
-    double t0;                       /* start of the connection or of its current request */
-    int busy;                        /* suspended for the inference thread: not timed out */
-    struct track *prev, *next;
-};
-
 struct hk_server {
     struct hk_server_options opt;
     char *bind, *audit_path, *pin, *trust, *source;
@@ -99,12 +93,7 @@ struct hk_server {
     pthread_t infer;
     int infer_started;
 
-    /* the deadline watchdog */
-    pthread_mutex_t tlock;
-    pthread_cond_t tcond;
-    struct track *tracks;
-    pthread_t watchdog;
-    int watchdog_started;
+    struct hk_watchdog *wd;          /* the per-request deadline */
 
     /* statistics */
     pthread_mutex_t slock;
@@ -112,9 +101,7 @@ struct hk_server {
     double *lat;
     size_t lat_n, lat_at;
 
-    /* the audit log */
-    pthread_mutex_t alock;
-    FILE *audit;
+    struct hk_audit *audit;          /* NULL: no audit log */
 };
 
 static double now_mono(void)
@@ -144,34 +131,11 @@ void hk_server_options_default(struct hk_server_options *o)
 
 /* ---- audit log ---- */
 
-static void audit_time(struct hk_json *j)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    struct tm tm;
-    gmtime_r(&t.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    hk_json_printf(j, "{\"time\":\"%s.%03ldZ\"", buf, t.tv_nsec / 1000000);
-}
-
-/* Append one line (j holds an object without its closing brace) and flush it. */
-static void audit_write(struct hk_server *s, struct hk_json *j)
-{
-    hk_json_raw(j, "}\n");
-    if (!s->audit || j->oom)
-        return;
-    pthread_mutex_lock(&s->alock);
-    fputs(j->p, s->audit);
-    fflush(s->audit);
-    pthread_mutex_unlock(&s->alock);
-}
-
 static void audit_request(struct hk_server *s, const struct req *r, int status, double ms)
 {
     struct hk_json j = {0};
-    audit_time(&j);
-    hk_json_raw(&j, ",\"event\":\"request\",\"client\":");
+    hk_audit_begin(&j, "request");
+    hk_json_raw(&j, ",\"client\":");
     hk_json_str(&j, r->client);
     hk_json_raw(&j, ",\"method\":");
     hk_json_str(&j, r->method);
@@ -193,7 +157,7 @@ static void audit_request(struct hk_server *s, const struct req *r, int status, 
         hk_json_raw(&j, ",\"error\":");
         hk_json_str(&j, r->why);
     }
-    audit_write(s, &j);
+    hk_audit_write(s->audit, &j);
     hk_json_free(&j);
 }
 
@@ -201,9 +165,7 @@ static void audit_event(struct hk_server *s, const char *event, const char *old_
                         const char *source, const char *error)
 {
     struct hk_json j = {0};
-    audit_time(&j);
-    hk_json_raw(&j, ",\"event\":");
-    hk_json_str(&j, event);
+    hk_audit_begin(&j, event);
     if (!strcmp(event, "reload")) {
         hk_json_raw(&j, ",\"old_model_sha256\":");
         hk_json_str(&j, old_sha);
@@ -222,7 +184,7 @@ static void audit_event(struct hk_server *s, const char *event, const char *old_
         hk_json_raw(&j, ",\"error\":");
         hk_json_str(&j, error);
     }
-    audit_write(s, &j);
+    hk_audit_write(s->audit, &j);
     hk_json_free(&j);
 }
 
@@ -246,12 +208,8 @@ static char *describe_model(const struct hk_served *m)
                        "\"resize\":\"antialiased bilinear to %dx%d\",\"rescale\":%.9g}",
                    in.w, in.h, (double)rescale);
     hk_json_printf(&j, ",\"output\":\"%s\"", m->outputs == 1 ? "sigmoid" : "softmax");
-    if (m->outputs == 1) {
-        char buf[32];
-        hk_json_raw(&j, ",\"score\":");
-        hk_json_str(&j, "the sigmoid output: the probability of class 1");
-        (void)buf;
-    }
+    if (m->outputs == 1)
+        hk_json_raw(&j, ",\"score\":\"the sigmoid output: the probability of class 1\"");
     hk_json_printf(&j, ",\"layers\":%d,\"parameters\":%zu,\"sha256\":\"%s\"}", hk_model_count(m->model),
                    hk_model_param_count(m->model), m->sha256);
     if (j.oom) {
@@ -313,6 +271,7 @@ void hk_server_stats(struct hk_server *s, struct hk_server_stats *st)
 {
     pthread_mutex_lock(&s->slock);
     *st = s->st;
+    st->timed_out = hk_watchdog_closed(s->wd);
     size_t n = s->lat_n;
     double *v = n ? malloc(n * sizeof *v) : NULL;
     if (v)
@@ -460,13 +419,15 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
             continue;
         }
         const float *p = *probs + (size_t)i * (size_t)k;
-        int best = 0;
-        for (int c = 1; c < k; c++)
+        int best = 0, finite = 1;
+        for (int c = 0; c < k; c++) {
+            finite = finite && isfinite(p[c]);
             if (p[c] > p[best])
                 best = c;
+        }
         if (k == 1)
-            best = p[0] >= 0.5f;
-        if (!isfinite(p[0]) || !isfinite(p[best])) {
+            best = p[0] >= 0.5f; /* the sigmoid gives P(class 1) */
+        if (!finite) {
             r->status = 503;
             snprintf(r->why, sizeof r->why, "the model's output is not a number");
             continue;
@@ -515,86 +476,24 @@ static void *infer_main(void *arg)
 
 /* ---- the deadline watchdog ---- */
 
-static void track_set(struct hk_server *s, struct MHD_Connection *c, int busy, int restart)
+static struct hk_watch *watch_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    if (!ci || !ci->socket_context)
-        return;
-    struct track *t = ci->socket_context;
-    pthread_mutex_lock(&s->tlock);
-    t->busy = busy;
-    if (restart)
-        t->t0 = now_mono();
-    pthread_mutex_unlock(&s->tlock);
+    return ci ? ci->socket_context : NULL;
 }
 
+/* libmicrohttpd's connection start and close: watched from the first byte to the close. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct hk_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct track *t = calloc(1, sizeof *t);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!t || !ci) {
-            free(t);
-            *socket_context = NULL;
-            return;
-        }
-        t->fd = ci->connect_fd;
-        t->t0 = now_mono();
-        pthread_mutex_lock(&s->tlock);
-        t->next = s->tracks;
-        if (s->tracks)
-            s->tracks->prev = t;
-        s->tracks = t;
-        pthread_mutex_unlock(&s->tlock);
-        *socket_context = t;
-    } else if (*socket_context) {
-        struct track *t = *socket_context;
-        pthread_mutex_lock(&s->tlock);
-        if (t->prev)
-            t->prev->next = t->next;
-        else
-            s->tracks = t->next;
-        if (t->next)
-            t->next->prev = t->prev;
-        pthread_mutex_unlock(&s->tlock);
-        free(t);
+        *socket_context = ci ? hk_watchdog_add(s->wd, ci->connect_fd) : NULL;
+    } else {
+        hk_watchdog_remove(s->wd, *socket_context);
         *socket_context = NULL;
     }
-}
-
-static void *watchdog_main(void *arg)
-{
-    struct hk_server *s = arg;
-    pthread_mutex_lock(&s->tlock);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->tcond, &s->tlock, &until);
-        double now = now_mono();
-        uint64_t killed = 0;
-        /* closing happens in libmicrohttpd's thread, which sees the shut-down socket; the track
-           stays listed (and its fd open) until that thread's close notification takes tlock */
-        for (struct track *t = s->tracks; t; t = t->next)
-            if (!t->busy && t->fd >= 0 && now - t->t0 > s->opt.deadline) {
-                shutdown(t->fd, SHUT_RDWR);
-                t->fd = -1;
-                killed++;
-            }
-        if (killed) {
-            pthread_mutex_lock(&s->slock);
-            s->st.timed_out += killed;
-            pthread_mutex_unlock(&s->slock);
-        }
-    }
-    pthread_mutex_unlock(&s->tlock);
-    return NULL;
 }
 
 /* ---- requests ---- */
@@ -672,7 +571,7 @@ static enum MHD_Result finish_upload(struct hk_server *s, struct req *r, struct 
     }
     /* suspended before it is queued, so that the inference thread's resume always follows */
     r->state = ST_QUEUED;
-    track_set(s, c, 1, 0);
+    hk_watchdog_mark(s->wd, watch_of(c), 1, 0);
     MHD_suspend_connection(c);
     r->next = NULL;
     if (s->tail)
@@ -805,7 +704,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)code;
     struct hk_server *s = cls;
     struct req *r = *con_cls;
-    track_set(s, c, 0, 1);
+    hk_watchdog_mark(s->wd, watch_of(c), 0, 1); /* the next request's deadline starts now */
     if (!r)
         return;
     free(r->body);
@@ -823,8 +722,8 @@ static char *dup_or_null(const char *s)
 
 static void free_server(struct hk_server *s)
 {
-    if (s->audit)
-        fclose(s->audit);
+    hk_audit_close(s->audit);
+    hk_watchdog_stop(s->wd);
     hk_ratelimit_free(s->rl);
     hk_served_free(s->model);
     free(s->model_json);
@@ -838,10 +737,7 @@ static void free_server(struct hk_server *s)
     pthread_mutex_destroy(&s->info_lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);
-    pthread_mutex_destroy(&s->tlock);
-    pthread_cond_destroy(&s->tcond);
     pthread_mutex_destroy(&s->slock);
-    pthread_mutex_destroy(&s->alock);
     free(s);
 }
 
@@ -854,12 +750,6 @@ static void stop_threads(struct hk_server *s)
     if (s->infer_started)
         pthread_join(s->infer, NULL);
     s->infer_started = 0;
-    pthread_mutex_lock(&s->tlock);
-    pthread_cond_broadcast(&s->tcond);
-    pthread_mutex_unlock(&s->tlock);
-    if (s->watchdog_started)
-        pthread_join(s->watchdog, NULL);
-    s->watchdog_started = 0;
 }
 
 enum hk_status hk_server_start(const struct hk_server_options *o, struct hk_served *model, struct hk_server **out,
@@ -881,10 +771,7 @@ enum hk_status hk_server_start(const struct hk_server_options *o, struct hk_serv
     pthread_mutex_init(&s->info_lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
-    pthread_mutex_init(&s->tlock, NULL);
-    pthread_cond_init(&s->tcond, NULL);
     pthread_mutex_init(&s->slock, NULL);
-    pthread_mutex_init(&s->alock, NULL);
     s->opt = *o;
     s->bind = dup_or_null(o->bind ? o->bind : "127.0.0.1");
     s->audit_path = dup_or_null(o->audit_path);
@@ -926,26 +813,16 @@ enum hk_status hk_server_start(const struct hk_server_options *o, struct hk_serv
         free_server(s);
         return hk_fail(err, HK_EINVAL, "bind=%s is not an IPv4 or IPv6 address", o->bind);
     }
-    if (s->audit_path) {
-        s->audit = fopen(s->audit_path, "a");
-        if (!s->audit) {
-            int e = errno;
-            free_server(s);
-            return hk_fail(err, HK_EIO, "cannot open the audit log '%s': %s", o->audit_path,
-                           hk_os_error(e, ebuf, sizeof ebuf));
-        }
+    if ((s->audit_path && hk_audit_open(s->audit_path, &s->audit, err) != HK_OK) ||
+        hk_watchdog_start(o->deadline, &s->wd, err) != HK_OK) {
+        free_server(s);
+        return err->status;
     }
     if (pthread_create(&s->infer, NULL, infer_main, s) != 0) {
         free_server(s);
         return hk_fail(err, HK_ENOMEM, "cannot start the inference thread");
     }
     s->infer_started = 1;
-    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
-        stop_threads(s);
-        free_server(s);
-        return hk_fail(err, HK_ENOMEM, "cannot start the watchdog thread");
-    }
-    s->watchdog_started = 1;
     s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,

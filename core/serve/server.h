@@ -8,7 +8,8 @@
  *
  * Threads: libmicrohttpd's pool threads receive, parse, sniff, hash, decode and resize; the
  * inference thread batches what is queued and runs the network; a watchdog thread closes
- * connections past their deadline. The server never touches any other model. */
+ * connections past their deadline. The server never touches any other model. Start, reload,
+ * stats and stop are for one controlling thread (the shell's). */
 #ifndef HK_SERVER_H
 #define HK_SERVER_H
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "batch.h"
+#include "feature_cache.h"
 
 #define INFER_BATCH 32 /* inputs forwarded at a time */
 
@@ -22,15 +23,33 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
     if (!pix && !own)
         return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
     unsigned char *p = pix ? pix : own;
-    enum hk_status st = hk_image_load_resized(path, prep->limits, p, in.w, in.h, err);
+    enum hk_status st = hk_image_load_resized(path, prep->limits, p, (struct hk_size){.h = in.h, .w = in.w}, err);
     if (st == HK_OK)
         hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
     free(own);
     return st;
 }
 
+enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
+                               int w, int h, unsigned char *pix, float *x, struct hk_error *err)
+{
+    struct hk_shape in = hk_model_input(m);
+    if (in.c != 3)
+        return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
+    if (w <= 0 || h <= 0 || !rgb)
+        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", w, h);
+    unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
+    if (!pix && !own)
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+    unsigned char *p = pix ? pix : own;
+    hk_image_resize(p, in.w, in.h, rgb, w, h);
+    hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
+    free(own);
+    return HK_OK;
+}
+
 /* One piece of model work for the worker, and its result. */
-enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS };
+enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS, OP_SET_WEIGHT };
 
 struct infer_call {
     enum infer_op op;
@@ -39,8 +58,10 @@ struct infer_call {
     int n, layer;
     const struct hk_dataset *ds;
     float rescale;
+    struct hk_feature_cache *fc;
     double *loss, *accuracy;
     float *out;
+    float value;    /* OP_SET_WEIGHT: the new value; out points at the weight */
     enum hk_status st;
     struct hk_error err;
 };
@@ -48,23 +69,29 @@ struct infer_call {
 static void infer_on_worker(void *arg)
 {
     struct infer_call *c = arg;
-    const struct hk_layer *l;
+    const struct hk_layer *l = c->op == OP_ACTIVATION || c->op == OP_WEIGHTS ? hk_model_layer(c->m, c->layer) : NULL;
+    float old;
     switch (c->op) {
     case OP_PREDICT:
         c->st = hk_model_predict(c->m, c->x, c->n, INFER_BATCH, c->out, &c->err);
         break;
     case OP_EVALUATE:
-        c->st = hk_infer_evaluate_here(c->m, c->ds, c->rescale, c->n, c->loss, c->accuracy, c->out, &c->err);
+        if (c->fc && hk_fcache_get_key(c->fc) != hk_fcache_key(c->m, c->ds, c->rescale))
+            c->fc = NULL; /* made for other weights or pictures */
+        c->st = hk_infer_evaluate_cached(c->m, c->ds, c->rescale, c->n, c->fc, c->loss, c->accuracy, c->out, &c->err);
         break;
     case OP_ACTIVATION:
         c->st = hk_model_forward(c->m, c->x, 1, 0, 0, NULL, &c->err);
-        l = hk_model_layer(c->m, c->layer);
         if (c->st == HK_OK) /* a forward pass leaves each layer's output in its y (model.h) */
             memcpy(c->out, l->y, hk_shape_size(l->out) * sizeof *c->out);
         break;
     case OP_WEIGHTS:
-        l = hk_model_layer(c->m, c->layer);
         memcpy(c->out, l->w, l->wcount * sizeof *c->out);
+        break;
+    case OP_SET_WEIGHT: /* a swap: the old value comes back in value */
+        old = *c->out;
+        *c->out = c->value;
+        c->value = old;
         break;
     }
 }
@@ -132,6 +159,13 @@ enum hk_status hk_infer_predict_files(struct hk_worker *wk, struct hk_model *m, 
 enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
                                       double *loss, double *accuracy, float *probs, struct hk_error *err)
 {
+    return hk_infer_evaluate_cached(m, ds, rescale, batch, NULL, loss, accuracy, probs, err);
+}
+
+enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                        struct hk_feature_cache *fc, double *loss, double *accuracy, float *probs,
+                                        struct hk_error *err)
+{
     size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(m));
     batch = batch > 0 ? batch : INFER_BATCH;
     float *x = malloc((size_t)batch * size * sizeof *x);
@@ -148,9 +182,17 @@ enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_datase
         int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
         for (int i = 0; i < b; i++)
             idx[i] = (uint32_t)(s + i);
-        hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
         struct hk_step_result r;
-        st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+        const float *feat = fc ? hk_fcache_get(fc, idx, b) : NULL;
+        if (feat) {
+            st = hk_model_evaluate_from(m, hk_fcache_point(fc) + 1, feat, ds->labels + s, b, b, &r,
+                                        probs ? probs + s * k : NULL, err);
+        } else {
+            hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
+            st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+            if (fc && st == HK_OK)
+                hk_fcache_put(fc, m, idx, b);
+        }
         total += r.loss * b;
         correct += r.correct;
     }
@@ -170,12 +212,40 @@ enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const
     return run_call(wk, &c, err);
 }
 
+enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, struct hk_feature_cache *fc, double *loss,
+                                      double *accuracy, float *probs, struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_EVALUATE, .m = m, .ds = ds, .rescale = rescale, .fc = fc, .n = batch,
+                           .loss = loss, .accuracy = accuracy, .out = probs};
+    return run_call(wk, &c, err);
+}
+
 enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, const float *x, int layer, float *act,
                                    struct hk_error *err)
 {
     struct infer_call c = {.op = OP_ACTIVATION, .m = m, .x = x, .layer = layer, .out = act};
     enum hk_status st = check_layer(m, layer, err);
     return st == HK_OK ? run_call(wk, &c, err) : st;
+}
+
+enum hk_status hk_infer_set_weight(struct hk_worker *wk, struct hk_model *m, int layer, int bias, size_t index,
+                                   float value, float *before, struct hk_error *err)
+{
+    enum hk_status st = check_layer(m, layer, err);
+    if (st != HK_OK)
+        return st;
+    const struct hk_layer *l = hk_model_layer(m, layer);
+    size_t count = bias ? l->bcount : l->wcount;
+    if (index >= count)
+        return hk_fail(err, HK_EINVAL, "%s/%s has %zu values, not [%zu]", l->name, bias ? "bias" : "kernel", count,
+                       index);
+    struct infer_call c = {.op = OP_SET_WEIGHT, .m = m, .layer = layer, .out = (bias ? l->b : l->w) + index,
+                           .value = value};
+    st = run_call(wk, &c, err);
+    if (st == HK_OK && before)
+        *before = c.value;
+    return st;
 }
 
 enum hk_status hk_infer_weights(struct hk_worker *wk, struct hk_model *m, int layer, float *w, struct hk_error *err)

@@ -28,6 +28,12 @@ struct hk_infer_prep {
 enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_prep *prep, const char *path,
                              unsigned char *pix, float *x, struct hk_error *err);
 
+/* Prepare a decoded picture (rgb: w x h RGB8, HWC; a server's upload, say) as input for m the
+ * same way: resized to the model's input into pix (may be NULL) and rescaled into x. HK_EINVAL
+ * when m's input does not have 3 channels or w, h are not positive. */
+enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
+                               int w, int h, unsigned char *pix, float *x, struct hk_error *err);
+
 /* Predict n prepared inputs (n x input size floats) on the worker: probs receives n x output
  * size values (after the last activation). */
 enum hk_status hk_infer_predict(struct hk_worker *wk, struct hk_model *m, const float *x, int n, float *probs,
@@ -54,9 +60,23 @@ enum hk_status hk_infer_predict_files(struct hk_worker *wk, struct hk_model *m, 
 enum hk_status hk_infer_evaluate_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
                                       double *loss, double *accuracy, float *probs, struct hk_error *err);
 
+struct hk_feature_cache;
+
+/* hk_infer_evaluate_here with a feature cache of ds's pictures (feature_cache.h; NULL = none):
+ * batches whose features it holds start after its point, the others fill it. */
+enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                        struct hk_feature_cache *fc, double *loss, double *accuracy, float *probs,
+                                        struct hk_error *err);
+
 /* hk_infer_evaluate_here on the worker. */
 enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds, float rescale,
                                  int batch, double *loss, double *accuracy, float *probs, struct hk_error *err);
+
+/* hk_infer_evaluate with a feature cache of ds (NULL = none): used, and filled, only when its key
+ * (hk_fcache_key) is the one m, ds and rescale give now; it must belong to no running pass. */
+enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, struct hk_feature_cache *fc, double *loss,
+                                      double *accuracy, float *probs, struct hk_error *err);
 
 /* Forward one prepared input (input size floats) on the worker and copy layer `layer`'s output
  * for it into act (that layer's output size floats). */
@@ -66,5 +86,11 @@ enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, con
 /* Copy layer `layer`'s weights (its wcount floats, layout as layer.h gives it) into w, on the
  * worker, so that they are the weights of one step even while a run trains. */
 enum hk_status hk_infer_weights(struct hk_worker *wk, struct hk_model *m, int layer, float *w, struct hk_error *err);
+
+/* Set one weight of layer `layer` on the worker: value index of its kernel (bias 0; the layout
+ * layer.h gives, as model files store it) or of its bias (bias 1). before (may be NULL) receives
+ * the old value. HK_EINVAL for a layer, tensor or index that does not exist. */
+enum hk_status hk_infer_set_weight(struct hk_worker *wk, struct hk_model *m, int layer, int bias, size_t index,
+                                   float value, float *before, struct hk_error *err);
 
 #endif

@@ -173,3 +173,53 @@ size_t hk_metrics_worst(const double *p_true, size_t n, size_t count, size_t *id
     free(s);
     return count;
 }
+
+struct thr_scored {
+    float out;
+    int label;
+};
+
+static int by_thr_output(const void *a, const void *b)
+{
+    float x = ((const struct thr_scored *)a)->out, y = ((const struct thr_scored *)b)->out;
+    return (x > y) - (x < y);
+}
+
+enum hk_status hk_metrics_best_threshold(const float *out, const int *label, size_t n, double *threshold, double *ba,
+                                         struct hk_error *err)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += label[i] == 1;
+    if (!pos || pos == n)
+        return hk_fail(err, HK_EINVAL, "choosing a threshold needs pictures of both classes; the set has %s",
+                       pos ? "only class 1" : "no class 1");
+    struct thr_scored *s = malloc(n * sizeof *s);
+    if (!s)
+        return hk_fail(err, HK_ENOMEM, "out of memory for %zu outputs", n);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (struct thr_scored){out[i], label[i] == 1};
+    qsort(s, n, sizeof *s, by_thr_output);
+    /* threshold between s[i-1] and s[i]: samples i.. are predicted class 1 */
+    size_t neg = n - pos, tn = 0, fn = 0;
+    double best = -1, best_t = 0.5;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == 0 || i == n || s[i].out != s[i - 1].out) {
+            double t = i == 0 ? (double)s[0].out - 1e-6 : i == n ? (double)s[n - 1].out + 1e-6
+                                                               : 0.5 * ((double)s[i - 1].out + (double)s[i].out);
+            double b = 0.5 * ((double)(pos - fn) / (double)pos + (double)tn / (double)neg);
+            if (b > best + 1e-12 || (fabs(b - best) <= 1e-12 && fabs(t - 0.5) < fabs(best_t - 0.5))) {
+                best = b;
+                best_t = t;
+            }
+        }
+        if (i < n) {
+            tn += !s[i].label;
+            fn += s[i].label;
+        }
+    }
+    free(s);
+    *threshold = best_t;
+    *ba = best;
+    return HK_OK;
+}

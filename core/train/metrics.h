@@ -49,6 +49,14 @@ enum hk_status hk_metrics_summary(const size_t *cm, int k, double *accuracy, dou
  * sigmoid output (k = 1), class 1 when the output is >= threshold. */
 void hk_metrics_predict(const float *probs, size_t n, int k, double threshold, int *pred);
 
+/* The decision threshold on one sigmoid output that gives the best balanced accuracy on n samples:
+ * out[i] the output, label[i] 0 or 1 (class 1 predicted when out >= the threshold). Candidates are
+ * the midpoints between neighbouring distinct outputs (and 0.5 when it ties with the best); among
+ * equally good ones the closest to 0.5 wins. *ba receives the balanced accuracy reached. HK_EINVAL
+ * when a class is missing; HK_ENOMEM. */
+enum hk_status hk_metrics_best_threshold(const float *out, const int *label, size_t n, double *threshold, double *ba,
+                                         struct hk_error *err);
+
 /* The indices of the `count` samples whose true class got the lowest probability, lowest first
  * (ties by index), into idx (caller-owned, count entries). p_true[i] is the probability the model
  * gave sample i's true class. Returns how many were written (min(count, n)); 0 with err set when

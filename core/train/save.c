@@ -3,8 +3,11 @@
 
 #include <string.h>
 
+#include "sha256.h"
+
 struct save_call {
     const struct hk_save_request *req;
+    unsigned char sha256[32]; /* of the file written */
     enum hk_status st;
     struct hk_error err;
 };
@@ -36,21 +39,21 @@ static void save_on_worker(void *arg)
             return;
         }
     }
-    c->st = hk_modelfile_save(r->path, r->model, &meta, r->sections, &c->err);
+    c->st = hk_modelfile_save_hashed(r->path, r->model, &meta, r->sections, c->sha256, &c->err);
     hk_train_state_free(state);
 }
 
 enum hk_status hk_save_model(struct hk_worker *wk, const struct hk_save_request *req, char sha256_hex[65],
                              struct hk_error *err)
 {
-    struct save_call c = {req, HK_OK, {0}};
+    struct save_call c = {.req = req, .st = HK_OK};
     hk_worker_call(wk, save_on_worker, &c);
     if (c.st != HK_OK) {
         if (err)
             *err = c.err;
         return c.st;
     }
-    if (sha256_hex && hk_modelfile_verify(req->path, sha256_hex, NULL) != HK_OK)
-        sha256_hex[0] = '\0';
+    if (sha256_hex)
+        hk_sha256_hex(c.sha256, sha256_hex); /* computed while writing; the file is not read back */
     return HK_OK;
 }

@@ -23,7 +23,7 @@ struct hk_save_request {
 };
 
 /* Save on the worker (hk_modelfile_save). sha256_hex (may be NULL) receives the SHA-256 of the
- * whole file as sha256sum prints it ("" when it could not be read back). HK_EINVAL when the
+ * whole file as sha256sum prints it, computed while it was written. HK_EINVAL when the
  * training section is asked of a model that no run trained and that was loaded without a state;
  * else the writer's errors. */
 enum hk_status hk_save_model(struct hk_worker *wk, const struct hk_save_request *req, char sha256_hex[65],

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "feature_cache.h"
 #include "infer.h"
+#include "lexer.h"
 #include "prefetch.h"
 #include "attack.h"
 
@@ -100,7 +102,16 @@ enum hk_status hk_train_start(struct hk_train_run *run, const struct hk_train_se
     run->pos = s->resume ? *s->resume
                          : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(s->history)};
     atomic_store(&run->stop, 0);
-    return hk_worker_start(s->worker, hk_train_job, run, err);
+    /* a run that was started reports itself as running from now on, not once the worker takes it
+       (batches 0 until then: it is starting) */
+    struct hk_progress before = hk_history_progress(s->history);
+    struct hk_progress starting = {.running = 1, .epoch = run->pos.epoch + 1, .epochs = s->config.epochs,
+                                   .batch = run->pos.batch, .first_batch = run->pos.batch};
+    hk_history_set_progress(s->history, &starting);
+    st = hk_worker_start(s->worker, hk_train_job, run, err);
+    if (st != HK_OK)
+        hk_history_set_progress(s->history, &before);
+    return st;
 }
 
 void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights)
@@ -194,6 +205,46 @@ static void warn(struct hk_train_run *run, int epoch, const char *fmt, ...)
         run->progress(run->progress_user, &ev);
 }
 
+void hk_train_run_release(struct hk_train_run *run)
+{
+    for (int k = 0; run && k < 2; k++) {
+        hk_fcache_free(run->cache[k]);
+        run->cache[k] = NULL;
+    }
+}
+
+/* The feature cache of set k (0 training, 1 validation) for this run: the one the run struct
+ * kept when its key still holds, else a new one when the model has a cache point and it fits in
+ * *budget (which it then uses up; a warning says when the training cache does not fit). */
+static struct hk_feature_cache *open_cache(struct hk_train_run *run, int k, const struct hk_dataset *ds, int batch,
+                                           size_t *budget)
+{
+    uint64_t key = hk_fcache_key(run->model, ds, run->config.rescale);
+    if (run->cache[k] && hk_fcache_get_key(run->cache[k]) == key) {
+        *budget -= hk_fcache_bytes(run->cache[k]) < *budget ? hk_fcache_bytes(run->cache[k]) : *budget;
+        return run->cache[k];
+    }
+    hk_fcache_free(run->cache[k]);
+    run->cache[k] = NULL;
+    size_t need = 0;
+    struct hk_error e;
+    if (hk_fcache_new(run->model, ds->count, batch, *budget, &run->cache[k], &need, &e) != HK_OK) {
+        if (!k)
+            warn(run, 0, "no feature cache: %s", e.msg);
+        return NULL;
+    }
+    if (!run->cache[k] && need && !k) {
+        char text[32];
+        hk_format_bytes(text, sizeof text, need);
+        warn(run, 0, "no feature cache: it would need %s past the memory limit (model limits memory=SIZE)", text);
+    }
+    if (run->cache[k]) {
+        hk_fcache_set_key(run->cache[k], key);
+        *budget -= hk_fcache_bytes(run->cache[k]) < *budget ? hk_fcache_bytes(run->cache[k]) : *budget;
+    }
+    return run->cache[k];
+}
+
 /* Adversarial training (Goodfellow et al. 2015, Madry et al. 2018): advx receives the batch x with
  * its first half replaced by untargeted attacks on the current weights; returns advx (x when the
  * attack failed, with *st and run->err set). */
@@ -235,6 +286,21 @@ void hk_train_job(void *arg)
         return;
     }
     hk_prefetch_set_share(pf, run->share.rank, ranks);
+    struct hk_feature_cache *fc = NULL, *vfc = NULL;
+    if (!shared && !c->no_cache && !c->adversarial && !hk_augment_active(&c->augment) &&
+        hk_model_cache_point(run->model) >= 0) {
+        size_t limit = hk_model_memory_limit(), used = hk_model_memory_bytes(run->model, batch);
+        size_t budget = (limit > used ? limit - used : 0) + hk_fcache_bytes(run->cache[0]) + hk_fcache_bytes(run->cache[1]);
+        fc = open_cache(run, 0, ds, batch, &budget);
+        if (fc && run->val && run->val->count)
+            vfc = open_cache(run, 1, run->val, batch, &budget);
+    }
+    if (!fc) /* what is not used now is out of date or unwanted */
+        hk_train_run_release(run);
+    else if (!vfc) {
+        hk_fcache_free(run->cache[1]);
+        run->cache[1] = NULL;
+    }
     if (!run->resume)
         run->pos = (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(run->history)};
     const struct hk_train_position start = run->pos;
@@ -272,15 +338,21 @@ void hk_train_job(void *arg)
                     labels[i] = ds->labels[idx[i]];
                     weights[i] = c->class_weight[labels[i]];
                 }
-                const float *x = hk_prefetch_get(pf, b);
+                const float *x = hk_prefetch_get(pf, b), *feat = fc ? hk_fcache_get(fc, idx, local) : NULL;
                 if (local && c->adversarial)
                     x = adversarial_batch(run, x, labels, local, advx, &st);
                 if (shared && run->share.sync)
                     hk_model_set_sync(run->model, run->share.sync, run->share.user, (double)local / n);
-                if (local && st == HK_OK)
+                if (local && feat && st == HK_OK) {
+                    st = hk_model_gradients_from(run->model, hk_fcache_point(fc) + 1, feat, labels, weights, local,
+                                                 (uint64_t)lo, &r, &run->err);
+                } else if (local && st == HK_OK) {
                     st = hk_model_gradients(run->model, x, labels, weights, local, (uint64_t)lo, &r, &run->err);
-                else if (shared && !local)
+                    if (fc && st == HK_OK)
+                        hk_fcache_put(fc, run->model, idx, local);
+                } else if (shared && !local) {
                     st = hk_model_sync_idle(run->model, &run->err);
+                }
                 hk_prefetch_release(pf, b);
                 if (shared)
                     st = reduce_shares(run, n, local, st, &stop, &r);
@@ -334,8 +406,8 @@ void hk_train_job(void *arg)
         rec.v[HK_METRIC_ACCURACY] = (double)correct / seen;
         rec.v[HK_METRIC_VAL_LOSS] = rec.v[HK_METRIC_VAL_ACCURACY] = NAN;
         if (run->val && run->val->count) {
-            st = hk_infer_evaluate_here(run->model, run->val, c->rescale, batch, &rec.v[HK_METRIC_VAL_LOSS],
-                                        &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
+            st = hk_infer_evaluate_cached(run->model, run->val, c->rescale, batch, vfc, &rec.v[HK_METRIC_VAL_LOSS],
+                                          &rec.v[HK_METRIC_VAL_ACCURACY], NULL, &run->err);
             if (st != HK_OK) {
                 snprintf(why, sizeof why, "%s", run->err.msg);
                 break;

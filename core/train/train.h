@@ -11,6 +11,7 @@
 
 #include "augment.h"
 #include "dataset.h"
+#include "feature_cache.h"
 #include "history.h"
 #include "model.h"
 #include "worker.h"
@@ -29,6 +30,9 @@ struct hk_train_config {
     enum hk_compare until_cmp;
     double until_value;
     float class_weight[HK_TRAIN_MAX_CLASSES]; /* per class loss weight (all 1 for none) */
+    int no_cache;               /* 1: never use a feature cache (feature_cache.h); 0: use one when the
+                                   model has a cache point, nothing is augmented (adversarial neither)
+                                   and it fits in memory */
     int adversarial;            /* 0: none; 1 + enum hk_attack_method: the first half of each batch is
                                    replaced by its FGSM or PGD pictures (untargeted, on the weights of
                                    that step; PGD 10 steps of 2.5 x eps / 10); not saved for resume */
@@ -121,7 +125,14 @@ struct hk_train_run {
     struct hk_error err;
     double step_seconds;            /* when finished: time of the training steps (wait included) */
     double data_wait_seconds;       /* of which the worker waited for the next batch's pictures */
+    struct hk_feature_cache *cache[2]; /* the training and validation pictures' features (see
+                                        * feature_cache.h), kept after the run: a later run of the
+                                        * same run struct reuses them when their key still holds,
+                                        * else frees them. Free with hk_train_run_release. */
 };
+
+/* Free what a finished run keeps (its feature caches); the struct itself stays the caller's. */
+void hk_train_run_release(struct hk_train_run *run);
 
 /* What a run starts from: everything hk_train_start puts into a run. Borrowed; what it points to
  * must stay alive and unchanged until the run has ended. */

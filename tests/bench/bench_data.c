@@ -2,6 +2,7 @@
  *
  *   bench_data [data=/work/shared/data/husky-v1] [images=320] [epochs=3] [threads=1]
  *
+ * 0. SHA-256 alone (hk_sha256, which guards model files and manifests): MB/s over 64 MiB, best of 3.
  * 1. Loading DATA/train (decode, resize to 128x128, hashes) with 1 and with 2 threads: seconds and
  *    images/s.
  * 2. Augmentation alone on one thread (hk_batch_fill with the blog's options, then without).
@@ -22,6 +23,7 @@
 #include "batch.h"
 #include "blog_model.h"
 #include "dataset.h"
+#include "sha256.h"
 #include "train.h"
 
 static double now(void)
@@ -72,7 +74,7 @@ static double time_load(const char *root, int threads, struct hk_dataset **out)
 {
     struct hk_error err;
     double t0 = now();
-    if (hk_dataset_load(root, 128, 128, NULL, threads, out, &err) != HK_OK)
+    if (hk_dataset_load(root, (struct hk_size){.h = 128, .w = 128}, NULL, threads, out, &err) != HK_OK)
         die("load", &err);
     return now() - t0;
 }
@@ -150,6 +152,26 @@ static struct train_result time_training(const struct hk_dataset *ds, const stru
     return out;
 }
 
+/* MB/s of hk_sha256 over 64 MiB, best of 3. */
+static double sha256_rate(void)
+{
+    size_t n = (size_t)64 << 20;
+    unsigned char *buf = malloc(n), digest[HK_SHA256_BYTES];
+    if (!buf)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)(i * 2654435761u >> 24);
+    double best = 1e9;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        hk_sha256(buf, n, digest);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    free(buf);
+    return (double)n / 1e6 / best;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = option(argc, argv, "data", "/work/shared/data/husky-v1");
@@ -163,6 +185,8 @@ int main(int argc, char **argv)
     char root[4096];
     snprintf(root, sizeof root, "%s/train", data);
 
+    double sha = sha256_rate();
+    printf("sha256: %.0f MB/s (64 MiB, best of 3)\n", sha);
     struct hk_dataset *ds = NULL, *ds2 = NULL;
     double load1 = time_load(root, 1, &ds);
     double load2 = time_load(root, 2, &ds2);
@@ -195,6 +219,7 @@ int main(int argc, char **argv)
            t_aug.images_per_s, t_aug.cpu_ms, 100 * t_aug.wait_fraction);
     printf("  augmentation costs %.1f%% of training images/s (target: at most 10%%) and %.1f%% more CPU time\n",
            100 * slowdown, 100 * (t_aug.cpu_ms / t_off.cpu_ms - 1));
+    printf("sha256_mb_s=%.0f ", sha);
     printf("load_s_1=%.3f load_s_2=%.3f load_ips_1=%.1f load_ips_2=%.1f fill_aug_ips=%.0f fill_off_ips=%.0f "
            "train_ips_off=%.2f train_ips_aug=%.2f aug_slowdown=%.4f cpu_ms_off=%.3f cpu_ms_aug=%.3f wait_off=%.4f "
            "wait_aug=%.4f threads=%d\n",

@@ -66,3 +66,27 @@ save('add-shape.hkm', with_header(header.replace(b'flatten\n', b'flatten\nadd fr
 save('input-later.hkm', with_header(header.replace(b'flatten\n', b'flatten input=dense\n')))
 save('name-taken.hkm', with_header(header.replace(b'flatten\n', b'flatten name=conv2d\n')))
 save('names-renamed.hkm', with_header(header.replace(b'activation=relu\n', b'activation=relu name=stem\n')))
+# the layers of modern networks (issue 13): modern.hkm, saved by husky from
+#   seed 3; model new input=6x6x3; conv2d 2 3x3 padding=same bias=no; batchnorm; activation relu6;
+#   depthwise 3x3 padding=same; zeropad 0,1,0,1; avgpool 2x2 padding=same; global_avgpool;
+#   dense 1 activation=sigmoid
+# and lies in its header: options out of range, and a batchnorm over other channels than its
+# gamma, beta and moving statistics tensors hold
+modern = open(os.path.join(out, 'modern.hkm'), 'rb').read()
+mlen = struct.unpack('<I', modern[12:16])[0]
+mheader = modern[16:16 + mlen]
+mrest = modern[16 + mlen:-32]
+
+
+def modern_with(old, new):
+    text = mheader.replace(old, new)
+    assert text != mheader, old
+    return modern[:12] + struct.pack('<I', len(text)) + text + mrest
+
+
+save('modern-epsilon-0.hkm', modern_with(b'batchnorm', b'batchnorm epsilon=0'))
+save('modern-momentum.hkm', modern_with(b'batchnorm', b'batchnorm momentum=7'))
+save('modern-depthwise-huge.hkm', modern_with(b'depthwise 3x3', b'depthwise 9x9'))
+save('modern-zeropad-huge.hkm', modern_with(b'zeropad 0,1,0,1', b'zeropad 4096,4096,4096,4096'))
+save('modern-bn-channels.hkm', modern_with(b'conv2d 2 3x3', b'conv2d 3 3x3'))
+save('modern-no-bias.hkm', modern_with(b'depthwise 3x3 padding=same', b'depthwise 3x3 padding=same bias=no'))

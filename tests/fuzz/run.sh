@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-language image modelfile manifest import}
+targets=${*:-language image modelfile manifest import multipart}
 build=${FUZZ_BUILD:-build-fuzz}
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true -Dbuildtype=debugoptimized -Db_ndebug=false \

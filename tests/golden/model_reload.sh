@@ -2,8 +2,10 @@
 # model_reload.sh: the foundation use case across processes. One husky trains a small net on the
 # stripes and saves it; a fresh husky loads the file with no data set loaded, and predict must
 # name the classes the file records (not "class 0"); evaluate on the val set names them; a model
-# save from that process records them again (model info of the new file, read by a third
-# process); and a set whose folders are named otherwise is evaluated with a warning.
+# save from that process records them again, and the data hash, so that the file is byte for byte
+# the one it loaded (model info of the new file, read by a third
+# process); model info without a file describes the loaded model; a set whose folders are named
+# otherwise is evaluated with a warning; and model info with no model says so.
 # The transcript (figures rounded to 4 decimals, hashes numbered) must equal model_reload.out.
 # usage: model_reload.sh HUSKY SOURCE_ROOT  (UPDATE=1 rewrites model_reload.out)
 set -u
@@ -27,7 +29,8 @@ train epochs=3 batch=8; wait; model save $work/m.hkm"
     run "model load $work/m.hkm; predict $val/horizontal/00.png $val/vertical/00.png; data val $val; \
 evaluate val worst=0; model save $work/again.hkm"
     run "model info $work/again.hkm; model verify $work/m.hkm"
-    run "model load $work/again.hkm; data val $work/renamed; evaluate val worst=0"
+    run "model load $work/again.hkm; model info; data val $work/renamed; evaluate val worst=0"
+    run "model info"
 } > "$work/out"
 sed -E -e 's/[0-9]+\.[0-9]+s  [0-9]+\.[0-9]+ img\/s/Ts N img\/s/g' -e "s#$work#TMP#g" "$work/out" |
     perl -pe 's/([0-9a-f]{64})/"<hash " . ($seen{$1} ||= ++$count) . ">"/ge' > "$work/actual"

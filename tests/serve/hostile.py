@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """hostile.py: hostile requests against husky --serve over raw loopback sockets. Each gets its
 status or is cut off by a timeout, and the server keeps answering others: a body over the limit
 declared and sent chunked without a length, multipart without a boundary and with a NUL, a text

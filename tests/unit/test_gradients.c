@@ -270,6 +270,7 @@ static void check_modern_layers(struct hk_shape img)
     check_specs("depthwise 2x3 strides 1x2 same", img, dw4, 1, 2);
     struct hk_layer_spec bn1[] = {batchnorm()};
     check_specs("batchnorm (batch statistics)", img, bn1, 1, 2);
+    check_specs("batchnorm on planes over 256 values (channel by channel)", (struct hk_shape){2, 17, 16}, bn1, 1, 2);
     struct hk_layer_spec bn2[] = {conv(3, 3, 1, 1, HK_ACT_LINEAR), batchnorm(), simple(HK_LAYER_FLATTEN),
                                   dense(3, HK_ACT_RELU6)};
     check_specs("conv2d + batchnorm + dense relu6, 3 classes", img, bn2, 4, 3);

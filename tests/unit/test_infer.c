@@ -1,10 +1,11 @@
 /* test_infer.c: the inference API (infer.h) against values computed here another way: a picture's
- * input is its resized pixels times rescale in CHW order; predicting files equals predicting
- * their inputs one by one on this thread; unreadable files and folders get a reason and leave the
- * other rows right; evaluating a set gives each picture's output, the binary cross-entropy mean
- * of those outputs as its loss and the share with output >= 0.5 on the right side as accuracy;
- * the activations of the last layer are the prediction; the weights are the layer's; a bad layer
- * index is refused. Also while a run trains the same model, predictions come back finite.
+ * input is its resized pixels times rescale in CHW order, from a file or from decoded pixels;
+ * predicting files equals predicting their inputs one by one on this thread; unreadable files and
+ * folders get a reason and leave the other rows right; evaluating a set gives each picture's
+ * output, the binary cross-entropy mean of those outputs as its loss and the share with output
+ * >= 0.5 on the right side as accuracy; the activations of the last layer are the prediction; the
+ * weights are the layer's; a bad layer index is refused; one weight is set and the old value comes
+ * back. Also while a run trains the same model, predictions come back finite.
  * usage: test_infer STRIPES_TRAIN_FOLDER */
 #include <math.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ static void test_load(const struct hk_model *m, const char *path)
     float x[SIDE * SIDE * 3];
     struct hk_error err;
     CHECK(hk_infer_load(m, &prep, path, pix, x, &err) == HK_OK, "load %s: %s", path, err.msg);
-    CHECK(hk_image_load_resized(path, NULL, want_pix, SIDE, SIDE, &err) == HK_OK, "%s", err.msg);
+    CHECK(hk_image_load_resized(path, NULL, want_pix, (struct hk_size){.h = SIDE, .w = SIDE}, &err) == HK_OK, "%s", err.msg);
     CHECK(!memcmp(pix, want_pix, sizeof pix), "the picture is the resized file");
     int bad = 0;
     for (int c = 0; c < 3; c++)
@@ -53,6 +54,16 @@ static void test_load(const struct hk_model *m, const char *path)
           "without a picture buffer the input is the same");
     CHECK(hk_infer_load(m, &prep, "/nonexistent/picture.png", pix, x, &err) == HK_EIO, "a missing file: %s",
           err.msg);
+    /* decoded pixels (as a server receives them) become the same input as the file */
+    unsigned char *rgb = NULL;
+    int w = 0, h = 0;
+    float x3[SIDE * SIDE * 3];
+    CHECK(hk_image_load(path, NULL, &rgb, &w, &h, &err) == HK_OK, "%s", err.msg);
+    CHECK(hk_infer_pixels(m, &prep, rgb, w, h, pix, x3, &err) == HK_OK && !memcmp(x3, x2, sizeof x3) &&
+              !memcmp(pix, want_pix, sizeof pix),
+          "hk_infer_pixels of the decoded file gives the file's input");
+    CHECK(hk_infer_pixels(m, &prep, rgb, 0, h, NULL, x3, &err) == HK_EINVAL, "a 0-wide picture is refused");
+    free(rgb);
 }
 
 static void test_predict_files(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds)
@@ -124,6 +135,16 @@ static void test_layers(struct hk_worker *wk, struct hk_model *m, const struct h
     CHECK(l->wcount == 54 && hk_infer_weights(wk, m, 0, kernel, &err) == HK_OK &&
           !memcmp(kernel, l->w, sizeof kernel), "the weights are the layer's");
     CHECK(hk_infer_weights(wk, m, 3, kernel, &err) == HK_EINVAL, "layer 3 of 3 is refused");
+    float before = 0, was = l->w[3], bias_was = l->b[1];
+    CHECK(hk_infer_set_weight(wk, m, 0, 0, 3, 2.5f, &before, &err) == HK_OK && before == was && l->w[3] == 2.5f,
+          "set kernel[3]: %s", err.msg);
+    CHECK(hk_infer_set_weight(wk, m, 0, 1, 1, -1.0f, &before, &err) == HK_OK && before == bias_was &&
+              l->b[1] == -1.0f,
+          "set bias[1]");
+    CHECK(hk_infer_set_weight(wk, m, 0, 0, 54, 1, NULL, &err) == HK_EINVAL, "kernel[54] of 54 is refused");
+    CHECK(hk_infer_set_weight(wk, m, 1, 1, 0, 1, NULL, &err) == HK_EINVAL, "flatten has no bias: %s", err.msg);
+    hk_infer_set_weight(wk, m, 0, 0, 3, was, NULL, &err);
+    hk_infer_set_weight(wk, m, 0, 1, 1, bias_was, NULL, &err);
     CHECK(hk_infer_activation(wk, m, x, -1, act, &err) == HK_EINVAL, "layer -1 is refused");
 }
 
@@ -163,7 +184,7 @@ int main(int argc, char **argv)
     }
     struct hk_error err;
     struct hk_dataset *ds;
-    if (hk_dataset_load(argv[1], SIDE, SIDE, NULL, 1, &ds, &err) != HK_OK || ds->count < 6) {
+    if (hk_dataset_load(argv[1], (struct hk_size){.h = SIDE, .w = SIDE}, NULL, 1, &ds, &err) != HK_OK || ds->count < 6) {
         fprintf(stderr, "%s: %s\n", argv[1], err.msg);
         return 2;
     }

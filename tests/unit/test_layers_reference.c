@@ -1,9 +1,10 @@
 /* test_layers_reference.c: a small MobileNet-style network (strided conv2d bias=no, batchnorm,
- * relu6, zeropad, depthwise with strides 2 and 1, 1x1 conv2d, avgpool, global_avgpool) with fixed
- * weights, compared with PyTorch float64 reference values (tests/fixtures/make_layers_reference.py
- * documents the network, the weights, the Keras batchnorm semantics and the format): layer
- * outputs, loss and gradients in training mode; parameters and moving statistics after 3 SGD and
- * 3 Adam steps; inference-mode outputs and loss; gradients with every batchnorm frozen.
+ * relu6, zeropad, depthwise with strides 2 and 1, 1x1 conv2d, a residual add, avgpool,
+ * global_avgpool) with fixed weights, compared with PyTorch float64 reference values
+ * (tests/fixtures/make_layers_reference.py documents the network, the weights, the Keras batchnorm
+ * semantics and the format): layer outputs, loss and gradients in training mode; parameters and
+ * moving statistics after 3 SGD and 3 Adam steps; inference-mode outputs and loss; gradients with
+ * every batchnorm frozen.
  * Usage: test_layers_reference FIXTURE (tests/fixtures/reference_layers.txt). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static struct hk_model *build(const struct hk_optim *opt)
         bn,
         {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1, .act = HK_ACT_RELU6},
         {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .same = 1, .nobias = 1},
+        {.kind = HK_LAYER_ADD, .from = {"depthwise_conv2d_1"}},
         {.kind = HK_LAYER_AVGPOOL2D, .kh = 2, .kw = 2, .sh = 1, .sw = 1, .same = 1},
         {.kind = HK_LAYER_GLOBAL_AVGPOOL},
         {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},

@@ -162,7 +162,7 @@ static void test_compile(void)
         CHECK(same_optim(&back, &cases[i]) && loss == (i == 1 ? HK_LOSS_CCE : HK_LOSS_BCE), "round trip of '%s'",
               buf);
     }
-    const char *const *keys = hk_compile_options();
+    const char *const *keys = hk_compile_keys;
     int n = 0;
     while (keys[n])
         n++;
@@ -403,6 +403,14 @@ static void test_optimizer_state(void)
           "zeroed meta loads, rescale 1");
     hk_model_meta_free(&zero);
     hk_model_free(back);
+    /* the whole file's hash as the writer computed it is the one read back (optimizer state too) */
+    unsigned char written[32];
+    char written_hex[65];
+    CHECK(hk_modelfile_save_hashed(path, m, NULL, HK_MODELFILE_STATE_OPTIMIZER, written, &err) == HK_OK &&
+              hk_modelfile_verify(path, hex, NULL) == HK_OK,
+          "save_hashed: %s", err.msg);
+    hk_sha256_hex(written, written_hex);
+    CHECK(strcmp(hex, written_hex) == 0, "the writer's hash %s is not the file's %s", written_hex, hex);
     CHECK(hk_modelfile_load(in_dir("nothing.hkm"), NULL, &back, NULL, NULL) == HK_EIO && !back, "err may be NULL");
 
     /* optimizer state of an uncompiled model cannot be saved */
