@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "csv.h"
 #include "folder.h"
+#include "infer.h"
 #include "poison.h"
 
 int session_classes(const struct shell *sh, const char *const **names)
@@ -203,16 +204,16 @@ static int load_pictures(struct shell *sh, const struct hk_words *w, int arg, st
     p->x = malloc(total * size * sizeof *p->x);
     if (!p->paths || !p->pix || !p->x)
         return shell_error(sh, w, 0, "out of memory for %zu pictures", total);
+    struct hk_infer_prep prep = {&sh->limits, sh->rescale};
     for (size_t i = 0; i < total; i++) {
         char *file = p->folder ? p->files.paths[i] : (char *)path;
         struct hk_error err;
-        if (hk_image_load_resized(file, &sh->limits, p->pix + p->n * psize, in.w, in.h, &err) != HK_OK) {
+        if (hk_infer_load(sh->model, &prep, file, p->pix + p->n * psize, p->x + p->n * size, &err) != HK_OK) {
             if (!p->folder)
                 return shell_error(sh, w, arg, "%s: %s", file, err.msg);
             shell_print(sh, "skipped %s: %s\n", file, err.msg);
             continue;
         }
-        hk_batch_from_pixels(p->x + p->n * size, p->pix + p->n * psize, in.h, in.w, sh->rescale);
         p->paths[p->n++] = file;
     }
     if (!p->n)

@@ -173,11 +173,12 @@ enum hk_status tj_manifest_read(const char *name, const json_t *root, struct tj_
                 tj_manifest_free(m);
                 return st;
             }
+            const char *tname = t->name; /* borrowed from the document: outlives m->t */
             for (int k = 0; k < m->n; k++)
-                if (strcmp(m->t[k].name, t->name) == 0) {
+                if (strcmp(m->t[k].name, tname) == 0) {
                     tj_manifest_free(m);
                     return tj_fail(err, HK_EFORMAT, name, "tensor '%.80s' is listed twice in the weights manifest",
-                                   t->name);
+                                   tname);
                 }
             t->offset = m->total;
             m->total += t->bytes;
@@ -187,7 +188,7 @@ enum hk_status tj_manifest_read(const char *name, const json_t *root, struct tj_
                 tj_manifest_free(m);
                 return tj_fail(err, HK_ENOMEM, name, "the weights manifest claims over %llu bytes (at tensor "
                                                      "'%.80s'); the limit is %llu",
-                               (unsigned long long)HK_IMPORT_MAX_WEIGHT_BYTES, t->name,
+                               (unsigned long long)HK_IMPORT_MAX_WEIGHT_BYTES, tname,
                                (unsigned long long)HK_IMPORT_MAX_WEIGHT_BYTES);
             }
         }

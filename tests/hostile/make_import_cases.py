@@ -107,6 +107,9 @@ def main():
     # a 2 GB tensor claimed by a tiny file
     write(out, "huge", model([INPUT, dense()], [u8("dense_1/bias", [3]), f32("dense_1/kernel", [536870912])]),
           data=bytes(64))
+    # five tensors each under the per-tensor limit, together over the 1 GiB of weights
+    write(out, "total", model([INPUT, dense()], ok_weights + [u8("big_%d/kernel" % i, [250000000]) for i in range(5)]),
+          data=bytes(64))
     # a weight file outside the model's folder
     write(out, "escape", model([INPUT, dense()], ok_weights, shard="../lambda/group1-shard1of1"))
     # JSON nested 10,000 deep, and not JSON at all

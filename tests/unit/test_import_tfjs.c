@@ -2,7 +2,8 @@
  * (data/pretrained/mobilenet_v2_nsfwjs.hkm) computes what TensorFlow.js computes: its 5-way
  * softmax and the block_1_expand_relu activation (per-channel means and single values) on four
  * pictures of data/validation agree with tests/fixtures/tfjs_mobilenet_v2.txt to 1e-4; a save and
- * load round trip keeps the outputs bit for bit.
+ * load round trip keeps the outputs bit for bit, and so does the network cut after block_1_expand_relu
+ * (model cut).
  * Usage: test_import_tfjs SOURCE_ROOT
  *        test_import_tfjs SOURCE_ROOT --dump DIR   write the input tensors husky computes from the
  *        pictures (DIR/list.txt, DIR/I.f32: float32 C x H x W) for tests/fixtures/make_tfjs_reference.js */
@@ -179,6 +180,21 @@ int main(int argc, char **argv)
         agree(back, fixture, second);
         CHECK(memcmp(first, second, sizeof first) == 0, "outputs after a save/load round trip are bit for bit equal");
     }
+    /* model cut (on the loaded copy): the layers up to the probe compute the same bits */
+    if (back) {
+        const float *out;
+        static float x[3 * SIDE * SIDE];
+        int probe = hk_model_find(m, PROBE);
+        CHECK(hk_model_cut(back, probe, NULL, &err) == HK_OK && hk_model_count(back) == probe + 1, "cut after %s",
+              PROBE);
+        if (picture(images[NIMAGES - 1], x) && hk_model_forward(back, x, 1, 0, 0, &out, &err) == HK_OK &&
+            hk_model_forward(m, x, 1, 0, 0, &out, &err) == HK_OK) {
+            const struct hk_layer *a = hk_model_layer(m, probe), *b = hk_model_layer(back, probe);
+            CHECK(memcmp(a->y, b->y, hk_shape_size(a->out) * sizeof *a->y) == 0,
+                  "the cut network's %s is bit for bit the whole network's", PROBE);
+        }
+    }
+
     printf("largest |husky - TF.js|: softmax %.2g, %s channel means %.2g, single values %.2g\n", worst_softmax,
            PROBE, worst_mean, worst_value);
     fclose(fixture);
