@@ -255,13 +255,21 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
     struct hk_rng r;
     hk_rng_seed(&r, 7);
     fill(dy, (size_t)BATCH * maxval, &r, -0.01f, 0.01f);
-    double *t = xcalloc((size_t)steps, sizeof *t), fwd[K_COUNT] = {0}, bwd[K_COUNT] = {0};
+    double *t = xcalloc((size_t)steps, sizeof *t), fwd[K_COUNT] = {0}, bwd[K_COUNT] = {0}, inf[K_COUNT] = {0};
     int n[K_COUNT] = {0};
     for (int i = 0; i < count; i++) {
         struct hk_layer *l = (struct hk_layer *)hk_model_layer(m, i);
         const float *in = l->input >= 0 ? hk_model_layer(m, l->input)->y : x;
         pass.x2 = l->input2 >= 0 ? hk_model_layer(m, l->input2)->y : NULL;
         pass.dx2 = l->input2 >= 0 ? dx2 : NULL;
+        pass.training = 0;
+        for (int s = 0; s < steps; s++) {
+            double t0 = now();
+            l->ops->forward(l, in, BATCH, &pass);
+            t[s] = now() - t0;
+        }
+        double ti = median(t, steps);
+        pass.training = 1;
         for (int s = 0; s < steps; s++) {
             double t0 = now();
             l->ops->forward(l, in, BATCH, &pass);
@@ -275,23 +283,26 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
         }
         enum kind k = kind_of(l);
         fwd[k] += tf;
+        inf[k] += ti;
         bwd[k] += median(t, steps);
         n[k]++;
     }
-    double tf = 0, tb = 0;
-    printf("\nper layer kind, batch %d, training mode (sum over the layers of the median of %d calls)\n", BATCH,
-           steps);
-    printf("%-12s %7s %10s %10s %10s\n", "kind", "layers", "fwd ms", "bwd ms", "total ms");
+    double tf = 0, tb = 0, ti = 0;
+    printf("\nper layer kind, batch %d (sum over the layers of the median of %d calls; infer: inference-mode "
+           "forward; fwd, bwd: training mode)\n", BATCH, steps);
+    printf("%-12s %7s %10s %10s %10s %10s\n", "kind", "layers", "infer ms", "fwd ms", "bwd ms", "train ms");
     for (int k = 0; k < K_COUNT; k++) {
-        printf("%-12s %7d %10.2f %10.2f %10.2f\n", kind_names[k], n[k], fwd[k] * 1e3, bwd[k] * 1e3,
-               (fwd[k] + bwd[k]) * 1e3);
+        printf("%-12s %7d %10.2f %10.2f %10.2f %10.2f\n", kind_names[k], n[k], inf[k] * 1e3, fwd[k] * 1e3,
+               bwd[k] * 1e3, (fwd[k] + bwd[k]) * 1e3);
         tf += fwd[k];
         tb += bwd[k];
+        ti += inf[k];
     }
-    printf("%-12s %7d %10.2f %10.2f %10.2f\n", "total", count, tf * 1e3, tb * 1e3, (tf + tb) * 1e3);
+    printf("%-12s %7d %10.2f %10.2f %10.2f %10.2f\n", "total", count, ti * 1e3, tf * 1e3, tb * 1e3,
+           (tf + tb) * 1e3);
     printf("layers=");
     for (int k = 0; k < K_COUNT; k++)
-        printf("%s%s:%.2f:%.2f", k ? "," : "", kind_names[k], fwd[k] * 1e3, bwd[k] * 1e3);
+        printf("%s%s:%.2f:%.2f:%.2f", k ? "," : "", kind_names[k], fwd[k] * 1e3, bwd[k] * 1e3, inf[k] * 1e3);
     printf("\n");
     free(t);
     for (int k = 0; k < HK_TEAM_PARTS; k++)
