@@ -378,7 +378,10 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         goto out;
     }
     double loss;
-    if (hk_infer_evaluate(sh->worker, sh->model, ds, sh->rescale, batch, &loss, NULL, probs, &err) != HK_OK) {
+    /* the last run's features of this set, when they still hold (checked on the worker) */
+    struct hk_feature_cache *fc = sh->run && sh->run->val == ds ? sh->run->cache[1]
+                                  : sh->run && sh->run->train == ds ? sh->run->cache[0] : NULL;
+    if (hk_infer_evaluate_with(sh->worker, sh->model, ds, sh->rescale, batch, fc, &loss, NULL, probs, &err) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }

@@ -58,6 +58,7 @@ struct infer_call {
     int n, layer;
     const struct hk_dataset *ds;
     float rescale;
+    struct hk_feature_cache *fc;
     double *loss, *accuracy;
     float *out;
     float value;    /* OP_SET_WEIGHT: the new value; out points at the weight */
@@ -75,7 +76,9 @@ static void infer_on_worker(void *arg)
         c->st = hk_model_predict(c->m, c->x, c->n, INFER_BATCH, c->out, &c->err);
         break;
     case OP_EVALUATE:
-        c->st = hk_infer_evaluate_here(c->m, c->ds, c->rescale, c->n, c->loss, c->accuracy, c->out, &c->err);
+        if (c->fc && hk_fcache_get_key(c->fc) != hk_fcache_key(c->m, c->ds, c->rescale))
+            c->fc = NULL; /* made for other weights or pictures */
+        c->st = hk_infer_evaluate_cached(c->m, c->ds, c->rescale, c->n, c->fc, c->loss, c->accuracy, c->out, &c->err);
         break;
     case OP_ACTIVATION:
         c->st = hk_model_forward(c->m, c->x, 1, 0, 0, NULL, &c->err);
@@ -206,6 +209,15 @@ enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const
 {
     struct infer_call c = {.op = OP_EVALUATE, .m = m, .ds = ds, .rescale = rescale, .n = batch, .loss = loss,
                            .accuracy = accuracy, .out = probs};
+    return run_call(wk, &c, err);
+}
+
+enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, struct hk_feature_cache *fc, double *loss,
+                                      double *accuracy, float *probs, struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_EVALUATE, .m = m, .ds = ds, .rescale = rescale, .fc = fc, .n = batch,
+                           .loss = loss, .accuracy = accuracy, .out = probs};
     return run_call(wk, &c, err);
 }
 

@@ -72,6 +72,12 @@ enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_data
 enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds, float rescale,
                                  int batch, double *loss, double *accuracy, float *probs, struct hk_error *err);
 
+/* hk_infer_evaluate with a feature cache of ds (NULL = none): used, and filled, only when its key
+ * (hk_fcache_key) is the one m, ds and rescale give now; it must belong to no running pass. */
+enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, struct hk_feature_cache *fc, double *loss,
+                                      double *accuracy, float *probs, struct hk_error *err);
+
 /* Forward one prepared input (input size floats) on the worker and copy layer `layer`'s output
  * for it into act (that layer's output size floats). */
 enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, const float *x, int layer, float *act,

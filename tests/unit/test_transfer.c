@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "feature_cache.h"
+#include "infer.h"
 #include "metrics.h"
 #include "model.h"
 #include "train.h"
@@ -215,6 +216,22 @@ static void train(const struct hk_dataset *ds, int no_cache, const int *epochs, 
     free(r);
     res->params = malloc(hk_model_param_count(m) * sizeof *res->params);
     memcpy(res->params, hk_model_params(m), hk_model_param_count(m) * sizeof *res->params);
+    if (!no_cache) { /* evaluate from the run's validation features, and without them */
+        double with, without;
+        float *pa = malloc(ds->count * sizeof *pa), *pb = malloc(ds->count * sizeof *pb);
+        CHECK(run->cache[1] && hk_fcache_get_key(run->cache[1]) == hk_fcache_key(m, ds, 1.0f / 255.0f),
+              "the run keeps its validation features under the current key");
+        CHECK(hk_infer_evaluate_with(w, m, ds, 1.0f / 255.0f, 8, run->cache[1], &with, NULL, pa, &err) == HK_OK &&
+                  hk_infer_evaluate(w, m, ds, 1.0f / 255.0f, 8, &without, NULL, pb, &err) == HK_OK,
+              "%s", err.msg);
+        double worst = 0;
+        for (size_t i = 0; i < ds->count; i++)
+            worst = fmax(worst, fabs((double)pa[i] - pb[i]));
+        CHECK(fabs(with - without) < 1e-6 && worst < 1e-6, "evaluate from the cache: loss %.9g and %.9g, outputs "
+              "within %.3g", with, without, worst);
+        free(pa);
+        free(pb);
+    }
     hk_train_run_release(run);
     free(run);
     hk_history_free(h);
