@@ -40,6 +40,28 @@ static void format_count(char *buf, size_t cap, size_t n)
     buf[o] = '\0';
 }
 
+/* "N parameters", as Keras's total (batchnorm moving statistics included), then the split when some
+ * are not trainable: "N parameters (T trainable, F non-trainable)". */
+static void format_params(char *buf, size_t cap, size_t trainable, size_t non_trainable)
+{
+    char total[32], t[32], nt[32];
+    format_count(total, sizeof total, trainable + non_trainable);
+    format_count(t, sizeof t, trainable);
+    format_count(nt, sizeof nt, non_trainable);
+    if (non_trainable)
+        snprintf(buf, cap, "%s parameters (%s trainable, %s non-trainable)", total, t, nt);
+    else
+        snprintf(buf, cap, "%s parameters", total);
+}
+
+/* format_params of a model. */
+static void format_model_params(char *buf, size_t cap, const struct hk_model *m)
+{
+    size_t trainable, non_trainable;
+    hk_model_param_split(m, &trainable, &non_trainable);
+    format_params(buf, cap, trainable, non_trainable);
+}
+
 /* A change to the model or its optimizer: a loaded training state no longer describes it. */
 static void forget_resume(struct shell *sh)
 {
@@ -73,6 +95,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
     shell_set_classes(sh, NULL, 0);
+    shell_set_data_sha256(sh, NULL);
     sh->threshold = 0.5f;
     return 0;
 }
@@ -368,6 +391,7 @@ int cmd_model_reset(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     hk_model_reinit(sh->model);
     sh->threshold = 0.5f; /* it was chosen for the old weights */
+    shell_set_data_sha256(sh, NULL);
     hk_history_clear(sh->history);
     forget_resume(sh);
     return 0;
@@ -406,6 +430,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
     meta.threshold = sh->threshold;
+    meta.data_sha256 = sh->data_sha256; /* a run that trained the model records its own instead */
     int outputs = (int)hk_shape_size(hk_model_output(sh->model));
     if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
         meta.class_names = sh->classes;
@@ -470,11 +495,14 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
+    shell_set_data_sha256(sh, meta.data_sha256); /* model save keeps it */
+    meta.data_sha256 = NULL;
     hk_train_state_free(sh->resume);
     sh->resume = meta.training;
     meta.training = NULL;
-    shell_print(sh, "loaded %s: %d layers, %zu parameters", w->w[arg].text, hk_model_count(m),
-                hk_model_param_count(m));
+    char params[160];
+    format_model_params(params, sizeof params, m);
+    shell_print(sh, "loaded %s: %d layers, %s", w->w[arg].text, hk_model_count(m), params);
     if (sh->nclasses) {
         shell_print(sh, ", classes");
         for (int i = 0; i < sh->nclasses; i++)
@@ -541,15 +569,14 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
         sh->run->model = NULL; /* that run trained another model */
     forget_resume(sh);
     sh->threshold = 0.5f;
+    shell_set_data_sha256(sh, NULL);
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */
     meta.class_names = NULL;
     meta.class_count = 0;
     hk_model_meta_free(&meta);
-    char params[32];
-    size_t trainable, fixed;
-    hk_model_param_split(m, &trainable, &fixed);
-    format_count(params, sizeof params, trainable + fixed);
-    shell_print(sh, "imported %s: %d layers, %s parameters from %d tensors (%llu bytes stored as %s)\n",
+    char params[160];
+    format_model_params(params, sizeof params, m);
+    shell_print(sh, "imported %s: %d layers, %s from %d tensors (%llu bytes stored as %s)\n",
                 w->w[arg].text, info.layers, params, info.tensors, (unsigned long long)info.weight_bytes,
                 info.dtypes[0] ? info.dtypes : "nothing");
     if (info.frozen)
@@ -567,11 +594,11 @@ int cmd_model_verify(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_error err;
     if (hk_modelfile_check(path, &r, &err) != HK_OK)
         return shell_error(sh, w, arg, "REFUSED: %s", err.msg);
-    char params[32];
-    format_count(params, sizeof params, r.param_count);
+    char params[160];
+    format_params(params, sizeof params, r.trainable_count, r.non_trainable_count);
     shell_print(sh, "%s: OK (hash, header, architecture and tensor table check out)\n", path);
     shell_print(sh, "  sha256          %s\n  weights sha256  %s\n", r.file_sha256, r.weights_sha256);
-    shell_print(sh, "  contents        %d layers, %s parameters, %d tensors, %llu bytes%s\n", r.layer_count, params,
+    shell_print(sh, "  contents        %d layers, %s, %d tensors, %llu bytes%s\n", r.layer_count, params,
                 r.tensors, (unsigned long long)r.bytes,
                 r.state & HK_MODELFILE_STATE_TRAINING    ? ", optimizer and training state"
                 : r.state & HK_MODELFILE_STATE_OPTIMIZER ? ", optimizer state"
@@ -586,10 +613,10 @@ static int describe_current(struct shell *sh, const struct hk_words *w)
         return shell_error(sh, w, 0, "no model yet; build one, or describe a file with: model info FILE");
     struct hk_model *m = sh->model;
     struct hk_shape in = hk_model_input(m);
-    char params[32], value[32], line[512];
-    format_count(params, sizeof params, hk_model_param_count(m));
+    char params[160], value[32], line[512];
+    format_model_params(params, sizeof params, m);
     shell_print(sh, "the current model (in memory; model save FILE writes it)\n");
-    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s parameters\n", in.h, in.w,
+    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s\n", in.h, in.w,
                 in.c, (unsigned long long)hk_model_seed(m), hk_model_count(m), params);
     for (int i = 0; i < hk_model_count(m); i++) {
         const struct hk_layer *l = hk_model_layer(m, i);
@@ -639,11 +666,11 @@ int cmd_model_info(struct shell *sh, const struct hk_words *w, int arg)
     memset(&meta, 0, sizeof meta);
     if (hk_modelfile_info(path, &meta, &header, &err) != HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
-    char params[32], value[32];
-    format_count(params, sizeof params, meta.param_count);
+    char params[160], value[32];
+    format_params(params, sizeof params, meta.trainable_count, meta.non_trainable_count);
     shell_print(sh, "%s (written by husky %s; weights not loaded, hash not checked: see model verify)\n", path,
                 meta.husky_version);
-    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s parameters\n",
+    shell_print(sh, "  input         %dx%dx%d\n  seed          %llu\n  layers        %d, %s\n",
                 meta.input.h, meta.input.w, meta.input.c, (unsigned long long)meta.seed, meta.layer_count, params);
     for (char *line = header, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');

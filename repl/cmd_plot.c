@@ -532,7 +532,7 @@ static int plot_live_start(struct shell *sh, const struct hk_words *w, enum hk_m
     lp->epochs0 = hk_history_epoch_count(sh->history);
     lp->batches0 = nb;
     struct hk_progress p = hk_history_progress(sh->history);
-    if (hk_worker_busy(sh->worker) && p.running) {
+    if (hk_worker_busy(sh->worker) && p.running && p.batches) { /* batches 0: starting, as the next run */
         /* mid-run: count from the run's start (approximately, the worker does not wait) */
         lp->seen = p.epoch - 1 < (int)lp->epochs0 ? p.epoch - 1 : (int)lp->epochs0;
         lp->per_epoch = (size_t)p.batches;

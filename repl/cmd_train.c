@@ -143,6 +143,7 @@ static int start_run(struct shell *sh, const struct hk_words *w, const struct hk
     hk_checkpoint_free(sh->checkpoint);
     sh->checkpoint = cp;
     shell_set_classes(sh, NULL, 0); /* the model learns the training set's classes now */
+    shell_set_data_sha256(sh, NULL); /* and its data, which the run records */
     if (resume)
         shell_print(sh, "resuming at epoch %d of %d, batch %d", resume->pos.epoch + 1, c->epochs,
                     resume->pos.batch);
@@ -278,8 +279,11 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
         shell_print(sh, "\n");
         return 0;
     }
-    shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs, p.batch,
-                p.batches, p.loss, p.accuracy);
+    if (!p.batches) /* started; the worker has not begun the epoch yet */
+        shell_print(sh, "starting: epoch %d/%d\n", p.epoch, p.epochs);
+    else
+        shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs,
+                    p.batch, p.batches, p.loss, p.accuracy);
     return 0;
 }
 

@@ -55,6 +55,7 @@ void shell_free(struct shell *sh)
     free(sh->run);
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);
+    shell_set_data_sha256(sh, NULL);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -196,6 +197,12 @@ void shell_set_classes(struct shell *sh, char **names, int count)
     free(sh->classes);
     sh->classes = names;
     sh->nclasses = names ? count : 0;
+}
+
+void shell_set_data_sha256(struct shell *sh, char *hash)
+{
+    free(sh->data_sha256);
+    sh->data_sha256 = hash;
 }
 
 const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap)

@@ -58,6 +58,9 @@ struct shell {
                                       from (owned; NULL after model new or a training run, when
                                       the data set's names apply) */
     int nclasses;
+    char *data_sha256;             /* the data hash recorded in the model file the model was loaded
+                                      from, which model save keeps (owned); NULL when none or after
+                                      model new, model reset or a training run (it records its own) */
     int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
                                       refuses to change it */
     struct live_plot live;
@@ -95,6 +98,8 @@ void shell_free(struct shell *sh);
 /* Make names[0..count) (malloc'd, taken over; NULL for none) the class names of the current model,
  * freeing the old ones. */
 void shell_set_classes(struct shell *sh, char **names, int count);
+/* Replace the recorded data hash with `hash` (owned by the shell from now on; NULL: none). */
+void shell_set_data_sha256(struct shell *sh, char *hash);
 
 /* Class k of the current model: the name recorded in the file it was loaded from, else the
  * training (or validation) set's, else "class K" written into buf (cap bytes). Borrowed. */

@@ -88,7 +88,9 @@ struct hk_model_meta {
     uint64_t seed;            /* the model's seed */
     struct hk_shape input;    /* the model's input shape */
     int layer_count;
-    size_t param_count;
+    size_t param_count;       /* weights and biases (hk_model_param_count) */
+    size_t trainable_count;   /* Keras's split: weights and biases of layers not frozen; */
+    size_t non_trainable_count; /* of frozen layers plus the batchnorm moving statistics */
     int compiled;             /* 1 when the file has a compile line; then optim and loss */
     struct hk_optim optim;
     enum hk_loss loss;
@@ -162,7 +164,9 @@ struct hk_modelfile_report {
     uint64_t bytes;           /* file size */
     int tensors;              /* entries in the tensor table */
     int layer_count;
-    size_t param_count;
+    size_t param_count;       /* weights and biases (hk_model_param_count) */
+    size_t trainable_count;   /* as in struct hk_model_meta */
+    size_t non_trainable_count;
     unsigned state;           /* HK_MODELFILE_STATE_* sections present */
 };
 

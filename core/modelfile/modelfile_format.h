@@ -144,10 +144,17 @@ void mf_plan_free(struct mf_plan *p);
 /* Parse header text (hlen bytes, at file offset MF_PREFIX_BYTES) into *out (owned: mf_plan_free). */
 enum hk_status mf_parse_header(const char *path, const unsigned char *text, size_t hlen, struct mf_plan **out,
                                struct hk_error *err);
+/* The parameter counts of a plan: the weight arena (what the optimizer sees) and Keras's split. */
+struct mf_counts {
+    size_t params;        /* weights and biases (hk_model_param_count of the built model) */
+    size_t trainable;     /* weights and biases of layers not frozen */
+    size_t non_trainable; /* of frozen layers, plus the state (batchnorm moving statistics) */
+};
+
 /* Check the plan's architecture without allocating it: shapes, limits and the list of tensors the
  * file must hold (t has room for MF_MAX_TENSORS_WANTED). */
-enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt, size_t *nparams,
-                          struct hk_shape *output, struct hk_error *err);
+enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt,
+                          struct mf_counts *counts, struct hk_shape *output, struct hk_error *err);
 
 /* ---- the training state (modelfile_train.c) ---- */
 

@@ -297,8 +297,8 @@ static enum hk_status dry_layers(const char *path, const struct mf_plan *p, stru
     return HK_OK;
 }
 
-/* Each model freeze line names layers of the plan. */
-static enum hk_status dry_freeze(const char *path, const struct mf_plan *p, const struct hk_layer *layers,
+/* Each model freeze line names layers of the plan; mark them frozen. */
+static enum hk_status dry_freeze(const char *path, const struct mf_plan *p, struct hk_layer *layers,
                                  struct hk_error *err)
 {
     for (int k = 0; k < p->nfreeze; k++) {
@@ -316,14 +316,16 @@ static enum hk_status dry_freeze(const char *path, const struct mf_plan *p, cons
         if (from < 0 || to < 0 || from > to)
             return mf_fail_line(err, HK_EFORMAT, &w, "model freeze %.70s: %s", text,
                                 from < 0 || to < 0 ? "no such layer" : "the range is backwards");
+        for (int i = from; i <= to; i++)
+            layers[i].frozen = 1;
     }
     return HK_OK;
 }
 
 /* Check the plan's architecture without allocating it: shapes, limits and the list of tensors
  * the file must hold (t has room for MF_MAX_TENSORS_WANTED). */
-enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt, size_t *nparams,
-                              struct hk_shape *output, struct hk_error *err)
+enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_tensor *t, int *nt,
+                          struct mf_counts *counts, struct hk_shape *output, struct hk_error *err)
 {
     struct mf_where w = {path, p->model_line, p->model_off};
     struct hk_shape in = p->input;
@@ -339,6 +341,11 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
         st = dry_freeze(path, p, layers, err);
     if (st == HK_OK && p->nlayers)
         in = layers[p->nlayers - 1].out;
+    size_t frozen = 0, state = 0;
+    for (int i = 0; st == HK_OK && i < p->nlayers; i++) {
+        frozen += layers[i].frozen ? layers[i].wcount + layers[i].bcount : 0;
+        state += layers[i].scount;
+    }
     free(layers);
     if (st != HK_OK)
         return st;
@@ -352,7 +359,9 @@ enum hk_status mf_dry_run(const char *path, const struct mf_plan *p, struct mf_t
         if (mf_history_tensors(p->train->nbatches, t, nt, &e) != HK_OK)
             return mf_fail_file(err, HK_EFORMAT, path, "%s", e.msg);
     }
-    *nparams = total;
+    counts->params = total;
+    counts->trainable = total - frozen;
+    counts->non_trainable = frozen + state;
     *output = in;
     return HK_OK;
 }

@@ -183,14 +183,16 @@ enum hk_status hk_modelfile_verify(const char *path, char sha256_hex[65], struct
 }
 
 /* Turn a plan into the load/info metadata (moves the plan's owned strings). */
-static void plan_to_meta(struct mf_plan *p, size_t nparams, struct hk_model_meta *meta)
+static void plan_to_meta(struct mf_plan *p, const struct mf_counts *counts, struct hk_model_meta *meta)
 {
     *meta = p->meta;
     hk_model_meta_init(&p->meta);
     meta->seed = p->seed;
     meta->input = p->input;
     meta->layer_count = p->nlayers;
-    meta->param_count = nparams;
+    meta->param_count = counts->params;
+    meta->trainable_count = counts->trainable;
+    meta->non_trainable_count = counts->non_trainable;
     meta->compiled = p->compile_line != 0;
     if (meta->compiled) {
         meta->optim = p->optim;
@@ -242,17 +244,17 @@ enum hk_status hk_modelfile_info(const char *path, struct hk_model_meta *meta, c
     struct mf_tensor *t = NULL;
     if (st == HK_OK)
         st = mf_parse_header(path, text, hlen, &p, err);
-    size_t nparams = 0;
+    struct mf_counts counts = {0, 0, 0};
     int nt = 0;
     if (st == HK_OK && !(t = malloc(MF_MAX_TENSORS_WANTED * sizeof *t)))
         st = hk_fail(err, HK_ENOMEM, "out of memory");
     struct hk_shape output;
     if (st == HK_OK)
-        st = mf_dry_run(path, p, t, &nt, &nparams, &output, err);
+        st = mf_dry_run(path, p, t, &nt, &counts, &output, err);
     if (st == HK_OK)
         st = check_classes(path, p, output, err);
     if (st == HK_OK) {
-        plan_to_meta(p, nparams, meta);
+        plan_to_meta(p, &counts, meta);
         if (header_text) {
             text[hlen] = '\0';
             *header_text = (char *)text;
@@ -336,7 +338,8 @@ struct checked {
     struct mf_plan *plan;    /* the header (owned) */
     struct mf_tensor *want;  /* the tensors, in file order (owned) */
     int nwant;
-    size_t nparams, data_at; /* parameters; file offset of the data section */
+    struct mf_counts counts; /* parameters */
+    size_t data_at;          /* file offset of the data section */
 };
 
 static void checked_free(struct checked *c)
@@ -381,7 +384,7 @@ static enum hk_status read_checked(const char *path, const char *pin, struct che
         st = hk_fail(err, HK_ENOMEM, "out of memory");
     struct hk_shape output;
     if (st == HK_OK)
-        st = mf_dry_run(path, c->plan, c->want, &c->nwant, &c->nparams, &output, err);
+        st = mf_dry_run(path, c->plan, c->want, &c->nwant, &c->counts, &output, err);
     if (st == HK_OK)
         st = check_classes(path, c->plan, output, err);
     if (st == HK_OK)
@@ -423,7 +426,7 @@ enum hk_status hk_modelfile_load(const char *path, const char *expect_sha256_hex
             *step = p->step;
         }
         if (meta)
-            plan_to_meta(p, c.nparams, meta);
+            plan_to_meta(p, &c.counts, meta);
         *out = m;
         m = NULL;
     }
@@ -454,7 +457,9 @@ enum hk_status hk_modelfile_check(const char *path, struct hk_modelfile_report *
     memcpy(report->file_sha256, c.sha256_hex, sizeof report->file_sha256);
     report->bytes = c.size;
     report->tensors = c.nwant;
-    report->param_count = c.nparams;
+    report->param_count = c.counts.params;
+    report->trainable_count = c.counts.trainable;
+    report->non_trainable_count = c.counts.non_trainable;
     report->layer_count = c.plan->nlayers;
     report->state = (c.plan->step_line ? HK_MODELFILE_STATE_OPTIMIZER : 0u) |
                     (c.plan->train ? HK_MODELFILE_STATE_TRAINING : 0u);

@@ -102,7 +102,16 @@ enum hk_status hk_train_start(struct hk_train_run *run, const struct hk_train_se
     run->pos = s->resume ? *s->resume
                          : (struct hk_train_position){.first_epoch = (int)hk_history_epoch_count(s->history)};
     atomic_store(&run->stop, 0);
-    return hk_worker_start(s->worker, hk_train_job, run, err);
+    /* a run that was started reports itself as running from now on, not once the worker takes it
+       (batches 0 until then: it is starting) */
+    struct hk_progress before = hk_history_progress(s->history);
+    struct hk_progress starting = {.running = 1, .epoch = run->pos.epoch + 1, .epochs = s->config.epochs,
+                                   .batch = run->pos.batch, .first_batch = run->pos.batch};
+    hk_history_set_progress(s->history, &starting);
+    st = hk_worker_start(s->worker, hk_train_job, run, err);
+    if (st != HK_OK)
+        hk_history_set_progress(s->history, &before);
+    return st;
 }
 
 void hk_train_balanced_weights(const struct hk_dataset *ds, float *weights)

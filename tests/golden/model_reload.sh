@@ -2,7 +2,8 @@
 # model_reload.sh: the foundation use case across processes. One husky trains a small net on the
 # stripes and saves it; a fresh husky loads the file with no data set loaded, and predict must
 # name the classes the file records (not "class 0"); evaluate on the val set names them; a model
-# save from that process records them again (model info of the new file, read by a third
+# save from that process records them again, and the data hash, so that the file is byte for byte
+# the one it loaded (model info of the new file, read by a third
 # process); model info without a file describes the loaded model; a set whose folders are named
 # otherwise is evaluated with a warning; and model info with no model says so.
 # The transcript (figures rounded to 4 decimals, hashes numbered) must equal model_reload.out.
