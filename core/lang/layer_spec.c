@@ -6,70 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const conv_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
-static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
-static const char *const pool_opts[] = {"strides", "padding", NULL};
-static const char *const dense_opts[] = {"activation", "l2", NULL};
 static const char *const no_opts[] = {NULL};
-static const char *const add_opts[] = {"from", NULL};
 /* options every layer takes: its name and where it reads from */
 static const char *const graph_opts[] = {"name", "input", NULL};
-
-static const struct {
-    const char *usage;
-    const char *help;
-    const char *const *options;
-    int positional; /* how many positional arguments (max) */
-    int required;   /* how many of them are required */
-} kinds[HK_LAYER_KIND_COUNT] = {
-    [HK_LAYER_CONV2D] = {"conv2d FILTERS KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] "
-                         "[l2=X]",
-                         "2-D convolution (Keras Conv2D). padding=same pads as TensorFlow: an odd total's extra "
-                         "row and column go at the bottom and right. bias=no leaves the bias out.",
-                         conv_opts, 2, 2},
-    [HK_LAYER_MAXPOOL2D] = {"maxpool [KxK] [strides=SxS] [padding=valid|same]",
-                            "Max pooling (Keras MaxPooling2D); strides default to the pool size.", pool_opts, 1, 0},
-    [HK_LAYER_DROPOUT] = {"dropout RATE",
-                          "Dropout (Keras Dropout): while training, zeroes a RATE share of the values and scales "
-                          "the rest.",
-                          no_opts, 1, 1},
-    [HK_LAYER_FLATTEN] = {"flatten", "Flatten (Keras Flatten): the values as one vector.", no_opts, 0, 0},
-    [HK_LAYER_DENSE] = {"dense UNITS [activation=NAME] [l2=X]", "Fully connected layer (Keras Dense).", dense_opts, 1,
-                        1},
-    [HK_LAYER_ACTIVATION] = {"activation NAME",
-                             "An activation as a layer of its own (Keras Activation; activation relu6 is Keras "
-                             "ReLU(max_value=6), named re_lu).",
-                             no_opts, 1, 1},
-    [HK_LAYER_DEPTHWISE] = {"depthwise KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] "
-                            "[l2=X]",
-                            "Depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1): each channel is "
-                            "convolved with its own KxK kernel. Padding as conv2d.",
-                            conv_opts, 1, 1},
-    [HK_LAYER_BATCHNORM] = {"batchnorm [momentum=0.99] [epsilon=0.001]",
-                            "Batch normalisation per channel (Keras BatchNormalization): gamma and beta are "
-                            "trained, the moving mean and variance are non-trainable state. Training normalises "
-                            "with the batch's mean and (biased) variance, over the global batch under MPI, and "
-                            "updates moving = moving*momentum + batch*(1-momentum); inference and frozen layers "
-                            "use the moving statistics.",
-                            bn_opts, 0, 0},
-    [HK_LAYER_ZEROPAD] = {"zeropad P|T,B,L,R",
-                          "Zero padding (Keras ZeroPadding2D): P rows and columns on every side, or T,B,L,R: top, "
-                          "bottom, left, right.",
-                          no_opts, 1, 1},
-    [HK_LAYER_AVGPOOL2D] = {"avgpool [KxK] [strides=SxS] [padding=valid|same]",
-                            "Average pooling (Keras AveragePooling2D); strides default to the pool size; with "
-                            "padding=same the cells outside the input are not counted.",
-                            pool_opts, 1, 0},
-    [HK_LAYER_GLOBAL_AVGPOOL] = {"global_avgpool",
-                                 "Global average pooling (Keras GlobalAveragePooling2D): the mean of each channel, "
-                                 "a flat output.",
-                                 no_opts, 0, 0},
-    [HK_LAYER_ADD] = {"add from=NAME | add from=A,B",
-                      "The sum of two earlier layers' outputs of the same shape (Keras Add): from=NAME adds the "
-                      "previous layer's output and NAME's, from=A,B adds A's and B's. Any layer takes name=NAME "
-                      "(unique) and input=NAME (read NAME's output instead of the previous layer's).",
-                      add_opts, 0, 0},
-};
 
 enum hk_layer_kind hk_layer_kind_find(const char *word)
 {
@@ -85,17 +24,20 @@ enum hk_layer_kind hk_layer_kind_find(const char *word)
 
 const char *const *hk_layer_spec_options(enum hk_layer_kind kind)
 {
-    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].options : no_opts;
+    const struct hk_layer_ops *ops = hk_layer_ops_of(kind);
+    return ops && ops->options ? ops->options : no_opts;
 }
 
 const char *hk_layer_spec_help(enum hk_layer_kind kind)
 {
-    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].help : "";
+    const struct hk_layer_ops *ops = hk_layer_ops_of(kind);
+    return ops ? ops->help : "";
 }
 
 const char *hk_layer_spec_usage(enum hk_layer_kind kind)
 {
-    return (unsigned)kind < HK_LAYER_KIND_COUNT ? kinds[kind].usage : "";
+    const struct hk_layer_ops *ops = hk_layer_ops_of(kind);
+    return ops ? ops->usage : "";
 }
 
 static enum hk_status parse_act(const char *text, enum hk_act *act, struct hk_error *err)
@@ -268,7 +210,8 @@ static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, con
 enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first, int update,
                                         struct hk_layer_spec *spec, int *bad, struct hk_error *err)
 {
-    enum hk_layer_kind kind = spec->kind;
+    const struct hk_layer_ops *ops = hk_layer_ops_of(spec->kind);
+    const char *const *opts = hk_layer_spec_options(spec->kind);
     int pos = 0;
     *bad = first;
     for (int i = first; i < words->count; i++) {
@@ -276,7 +219,6 @@ enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first,
         enum hk_status st;
         *bad = i;
         if (w->key) {
-            const char *const *opts = kinds[kind].options;
             int known = 0;
             for (int k = 0; opts[k]; k++)
                 known |= strcmp(opts[k], w->key) == 0;
@@ -286,20 +228,20 @@ enum hk_status hk_layer_spec_parse_args(const struct hk_words *words, int first,
                 const char *near = hk_closest(w->key, opts);
                 if (near)
                     return hk_fail(err, HK_EINVAL, "unknown option '%s'; did you mean '%s'?", w->key, near);
-                return hk_fail(err, HK_EINVAL, "unknown option '%s'; usage: %s", w->key, kinds[kind].usage);
+                return hk_fail(err, HK_EINVAL, "unknown option '%s'; usage: %s", w->key, ops->usage);
             }
             st = parse_option(spec, w->key, w->value, err);
-        } else if (pos >= kinds[kind].positional) {
-            st = hk_fail(err, HK_EINVAL, "unexpected argument '%s'; usage: %s", w->text, kinds[kind].usage);
+        } else if (pos >= ops->positional) {
+            st = hk_fail(err, HK_EINVAL, "unexpected argument '%s'; usage: %s", w->text, ops->usage);
         } else {
             st = parse_positional(spec, pos++, w->text, err);
         }
         if (st != HK_OK)
             return st;
     }
-    if (!update && pos < kinds[kind].required) {
+    if (!update && pos < ops->required) {
         *bad = words->count;
-        return hk_fail(err, HK_EINVAL, "missing argument; usage: %s", kinds[kind].usage);
+        return hk_fail(err, HK_EINVAL, "missing argument; usage: %s", ops->usage);
     }
     return HK_OK;
 }

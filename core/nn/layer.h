@@ -107,6 +107,12 @@ struct hk_layer_ops {
     const char *word;       /* command word: "conv2d" */
     const char *keras_name; /* name prefix as Keras prints it: "max_pooling2d" */
     const char *keras_class; /* layer type as Keras prints it: "MaxPooling2D" */
+    const char *usage;      /* the command's syntax, as `help` and error messages print it */
+    const char *help;       /* what the layer does, for `help WORD` */
+    const char *const *options; /* key= options it takes besides name= and input= (NULL-ended;
+                                 * NULL = none) */
+    int positional;         /* how many positional arguments it takes at most */
+    int required;           /* how many of them are required */
     /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount (and l->scount). */
     enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
     /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */

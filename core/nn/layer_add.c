@@ -35,10 +35,19 @@ static void add_backward(struct hk_layer *l, const float *x, const float *dy, fl
         memcpy(p->dx2, dy, bytes);
 }
 
+static const char *const add_opts[] = {"from", NULL};
+
 const struct hk_layer_ops hk_add_ops = {
     .word = "add",
     .keras_name = "add",
     .keras_class = "Add",
+    .usage = "add from=NAME | add from=A,B",
+    .help = "The sum of two earlier layers' outputs of the same shape (Keras Add): from=NAME adds the previous "
+            "layer's output and NAME's, from=A,B adds A's and B's. Any layer takes name=NAME (unique) and "
+            "input=NAME (read NAME's output instead of the previous layer's).",
+    .options = add_opts,
+    .positional = 0,
+    .required = 0,
     .infer = add_infer,
     .forward = add_forward,
     .backward = add_backward,

@@ -72,10 +72,18 @@ static void avgpool_backward(struct hk_layer *l, const float *x, const float *dy
     }
 }
 
+static const char *const avgpool_opts[] = {"strides", "padding", NULL};
+
 const struct hk_layer_ops hk_avgpool2d_ops = {
     .word = "avgpool",
     .keras_name = "average_pooling2d",
     .keras_class = "AveragePooling2D",
+    .usage = "avgpool [KxK] [strides=SxS] [padding=valid|same]",
+    .help = "Average pooling (Keras AveragePooling2D); strides default to the pool size; with padding=same the cells "
+            "outside the input are not counted.",
+    .options = avgpool_opts,
+    .positional = 1,
+    .required = 0,
     .infer = hk_pool_infer,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
@@ -123,6 +131,10 @@ const struct hk_layer_ops hk_global_avgpool_ops = {
     .word = "global_avgpool",
     .keras_name = "global_average_pooling2d",
     .keras_class = "GlobalAveragePooling2D",
+    .usage = "global_avgpool",
+    .help = "Global average pooling (Keras GlobalAveragePooling2D): the mean of each channel, a flat output.",
+    .positional = 0,
+    .required = 0,
     .infer = global_infer,
     .forward = global_forward,
     .backward = global_backward,

@@ -374,10 +374,20 @@ static void bn_sync_idle(struct hk_layer *l, const struct hk_pass *p, int backwa
         take_stats(l, &a, (int)q);
 }
 
+static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
+
 const struct hk_layer_ops hk_batchnorm_ops = {
     .word = "batchnorm",
     .keras_name = "batch_normalization",
     .keras_class = "BatchNormalization",
+    .usage = "batchnorm [momentum=0.99] [epsilon=0.001]",
+    .help = "Batch normalisation per channel (Keras BatchNormalization): gamma and beta are trained, the moving mean "
+            "and variance are non-trainable state. Training normalises with the batch's mean and (biased) "
+            "variance, over the global batch under MPI, and updates moving = moving*momentum + batch*(1-momentum); "
+            "inference and frozen layers use the moving statistics.",
+    .options = bn_opts,
+    .positional = 0,
+    .required = 0,
     .infer = bn_infer,
     .aux_bytes = bn_aux_bytes,
     .init = bn_init,

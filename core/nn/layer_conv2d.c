@@ -269,10 +269,18 @@ static void conv_backward(struct hk_layer *l, const float *x, const float *dy, f
     }
 }
 
+static const char *const conv_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
+
 const struct hk_layer_ops hk_conv2d_ops = {
     .word = "conv2d",
     .keras_name = "conv2d",
     .keras_class = "Conv2D",
+    .usage = "conv2d FILTERS KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] [l2=X]",
+    .help = "2-D convolution (Keras Conv2D). padding=same pads as TensorFlow: an odd total's extra row and column go "
+            "at the bottom and right. bias=no leaves the bias out.",
+    .options = conv_opts,
+    .positional = 2,
+    .required = 2,
     .infer = conv_infer,
     .scratch_floats = conv_scratch,
     .init = conv_init,

@@ -54,10 +54,17 @@ static void dense_backward(struct hk_layer *l, const float *x, const float *dy, 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in, out, 1.0f, dy, out, l->w, out, 0.0f, dx, in);
 }
 
+static const char *const dense_opts[] = {"activation", "l2", NULL};
+
 const struct hk_layer_ops hk_dense_ops = {
     .word = "dense",
     .keras_name = "dense",
     .keras_class = "Dense",
+    .usage = "dense UNITS [activation=NAME] [l2=X]",
+    .help = "Fully connected layer (Keras Dense).",
+    .options = dense_opts,
+    .positional = 1,
+    .required = 1,
     .infer = dense_infer,
     .init = dense_init,
     .forward = dense_forward,

@@ -471,10 +471,18 @@ static void dw_backward(struct hk_layer *l, const float *x, const float *dy, flo
     }
 }
 
+static const char *const dw_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
+
 const struct hk_layer_ops hk_depthwise_ops = {
     .word = "depthwise",
     .keras_name = "depthwise_conv2d",
     .keras_class = "DepthwiseConv2D",
+    .usage = "depthwise KxK [strides=SxS] [padding=valid|same] [bias=yes|no] [activation=NAME] [l2=X]",
+    .help = "Depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1): each channel is convolved with its own "
+            "KxK kernel. Padding as conv2d.",
+    .options = dw_opts,
+    .positional = 1,
+    .required = 1,
     .infer = dw_infer,
     .scratch_floats = dw_scratch,
     .init = dw_init,

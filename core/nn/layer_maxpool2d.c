@@ -161,10 +161,17 @@ static void pool_backward(struct hk_layer *l, const float *x, const float *dy, f
         dx[arg[k]] += dy[k];
 }
 
+static const char *const pool_opts[] = {"strides", "padding", NULL};
+
 const struct hk_layer_ops hk_maxpool2d_ops = {
     .word = "maxpool",
     .keras_name = "max_pooling2d",
     .keras_class = "MaxPooling2D",
+    .usage = "maxpool [KxK] [strides=SxS] [padding=valid|same]",
+    .help = "Max pooling (Keras MaxPooling2D); strides default to the pool size.",
+    .options = pool_opts,
+    .positional = 1,
+    .required = 0,
     .infer = hk_pool_infer,
     .aux_bytes = pool_aux,
     .forward = pool_forward,

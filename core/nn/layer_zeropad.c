@@ -54,6 +54,11 @@ const struct hk_layer_ops hk_zeropad_ops = {
     .word = "zeropad",
     .keras_name = "zero_padding2d",
     .keras_class = "ZeroPadding2D",
+    .usage = "zeropad P|T,B,L,R",
+    .help = "Zero padding (Keras ZeroPadding2D): P rows and columns on every side, or T,B,L,R: top, bottom, left, "
+            "right.",
+    .positional = 1,
+    .required = 1,
     .infer = zeropad_infer,
     .forward = zeropad_forward,
     .backward = zeropad_backward,
