@@ -61,8 +61,9 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
     struct hk_error err;
     struct progress_load bar = {sh, w->w[arg].text, 0, 0};
     bar.t0 = bar.last = progress_now();
-    if (hk_dataset_load_progress(w->w[arg].text, dims[1], dims[0], &sh->limits, sh->threads, progress_load, &bar,
-                                 &ds, &err) != HK_OK)
+    struct hk_size size = {.h = dims[0], .w = dims[1]};
+    if (hk_dataset_load_progress(w->w[arg].text, size, &sh->limits, sh->threads, progress_load, &bar, &ds, &err) !=
+        HK_OK)
         return shell_error(sh, w, arg, "%s", err.msg);
     hk_dataset_free(*slot);
     *slot = ds;

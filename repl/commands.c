@@ -162,8 +162,8 @@ const struct command commands[] = {
      "lists what changed (data audit reads it).",
      o_poison, cmd_data_poison, ARG_NONE, CMD_WRITER_ONLY},
     {"data audit", "data audit [layer=NAME] [top=10] [manifest=FILE]",
-     "Look for poisoned pictures in the training set with the model's own activations (spectral signatures, "
-     "Tran et al. 2018): per class, the activations of layer= (default the one before the last) are centred "
+     "Look for poisoned pictures in the training set with the model's own activations (the spectral "
+     "signatures of Tran, Li and Madry, 2018): per class, the activations of layer= (default the one before the last) are centred "
      "and projected on their top singular vector; the top= largest squared projections are listed. With a "
      "poison manifest (manifest=, or the one data poison wrote into the training folder) it counts how many "
      "poisoned files are among the 2 x poisoned-count most suspicious of their class.",
@@ -256,7 +256,7 @@ const struct command commands[] = {
      o_out, cmd_inspect, ARG_LAYER, CMD_WRITER_ONLY},
     {"attack fgsm", "attack fgsm IMAGE|FOLDER eps=8/255 [target=CLASS] [out=FILE.png|FOLDER]",
      "Fast gradient sign attack (L-infinity): every pixel moves by eps (a share of 0..255) along the sign of "
-     "the loss gradient, away from the predicted class, or towards target=. Prints the score before and after "
+     "the gradient of the logit margin (which, unlike cross-entropy's, does not vanish on confident outputs), away from the predicted class, or towards target=. Prints the score before and after "
      "(of the 8-bit adversarial picture) and the largest pixel change. out= writes the adversarial PNG and "
      "FILE-strip.png (original | perturbation, amplified | adversarial); for a FOLDER, out= is a folder that "
      "receives one PNG per picture and attack.csv. Runs on the compute worker.",

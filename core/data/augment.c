@@ -97,9 +97,10 @@ struct hk_warp hk_augment_warp_identity(void)
     return (struct hk_warp){.zx = 1.0f, .zy = 1.0f, .brightness = 1.0f};
 }
 
-void hk_augment_sample(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index, int width,
-                       int height, struct hk_warp *out)
+void hk_augment_sample(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index,
+                       struct hk_size size, struct hk_warp *out)
 {
+    int width = size.w, height = size.h;
     struct hk_rng r;
     hk_rng_derive(&r, seed, epoch, index, AUG_STREAM);
     /* Always nine draws in this order (Keras' order in random_transform). */
@@ -259,8 +260,9 @@ static void sample_edge(unsigned char *d, const unsigned char *src, int width, i
 }
 
 void hk_augment_warp(const struct hk_warp *w, enum hk_fill fill, unsigned char cval, const unsigned char *src,
-                     unsigned char *dst, int width, int height)
+                     unsigned char *dst, struct hk_size size)
 {
+    int width = size.w, height = size.h;
     assert(width > 0 && height > 0 && src != dst);
     struct affine t = warp_matrix(w, width, height);
     float bright = w->brightness;
@@ -300,10 +302,10 @@ void hk_augment_warp(const struct hk_warp *w, enum hk_fill fill, unsigned char c
 }
 
 void hk_augment_apply(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index,
-                      const unsigned char *src, unsigned char *dst, int width, int height)
+                      const unsigned char *src, unsigned char *dst, struct hk_size size)
 {
     struct hk_warp w;
-    hk_augment_sample(a, seed, epoch, index, width, height, &w);
+    hk_augment_sample(a, seed, epoch, index, size, &w);
     unsigned char cval = (unsigned char)(a->cval < 0 ? 0 : a->cval > 255 ? 255 : a->cval);
-    hk_augment_warp(&w, a->fill, cval, src, dst, width, height);
+    hk_augment_warp(&w, a->fill, cval, src, dst, size);
 }

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "image.h"
 #include "status.h"
 
 /* What the warp samples where it falls outside the input. */
@@ -86,18 +87,18 @@ struct hk_warp hk_augment_warp_identity(void);
  * width and height (pixels) turn fractional shifts into pixels as Keras does (tx from height_shift
  * times the height, ty from width_shift times the width). a is only read; *out is written.
  * Options are assumed checked (hk_augment_check). */
-void hk_augment_sample(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index, int width,
-                       int height, struct hk_warp *out);
+void hk_augment_sample(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index,
+                       struct hk_size size, struct hk_warp *out);
 
 /* Warp RGB8 HWC src (width x height) into dst (same size, caller-owned, must not overlap src):
  * the affine part with bilinear interpolation and the fill mode, then flips, then brightness;
  * values are rounded to nearest and clipped to 0..255. The identity warp copies exactly.
  * width, height > 0; cval is used only for HK_FILL_CONSTANT. */
 void hk_augment_warp(const struct hk_warp *w, enum hk_fill fill, unsigned char cval, const unsigned char *src,
-                     unsigned char *dst, int width, int height);
+                     unsigned char *dst, struct hk_size size);
 
 /* hk_augment_sample then hk_augment_warp with a's fill mode and cval. */
 void hk_augment_apply(const struct hk_augment *a, uint64_t seed, uint64_t epoch, uint64_t index,
-                      const unsigned char *src, unsigned char *dst, int width, int height);
+                      const unsigned char *src, unsigned char *dst, struct hk_size size);
 
 #endif

@@ -61,7 +61,8 @@ enum hk_status hk_augment_show(const struct hk_dataset *ds, const struct hk_augm
     static const unsigned char ink[3] = {0, 0, 0};
     for (int k = 0; k < n; k++) {
         uint32_t idx = order[(size_t)k % count];
-        hk_augment_apply(a, seed, (uint64_t)k / count, idx, hk_dataset_image(ds, idx), warped, tw, th);
+        hk_augment_apply(a, seed, (uint64_t)k / count, idx, hk_dataset_image(ds, idx), warped,
+                         (struct hk_size){.h = th, .w = tw});
         int x0 = b + (k % cols) * (cw + b), y0 = b + (k / cols) * (th + label_h + b), px = x0 + (cw - tw) / 2;
         for (int y = 0; y < th; y++)
             memcpy(img + 3 * ((size_t)(y0 + y) * (size_t)gw + (size_t)px), warped + (size_t)y * tw * 3,

@@ -20,7 +20,7 @@ void hk_batch_fill(float *x, const struct hk_dataset *ds, const uint32_t *idx, i
     for (int i = 0; i < n; i++) {
         const unsigned char *pix = hk_dataset_image(ds, idx[i]);
         if (warp) {
-            hk_augment_apply(aug, seed, epoch, idx[i], pix, tmp, w, h);
+            hk_augment_apply(aug, seed, epoch, idx[i], pix, tmp, (struct hk_size){.h = h, .w = w});
             pix = tmp;
         }
         hk_batch_from_pixels(x + (size_t)i * size, pix, h, w, rescale);

@@ -45,7 +45,7 @@ struct work {
     size_t count;
     unsigned char *pixels;
     size_t stride;
-    int width, height;
+    struct hk_size size;
     const struct hk_image_limits *lim;
     atomic_size_t next;
     atomic_size_t done;         /* items finished, for progress */
@@ -238,7 +238,7 @@ static void decode_items(struct work *w, int caller)
         struct hk_error e;
         hk_error_clear(&e);
         unsigned char *dst = w->pixels + i * w->stride;
-        if (hk_image_load_resized_digest(it->path, w->lim, dst, w->width, w->height, it->sha256, &it->hashed, &e) !=
+        if (hk_image_load_resized_digest(it->path, w->lim, dst, w->size, it->sha256, &it->hashed, &e) !=
             HK_OK) {
             it->reason = strdup(e.msg[0] ? e.msg : hk_status_name(e.status));
             if (!it->reason)
@@ -397,16 +397,17 @@ static enum hk_status collect(struct hk_dataset *ds, struct items *items, unsign
     return HK_OK;
 }
 
-enum hk_status hk_dataset_load(const char *root, int width, int height, const struct hk_image_limits *lim,
+enum hk_status hk_dataset_load(const char *root, struct hk_size size, const struct hk_image_limits *lim,
                                int threads, struct hk_dataset **out, struct hk_error *err)
 {
-    return hk_dataset_load_progress(root, width, height, lim, threads, NULL, NULL, out, err);
+    return hk_dataset_load_progress(root, size, lim, threads, NULL, NULL, out, err);
 }
 
-enum hk_status hk_dataset_load_progress(const char *root, int width, int height, const struct hk_image_limits *lim,
+enum hk_status hk_dataset_load_progress(const char *root, struct hk_size size, const struct hk_image_limits *lim,
                                         int threads, hk_dataset_progress_fn progress, void *user,
                                         struct hk_dataset **out, struct hk_error *err)
 {
+    int width = size.w, height = size.h;
     char ebuf[128];
     struct hk_image_limits defaults = hk_image_limits_default();
     if (!out)
@@ -497,8 +498,7 @@ enum hk_status hk_dataset_load_progress(const char *root, int width, int height,
                          .count = items.n,
                          .pixels = pixels,
                          .stride = stride,
-                         .width = width,
-                         .height = height,
+                         .size = size,
                          .lim = lim,
                          .progress = progress,
                          .progress_user = user };

@@ -38,12 +38,12 @@ struct hk_dataset {
 };
 
 /* Load root/CLASS/FILE for every sub-folder CLASS of root (sorted by name; the label is the
- * exact folder name). Files are decoded with lim, resized to width x height and cached.
+ * exact folder name). Files are decoded with lim, resized to size and cached.
  * Decoding uses `threads` threads (<= 0: all cores). Files that cannot be decoded are recorded in
  * skipped and never stop the load. Hidden files (starting with '.') are ignored.
  * Fails only when root is not a readable folder, has no class folders, or memory runs out.
  * On success *out is owned by the caller. */
-enum hk_status hk_dataset_load(const char *root, int width, int height, const struct hk_image_limits *lim,
+enum hk_status hk_dataset_load(const char *root, struct hk_size size, const struct hk_image_limits *lim,
                                int threads, struct hk_dataset **out, struct hk_error *err);
 
 /* Progress of a load: done of total files read so far. Called on the thread that loads, every
@@ -51,7 +51,7 @@ enum hk_status hk_dataset_load(const char *root, int width, int height, const st
 typedef void (*hk_dataset_progress_fn)(void *user, size_t done, size_t total);
 
 /* hk_dataset_load that reports its progress to `progress` (may be NULL) with `user`. */
-enum hk_status hk_dataset_load_progress(const char *root, int width, int height, const struct hk_image_limits *lim,
+enum hk_status hk_dataset_load_progress(const char *root, struct hk_size size, const struct hk_image_limits *lim,
                                         int threads, hk_dataset_progress_fn progress, void *user,
                                         struct hk_dataset **out, struct hk_error *err);
 

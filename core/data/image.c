@@ -505,9 +505,10 @@ void hk_image_resize(unsigned char *dst, int dw, int dh, const unsigned char *sr
 }
 
 enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
-                                            int w, int h, unsigned char digest[HK_SHA256_BYTES], int *hashed,
+                                            struct hk_size size, unsigned char digest[HK_SHA256_BYTES], int *hashed,
                                             struct hk_error *err)
 {
+    int w = size.w, h = size.h;
     struct hk_image_limits defaults = hk_image_limits_default();
     if (hashed)
         *hashed = 0;
@@ -516,16 +517,16 @@ enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_im
     if (!lim)
         lim = &defaults;
     unsigned char *bytes = NULL, *rgb = NULL;
-    size_t size = 0;
-    enum hk_status st = read_file(path, lim, &bytes, &size, err);
+    size_t nbytes = 0;
+    enum hk_status st = read_file(path, lim, &bytes, &nbytes, err);
     if (st != HK_OK)
         return st;
     if (digest && hashed) {
-        hk_sha256(bytes, size, digest);
+        hk_sha256(bytes, nbytes, digest);
         *hashed = 1;
     }
     int sw = 0, sh = 0;
-    st = hk_image_decode(bytes, size, lim, &rgb, &sw, &sh, err);
+    st = hk_image_decode(bytes, nbytes, lim, &rgb, &sw, &sh, err);
     free(bytes);
     if (st != HK_OK)
         return st;
@@ -535,9 +536,9 @@ enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_im
 }
 
 enum hk_status hk_image_load_resized(const char *path, const struct hk_image_limits *lim, unsigned char *dst,
-                                     int w, int h, struct hk_error *err)
+                                     struct hk_size size, struct hk_error *err)
 {
-    return hk_image_load_resized_digest(path, lim, dst, w, h, NULL, NULL, err);
+    return hk_image_load_resized_digest(path, lim, dst, size, NULL, NULL, err);
 }
 
 /* What libpng reported, kept for the message; libpng must not print, so warnings are dropped. */

@@ -23,7 +23,7 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
     if (!pix && !own)
         return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
     unsigned char *p = pix ? pix : own;
-    enum hk_status st = hk_image_load_resized(path, prep->limits, p, in.w, in.h, err);
+    enum hk_status st = hk_image_load_resized(path, prep->limits, p, (struct hk_size){.h = in.h, .w = in.w}, err);
     if (st == HK_OK)
         hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
     free(own);

@@ -74,7 +74,7 @@ static double time_load(const char *root, int threads, struct hk_dataset **out)
 {
     struct hk_error err;
     double t0 = now();
-    if (hk_dataset_load(root, 128, 128, NULL, threads, out, &err) != HK_OK)
+    if (hk_dataset_load(root, (struct hk_size){.h = 128, .w = 128}, NULL, threads, out, &err) != HK_OK)
         die("load", &err);
     return now() - t0;
 }

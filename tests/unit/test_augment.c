@@ -36,7 +36,7 @@ static void warp(const struct hk_warp *wp, enum hk_fill fill, const unsigned cha
                  int h)
 {
     memset(dst, 0xAB, (size_t)w * h * 3);
-    hk_augment_warp(wp, fill, CVAL, src, dst, w, h);
+    hk_augment_warp(wp, fill, CVAL, src, dst, (struct hk_size){.h = h, .w = w});
 }
 
 static void test_identity(void)
@@ -53,7 +53,7 @@ static void test_identity(void)
     struct hk_augment a = hk_augment_default();
     CHECK(!hk_augment_active(&a), "default augmentation is inactive");
     memset(dst, 0, sizeof dst);
-    hk_augment_apply(&a, 1, 2, 3, src, dst, 5, 4);
+    hk_augment_apply(&a, 1, 2, 3, src, dst, (struct hk_size){.h = 4, .w = 5});
     CHECK(memcmp(src, dst, 5 * 4 * 3) == 0, "apply with default options copies exactly");
     /* a warp that is the identity only up to rounding (360 degrees) still reproduces the image */
     struct hk_warp full = id;
@@ -307,14 +307,14 @@ static void test_sampling(void)
     CHECK(hk_augment_active(&a), "everything on is active");
     CHECK(hk_augment_check(&a, NULL) == HK_OK, "everything on passes the check");
 
-    hk_augment_apply(&a, 1337, 3, 42, src, a1, W, H);
-    hk_augment_apply(&a, 1337, 3, 42, src, a2, W, H);
+    hk_augment_apply(&a, 1337, 3, 42, src, a1, (struct hk_size){.h = H, .w = W});
+    hk_augment_apply(&a, 1337, 3, 42, src, a2, (struct hk_size){.h = H, .w = W});
     CHECK(memcmp(a1, a2, sizeof a1) == 0, "same (seed, epoch, index) gives identical bytes");
-    hk_augment_apply(&a, 1337, 3, 43, src, a2, W, H);
+    hk_augment_apply(&a, 1337, 3, 43, src, a2, (struct hk_size){.h = H, .w = W});
     CHECK(memcmp(a1, a2, sizeof a1) != 0, "another index gives other bytes");
-    hk_augment_apply(&a, 1338, 3, 42, src, a2, W, H);
+    hk_augment_apply(&a, 1338, 3, 42, src, a2, (struct hk_size){.h = H, .w = W});
     CHECK(memcmp(a1, a2, sizeof a1) != 0, "another seed gives other bytes");
-    hk_augment_apply(&a, 1337, 4, 42, src, a2, W, H);
+    hk_augment_apply(&a, 1337, 4, 42, src, a2, (struct hk_size){.h = H, .w = W});
     CHECK(memcmp(a1, a2, sizeof a1) != 0, "another epoch gives other bytes");
 
     /* ranges, flip frequency, and independence of the draws from which options are on */
@@ -323,8 +323,8 @@ static void test_sampling(void)
     rot_only.rotation_range = 30;
     for (uint64_t i = 0; i < 2000; i++) {
         struct hk_warp w, w1;
-        hk_augment_sample(&a, 7, 0, i, W, H, &w);
-        hk_augment_sample(&rot_only, 7, 0, i, W, H, &w1);
+        hk_augment_sample(&a, 7, 0, i, (struct hk_size){.h = H, .w = W}, &w);
+        hk_augment_sample(&rot_only, 7, 0, i, (struct hk_size){.h = H, .w = W}, &w1);
         in_range &= fabsf(w.theta_deg) <= 30 && fabsf(w.tx) <= 0.2f * H && fabsf(w.ty) <= 0.2f * W &&
                     fabsf(w.shear_deg) <= 20 && w.zx >= 0.8f && w.zx <= 1.2f && w.zy >= 0.8f && w.zy <= 1.2f &&
                     w.brightness >= 0.5f && w.brightness <= 1.5f;
@@ -344,7 +344,7 @@ static void test_sampling(void)
     int within = 1, big = 0;
     for (uint64_t i = 0; i < 500; i++) {
         struct hk_warp w;
-        hk_augment_sample(&px_shift, 9, 1, i, W, H, &w);
+        hk_augment_sample(&px_shift, 9, 1, i, (struct hk_size){.h = H, .w = W}, &w);
         within &= fabsf(w.ty) <= 3.0f && w.tx == 0;
         big += fabsf(w.ty) > 1.5f;
     }
@@ -420,7 +420,7 @@ static void test_reference(const char *path)
         CHECK(fill != HK_FILL_COUNT && w > 0, "fixture case fill %s", fill_name);
         if (fill == HK_FILL_COUNT || w <= 0)
             continue;
-        hk_augment_warp(&wp, fill, (unsigned char)cval, src, dst, w, h);
+        hk_augment_warp(&wp, fill, (unsigned char)cval, src, dst, (struct hk_size){.h = h, .w = w});
         int bad = 0, first = -1;
         double worst = 0, want_first = 0;
         for (int i = 0; i < w * h * 3; i++) {

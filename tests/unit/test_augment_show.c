@@ -91,7 +91,7 @@ static void test_grid(void)
     snprintf(root, sizeof root, "%s/stripes/train", fixtures);
     struct hk_dataset *ds = NULL;
     struct hk_error err;
-    CHECK(hk_dataset_load(root, 16, 16, NULL, 1, &ds, &err) == HK_OK, "load: %s", err.msg);
+    CHECK(hk_dataset_load(root, (struct hk_size){.h = 16, .w = 16}, NULL, 1, &ds, &err) == HK_OK, "load: %s", err.msg);
     if (!ds)
         return;
     struct hk_augment a = hk_augment_default();
@@ -115,7 +115,7 @@ static void test_grid(void)
             /* the tile is the augmented version of exactly one picture of the set */
             int match = -1, matches = 0;
             for (size_t i = 0; i < ds->count; i++) {
-                hk_augment_apply(&a, 7, 0, i, hk_dataset_image(ds, i), warped, 16, 16);
+                hk_augment_apply(&a, 7, 0, i, hk_dataset_image(ds, i), warped, (struct hk_size){.h = 16, .w = 16});
                 int same = 1;
                 for (int y = 0; y < 16 && same; y++)
                     same = !memcmp(img + 3 * ((y0 + y) * 197 + px), warped + 3 * 16 * y, 16 * 3);

@@ -458,7 +458,7 @@ static void test_resize(void)
 
     struct hk_error err;
     unsigned char small[2 * 2 * 3], direct[2 * 2 * 3];
-    CHECK(hk_image_load_resized(fixture("images/rgb4x3.png"), NULL, small, 2, 2, &err) == HK_OK,
+    CHECK(hk_image_load_resized(fixture("images/rgb4x3.png"), NULL, small, (struct hk_size){.h = 2, .w = 2}, &err) == HK_OK,
           "load_resized: %s", err.msg);
     hk_image_resize(direct, 2, 2, rgb4x3, 4, 3);
     CHECK(equal_to(small, direct, sizeof small), "load_resized differs from load + resize");
@@ -490,7 +490,7 @@ static void test_dataset(void)
     snprintf(root, sizeof root, "%s/images-ds", fixtures);
 
     for (int t = 0; t < 3; t++) {
-        enum hk_status st = hk_dataset_load(root, 8, 6, NULL, threads[t], &ds[t], &err);
+        enum hk_status st = hk_dataset_load(root, (struct hk_size){.h = 6, .w = 8}, NULL, threads[t], &ds[t], &err);
         CHECK(st == HK_OK && ds[t], "load images-ds with %d threads: %s", threads[t], err.msg);
         if (st != HK_OK)
             goto done;
@@ -510,7 +510,7 @@ static void test_dataset(void)
                   ends_with(d->paths[2], "images-ds/classB/b1.bmp"),
               "paths %s %s %s", d->paths[0], d->paths[1], d->paths[2]);
         unsigned char want[8 * 6 * 3];
-        CHECK(hk_image_load_resized(d->paths[2], NULL, want, 8, 6, &err) == HK_OK, "b1.bmp: %s", err.msg);
+        CHECK(hk_image_load_resized(d->paths[2], NULL, want, (struct hk_size){.h = 6, .w = 8}, &err) == HK_OK, "b1.bmp: %s", err.msg);
         CHECK(hk_dataset_image(d, 2) && equal_to(hk_dataset_image(d, 2), want, sizeof want),
               "image 2 differs from b1.bmp loaded alone");
         CHECK(hk_dataset_image(d, 3) == NULL, "image 3 of 3 is not NULL");
@@ -542,7 +542,7 @@ static void test_dataset(void)
     struct hk_dataset *slash = NULL;
     char root_slash[1100];
     snprintf(root_slash, sizeof root_slash, "%s/", root);
-    CHECK(hk_dataset_load(root_slash, 8, 6, NULL, 1, &slash, &err) == HK_OK, "load with slash: %s", err.msg);
+    CHECK(hk_dataset_load(root_slash, (struct hk_size){.h = 6, .w = 8}, NULL, 1, &slash, &err) == HK_OK, "load with slash: %s", err.msg);
     CHECK(slash && slash->count == 3 && strcmp(slash->paths[0], ds[0]->paths[0]) == 0, "paths with a trailing slash: %s",
           slash && slash->count ? slash->paths[0] : "(none)");
     hk_dataset_free(slash);
@@ -559,23 +559,23 @@ static void test_dataset_errors(void)
     char root[1024];
 
     snprintf(root, sizeof root, "%s/no-such-folder", fixtures);
-    enum hk_status st = hk_dataset_load(root, 8, 8, NULL, 1, &ds, &err);
+    enum hk_status st = hk_dataset_load(root, (struct hk_size){.h = 8, .w = 8}, NULL, 1, &ds, &err);
     char want[2400];
     snprintf(want, sizeof want, "cannot open data folder '%s': No such file or directory", root);
     CHECK(st == HK_EIO && strcmp(err.msg, want) == 0, "missing root: %s %s", hk_status_name(st), err.msg);
     CHECK(ds == NULL, "missing root: output not cleared");
 
     snprintf(root, sizeof root, "%s/images", fixtures);
-    st = hk_dataset_load(root, 8, 8, NULL, 1, &ds, &err);
+    st = hk_dataset_load(root, (struct hk_size){.h = 8, .w = 8}, NULL, 1, &ds, &err);
     snprintf(want, sizeof want, "data folder '%s' has no class sub-folders (expected %s/CLASS/IMAGE files)", root,
              root);
     CHECK(st == HK_EINVAL && strcmp(err.msg, want) == 0, "no classes: %s %s", hk_status_name(st), err.msg);
 
     snprintf(root, sizeof root, "%s/images/rgb4x3.png", fixtures);
-    st = hk_dataset_load(root, 8, 8, NULL, 1, &ds, &err);
+    st = hk_dataset_load(root, (struct hk_size){.h = 8, .w = 8}, NULL, 1, &ds, &err);
     CHECK(st == HK_EIO && contains(err.msg, "Not a directory"), "file as root: %s %s", hk_status_name(st), err.msg);
 
-    st = hk_dataset_load(fixture("images-ds"), 0, 8, NULL, 1, &ds, &err);
+    st = hk_dataset_load(fixture("images-ds"), (struct hk_size){.h = 8, .w = 0}, NULL, 1, &ds, &err);
     CHECK(st == HK_EINVAL, "width 0: %s", hk_status_name(st));
 
     hk_dataset_free(NULL);
@@ -611,8 +611,8 @@ static void test_dataset_links(void)
     CHECK(mkfifo(path, 0644) == 0, "mkfifo: %s", strerror(errno));
 
     struct hk_dataset *one = NULL, *four = NULL;
-    CHECK(hk_dataset_load(root, 16, 16, NULL, 1, &one, &err) == HK_OK, "load %s: %s", root, err.msg);
-    CHECK(hk_dataset_load(root, 16, 16, NULL, 4, &four, &err) == HK_OK, "load %s with 4 threads: %s", root, err.msg);
+    CHECK(hk_dataset_load(root, (struct hk_size){.h = 16, .w = 16}, NULL, 1, &one, &err) == HK_OK, "load %s: %s", root, err.msg);
+    CHECK(hk_dataset_load(root, (struct hk_size){.h = 16, .w = 16}, NULL, 4, &four, &err) == HK_OK, "load %s with 4 threads: %s", root, err.msg);
     if (one && four) {
         CHECK(one->count == 40, "%zu images, expected 40", one->count);
         CHECK(one->class_count == 3 && one->class_counts[0] == 14 && one->class_counts[1] == 26 &&

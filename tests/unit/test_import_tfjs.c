@@ -38,7 +38,7 @@ static int picture(const char *path, float *x)
     unsigned char pix[SIDE * SIDE * 3];
     struct hk_image_limits lim = hk_image_limits_default();
     struct hk_error err;
-    if (hk_image_load_resized(path, &lim, pix, SIDE, SIDE, &err) != HK_OK) {
+    if (hk_image_load_resized(path, &lim, pix, (struct hk_size){.h = SIDE, .w = SIDE}, &err) != HK_OK) {
         fprintf(stderr, "%s: %s\n", path, err.msg);
         return 0;
     }

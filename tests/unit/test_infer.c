@@ -42,7 +42,7 @@ static void test_load(const struct hk_model *m, const char *path)
     float x[SIDE * SIDE * 3];
     struct hk_error err;
     CHECK(hk_infer_load(m, &prep, path, pix, x, &err) == HK_OK, "load %s: %s", path, err.msg);
-    CHECK(hk_image_load_resized(path, NULL, want_pix, SIDE, SIDE, &err) == HK_OK, "%s", err.msg);
+    CHECK(hk_image_load_resized(path, NULL, want_pix, (struct hk_size){.h = SIDE, .w = SIDE}, &err) == HK_OK, "%s", err.msg);
     CHECK(!memcmp(pix, want_pix, sizeof pix), "the picture is the resized file");
     int bad = 0;
     for (int c = 0; c < 3; c++)
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     }
     struct hk_error err;
     struct hk_dataset *ds;
-    if (hk_dataset_load(argv[1], SIDE, SIDE, NULL, 1, &ds, &err) != HK_OK || ds->count < 6) {
+    if (hk_dataset_load(argv[1], (struct hk_size){.h = SIDE, .w = SIDE}, NULL, 1, &ds, &err) != HK_OK || ds->count < 6) {
         fprintf(stderr, "%s: %s\n", argv[1], err.msg);
         return 2;
     }

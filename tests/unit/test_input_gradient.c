@@ -9,7 +9,7 @@
 #include "check.h"
 #include "model.h"
 
-#define BATCH 2
+#define BATCH 3 /* more than HK_TEAM_PARTS: the batch is split over the compute team */
 
 static int covered[HK_LAYER_KIND_COUNT];
 
@@ -48,7 +48,9 @@ static void check_model(const char *what, struct hk_shape in, const struct hk_la
     size_t size = hk_shape_size(in), n = size * BATCH;
     int k = (int)hk_shape_size(hk_model_output(m));
     float *x = malloc(n * sizeof *x), *dx = malloc(n * sizeof *dx), *out = malloc((size_t)BATCH * k * sizeof *out);
-    int labels[BATCH] = {0, k == 1 ? 1 : k - 1};
+    int labels[BATCH];
+    for (int i = 0; i < BATCH; i++)
+        labels[i] = i % 2 ? (k == 1 ? 1 : k - 1) : 0;
     struct hk_rng rng;
     hk_rng_seed(&rng, 5);
     for (size_t i = 0; i < n; i++)

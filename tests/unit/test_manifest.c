@@ -36,7 +36,7 @@ static struct hk_dataset *load(const char *root)
 {
     struct hk_dataset *ds = NULL;
     struct hk_error err;
-    CHECK(hk_dataset_load(root, 16, 16, NULL, 2, &ds, &err) == HK_OK, "load %s: %s", root, err.msg);
+    CHECK(hk_dataset_load(root, (struct hk_size){.h = 16, .w = 16}, NULL, 2, &ds, &err) == HK_OK, "load %s: %s", root, err.msg);
     return ds;
 }
 

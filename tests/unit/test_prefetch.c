@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     snprintf(root, sizeof root, "%s/stripes/train", argv[1]);
     struct hk_dataset *ds = NULL;
     struct hk_error err;
-    CHECK(hk_dataset_load(root, 16, 16, NULL, 1, &ds, &err) == HK_OK, "load: %s", err.msg);
+    CHECK(hk_dataset_load(root, (struct hk_size){.h = 16, .w = 16}, NULL, 1, &ds, &err) == HK_OK, "load: %s", err.msg);
     if (!ds)
         return check_summary();
     struct hk_augment a = hk_augment_default();

@@ -130,10 +130,10 @@ int main(int argc, char **argv)
     struct hk_image_limits lim = hk_image_limits_default();
     struct hk_dataset *train = NULL, *val = NULL;
     snprintf(path, sizeof path, "%s/tests/fixtures/stripes/train", root);
-    if (hk_dataset_load(path, 16, 16, &lim, 1, &train, &err) != HK_OK)
+    if (hk_dataset_load(path, (struct hk_size){.h = 16, .w = 16}, &lim, 1, &train, &err) != HK_OK)
         return fprintf(stderr, "%s\n", err.msg), 1;
     snprintf(path, sizeof path, "%s/tests/fixtures/stripes/val", root);
-    if (hk_dataset_load(path, 16, 16, &lim, 1, &val, &err) != HK_OK)
+    if (hk_dataset_load(path, (struct hk_size){.h = 16, .w = 16}, &lim, 1, &val, &err) != HK_OK)
         return fprintf(stderr, "%s\n", err.msg), 1;
     /* the manifest, against hashlib over the same fields (python3, see train_state.h):
      * "16x16 2\n", "horizontal\0vertical\0", then "LABEL CLASS/FILE\0" for the sorted files */
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
           "manifest %s", manifest);
     struct hk_dataset *other = NULL;
     snprintf(path, sizeof path, "%s/tests/fixtures/stripes/./train/", root);
-    CHECK(hk_dataset_load(path, 16, 16, &lim, 1, &other, &err) == HK_OK, "load: %s", err.msg);
+    CHECK(hk_dataset_load(path, (struct hk_size){.h = 16, .w = 16}, &lim, 1, &other, &err) == HK_OK, "load: %s", err.msg);
     hk_train_manifest(other, path);
     CHECK(strcmp(manifest, path) == 0, "the same set through another path has the same manifest");
     hk_dataset_free(other);

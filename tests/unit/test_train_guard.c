@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     }
     struct hk_error err;
     struct hk_dataset *ds = NULL;
-    if (hk_dataset_load(argv[1], 4, 4, NULL, 1, &ds, &err) != HK_OK) {
+    if (hk_dataset_load(argv[1], (struct hk_size){.h = 4, .w = 4}, NULL, 1, &ds, &err) != HK_OK) {
         fprintf(stderr, "cannot load %s: %s\n", argv[1], err.msg);
         return 2;
     }

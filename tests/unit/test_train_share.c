@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
     struct hk_dataset *ds = NULL;
     struct hk_error err;
-    CHECK(hk_dataset_load(argv[1], 16, 16, NULL, 1, &ds, &err) == HK_OK, "load %s: %s", argv[1], err.msg);
+    CHECK(hk_dataset_load(argv[1], (struct hk_size){.h = 16, .w = 16}, NULL, 1, &ds, &err) == HK_OK, "load %s: %s", argv[1], err.msg);
     if (ds) {
         test_equivalence(ds, 2, 8, 0);  /* 48 pictures: 6 equal batches, 4 per rank */
         test_equivalence(ds, 2, 9, 0);  /* a last batch of 3: shares of 1 and 2 */

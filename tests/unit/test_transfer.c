@@ -321,7 +321,7 @@ int main(int argc, char **argv)
     }
     struct hk_error err;
     struct hk_dataset *ds = NULL;
-    if (hk_dataset_load(argv[1], 8, 8, NULL, 1, &ds, &err) != HK_OK) {
+    if (hk_dataset_load(argv[1], (struct hk_size){.h = 8, .w = 8}, NULL, 1, &ds, &err) != HK_OK) {
         fprintf(stderr, "cannot load %s: %s\n", argv[1], err.msg);
         return 2;
     }
@@ -333,7 +333,7 @@ int main(int argc, char **argv)
     struct hk_dataset *val = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/../val", argv[1]);
-    if (hk_dataset_load(path, 8, 8, NULL, 1, &val, &err) != HK_OK) {
+    if (hk_dataset_load(path, (struct hk_size){.h = 8, .w = 8}, NULL, 1, &val, &err) != HK_OK) {
         fprintf(stderr, "cannot load %s: %s\n", path, err.msg);
         return 2;
     }
