@@ -90,10 +90,6 @@ struct mf_tensor {
     uint64_t first; /* state: where in the layer's state the tensor starts */
 };
 
-/* The Keras-style name a layer without name= gets when the model is built in order (conv2d,
- * conv2d_1, ...; a name taken by one of earlier[0..count) is skipped, as hk_model_insert does). */
-void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS],
-                   const struct hk_layer *earlier, int count);
 /* 1 when a model is a graph, has names set with name= or frozen layers: its file then names every
  * layer (name=), so that the connections replay exactly; else the names are the canonical ones. */
 int mf_model_named(const struct hk_model *m);

@@ -277,7 +277,7 @@ static enum hk_status dry_layers(const char *path, const struct mf_plan *p, stru
         if (l->spec.name[0])
             memcpy(l->name, l->spec.name, sizeof l->name);
         else
-            mf_canon_name(l->name, &l->spec, serial, layers, i);
+            hk_layer_auto_name(l->name, &l->spec, serial, layers, i);
         w.line = p->spec_line[i];
         w.offset = p->spec_off[i];
         if (hk_graph_connect(layers, i, p->input, &e) != HK_OK)

@@ -5,23 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void mf_canon_name(char name[32], const struct hk_layer_spec *spec, int serial[HK_LAYER_NAME_SLOTS],
-                   const struct hk_layer *earlier, int count)
-{
-    const char *base = hk_layer_keras_name(spec);
-    int slot = hk_layer_name_slot(spec);
-    for (int taken = 1; taken;) {
-        if (serial[slot])
-            snprintf(name, 32, "%.24s_%d", base, serial[slot]);
-        else
-            snprintf(name, 32, "%.24s", base);
-        serial[slot]++;
-        taken = 0;
-        for (int j = 0; j < count && !taken; j++)
-            taken = strcmp(earlier[j].name, name) == 0;
-    }
-}
-
 int mf_model_named(const struct hk_model *m)
 {
     for (int i = 0; i < hk_model_count(m); i++) {

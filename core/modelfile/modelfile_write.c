@@ -222,7 +222,7 @@ enum hk_status hk_modelfile_save_hashed(const char *path, struct hk_model *m, co
         if (named)
             memcpy(lname, l->name, sizeof lname);
         else
-            mf_canon_name(lname, &l->spec, serial, NULL, 0);
+            hk_layer_auto_name(lname, &l->spec, serial, NULL, 0);
         st = mf_layer_tensors(l, i, lname, t, &nt, err);
     }
     if (st == HK_OK && (state & HK_MODELFILE_STATE_OPTIMIZER))

@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 size_t hk_shape_size(struct hk_shape s)
 {
@@ -42,9 +44,27 @@ const char *hk_layer_keras_class(const struct hk_layer_spec *spec)
     return is_relu6_layer(spec) ? "ReLU" : hk_layer_ops_of(spec->kind)->keras_class;
 }
 
-int hk_layer_name_slot(const struct hk_layer_spec *spec)
+/* The name counter a layer of this spec draws its suffix from. */
+static int name_slot(const struct hk_layer_spec *spec)
 {
     return is_relu6_layer(spec) ? HK_LAYER_NAME_RELU6 : (int)spec->kind;
+}
+
+void hk_layer_auto_name(char name[HK_LAYER_NAME_MAX], const struct hk_layer_spec *spec,
+                        int serial[HK_LAYER_NAME_SLOTS], const struct hk_layer *taken, int count)
+{
+    const char *base = hk_layer_keras_name(spec);
+    int slot = name_slot(spec);
+    for (int clash = 1; clash;) {
+        if (serial[slot])
+            snprintf(name, HK_LAYER_NAME_MAX, "%.24s_%d", base, serial[slot]);
+        else
+            snprintf(name, HK_LAYER_NAME_MAX, "%.24s", base);
+        serial[slot]++;
+        clash = 0;
+        for (int j = 0; j < count && !clash; j++)
+            clash = strcmp(taken[j].name, name) == 0;
+    }
 }
 
 int hk_pad_before(int n, int out, int k, int s)

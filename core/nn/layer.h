@@ -150,8 +150,11 @@ const char *hk_layer_keras_class(const struct hk_layer_spec *spec);
 /* Counters of auto names: one per kind, and HK_LAYER_NAME_RELU6 for re_lu. */
 #define HK_LAYER_NAME_RELU6 HK_LAYER_KIND_COUNT
 #define HK_LAYER_NAME_SLOTS (HK_LAYER_KIND_COUNT + 1)
-/* The name counter a layer of this spec draws its suffix from. */
-int hk_layer_name_slot(const struct hk_layer_spec *spec);
+/* The Keras-style automatic name of a layer of this spec, as the model and the model file give it:
+ * the prefix (hk_layer_keras_name), then prefix_1, prefix_2 ... counting in the spec's counter of
+ * serial, skipping names that taken[0..count) already hold; advances the counter past the name. */
+void hk_layer_auto_name(char name[HK_LAYER_NAME_MAX], const struct hk_layer_spec *spec,
+                        int serial[HK_LAYER_NAME_SLOTS], const struct hk_layer *taken, int count);
 
 /* Output shape of a sliding window (pooling): the spec's window, strides (default the window)
  * and padding over l->in; sets l->out (channels kept) and zero parameter counts. */

@@ -351,22 +351,15 @@ enum hk_status hk_model_insert(struct hk_model *m, int at, const struct hk_layer
     memset(l, 0, sizeof *l);
     l->spec = *spec;
     l->ops = ops;
-    int slot = hk_layer_name_slot(spec), serial = m->name_serial[slot];
-    if (spec->name[0]) {
+    int serial[HK_LAYER_NAME_SLOTS];
+    memcpy(serial, m->name_serial, sizeof serial);
+    if (spec->name[0])
         snprintf(l->name, sizeof l->name, "%s", spec->name);
-    } else {
-        /* Keras-style: the kind's next free name (a name= may have taken one) */
-        do {
-            if (serial)
-                snprintf(l->name, sizeof l->name, "%s_%d", hk_layer_keras_name(spec), serial);
-            else
-                snprintf(l->name, sizeof l->name, "%s", hk_layer_keras_name(spec));
-            serial++;
-        } while (hk_model_find(m, l->name) >= 0);
-    }
+    else /* Keras-style: the kind's next free name (a name= may have taken one) */
+        hk_layer_auto_name(l->name, spec, serial, m->layers, m->count);
     enum hk_status st = change(m, layers, m->count + 1, chg, err);
-    if (st == HK_OK && !spec->name[0])
-        m->name_serial[slot] = serial;
+    if (st == HK_OK)
+        memcpy(m->name_serial, serial, sizeof serial);
     return st;
 }
 
