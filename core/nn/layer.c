@@ -29,6 +29,11 @@ static int is_relu6_layer(const struct hk_layer_spec *spec)
     return spec->kind == HK_LAYER_ACTIVATION && spec->act == HK_ACT_RELU6;
 }
 
+int hk_layer_fuses_act(const struct hk_layer *l)
+{
+    return l->spec.kind == HK_LAYER_ACTIVATION && (l->spec.act == HK_ACT_RELU || l->spec.act == HK_ACT_RELU6);
+}
+
 const char *hk_layer_keras_name(const struct hk_layer_spec *spec)
 {
     return is_relu6_layer(spec) ? "re_lu" : hk_layer_ops_of(spec->kind)->keras_name;

@@ -143,6 +143,11 @@ struct hk_layer_ops {
 /* The ops of a kind; never NULL for a valid kind. */
 const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind);
 
+/* 1 when the layer's own ops apply its activation (a standalone `activation relu` or `relu6`
+ * layer: y = act(x) in one pass forward, dx = act'(y) dy in one pass backward), so the model must
+ * not apply it again; 0 when the model applies spec.act to the layer's output as usual. */
+int hk_layer_fuses_act(const struct hk_layer *l);
+
 /* Keras-style name prefix and class of a layer ("re_lu" / "ReLU" for `activation relu6`,
  * otherwise the kind's keras_name and keras_class). */
 const char *hk_layer_keras_name(const struct hk_layer_spec *spec);

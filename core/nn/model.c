@@ -713,7 +713,8 @@ enum hk_status hk_model_forward_from(struct hk_model *m, int first, const float 
         l->ops->forward(l, l->input >= 0 ? m->layers[l->input].y : x, n, &p);
         if (i == m->count - 1)
             memcpy(m->logits, l->y, (size_t)n * width * sizeof *l->y);
-        hk_act_forward(l->spec.act, l->y, (size_t)n, width);
+        if (!hk_layer_fuses_act(l))
+            hk_act_forward(l->spec.act, l->y, (size_t)n, width);
         in = l->y;
     }
     if (lend)
@@ -781,7 +782,7 @@ static void backward(struct hk_model *m, const float *x, int n, int training, ui
             continue;
         float *dy = m->dbuf[m->gbuf[i]], *target[2] = {NULL, NULL}, *sum[2] = {NULL, NULL};
         int in[2] = {l->input, l->input2}, add[2] = {0, 0};
-        if (i != m->count - 1)
+        if (i != m->count - 1 && !hk_layer_fuses_act(l))
             hk_act_backward(l->spec.act, l->y, dy, (size_t)n, hk_shape_size(l->out));
         for (int s = 0; s < 2; s++) {
             if (in[s] < 0 && (s == 1 || !dinput))
