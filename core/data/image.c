@@ -51,23 +51,7 @@ static void *stb_realloc_zeroed(void *p, size_t old_size, size_t new_size)
 #define STBI_ONLY_GIF
 #define STBI_MAX_DIMENSIONS HK_IMAGE_MAX_SIDE
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#ifndef __clang__
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <stb_image.h>
-#pragma GCC diagnostic pop
+#include "stb_image_quiet.h"
 
 /* Fixed-point fraction bits of the resampling weights (Pillow: 32 - 8 - 2). */
 #define RESAMPLE_BITS 22

@@ -20,7 +20,7 @@ static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname
                                  struct hk_error *err)
 {
     struct mf_tensor *x = &t[(*nt)++];
-    snprintf(x->name, sizeof x->name, "%.32s%s", lname, suffix);
+    snprintf(x->name, sizeof x->name, "%.32s/%.24s", lname, suffix);
     x->rank = rank;
     x->layer = layer;
     x->part = part;
@@ -38,44 +38,31 @@ static enum hk_status add_tensor(struct mf_tensor *t, int *nt, const char *lname
     return HK_OK;
 }
 
-/* Append the parameter and state tensors of layer l (named lname) to t. */
+/* Append the parameter and state tensors of layer l (named lname) to t, as its kind names them. */
 enum hk_status mf_layer_tensors(const struct hk_layer *l, int index, const char *lname, struct mf_tensor *t,
                                     int *nt, struct hk_error *err)
 {
+    const struct hk_layer_ops *ops = hk_layer_ops_of(l->spec.kind);
     enum hk_status st = HK_OK;
-    int bn = l->spec.kind == HK_LAYER_BATCHNORM;
     if (l->wcount) {
         uint64_t dims[4];
-        uint32_t rank;
-        const char *suffix = bn ? "/gamma" : l->spec.kind == HK_LAYER_DEPTHWISE ? "/depthwise_kernel" : "/kernel";
-        if (l->spec.kind == HK_LAYER_DEPTHWISE) {
-            rank = 4;
-            dims[0] = (uint64_t)l->in.c, dims[1] = 1;
-            dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
-        } else if (l->spec.kind == HK_LAYER_CONV2D) {
-            rank = 4;
-            dims[0] = (uint64_t)l->spec.units, dims[1] = (uint64_t)l->in.c;
-            dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
-        } else if (l->spec.kind == HK_LAYER_DENSE) {
-            rank = 2;
-            dims[0] = (uint64_t)l->in.c, dims[1] = (uint64_t)l->spec.units;
-        } else {
-            rank = 1;
-            dims[0] = l->wcount;
-        }
+        uint32_t rank = (uint32_t)hk_layer_kernel_dims(l, dims);
+        const char *suffix = ops->kernel_tensor ? ops->kernel_tensor : "kernel";
         st = add_tensor(t, nt, lname, suffix, index, MF_PART_KERNEL, rank, dims, l->wcount, err);
     }
     if (st == HK_OK && l->bcount) {
         uint64_t dims[1] = {l->bcount};
-        st = add_tensor(t, nt, lname, bn ? "/beta" : "/bias", index, MF_PART_BIAS, 1, dims, l->bcount, err);
+        const char *suffix = ops->bias_tensor ? ops->bias_tensor : "bias";
+        st = add_tensor(t, nt, lname, suffix, index, MF_PART_BIAS, 1, dims, l->bcount, err);
     }
-    if (st == HK_OK && bn && l->scount) {
-        uint64_t half = l->scount / 2, dims[1] = {half};
-        st = add_tensor(t, nt, lname, "/moving_mean", index, MF_PART_STATE, 1, dims, half, err);
-        if (st == HK_OK) {
-            st = add_tensor(t, nt, lname, "/moving_variance", index, MF_PART_STATE, 1, dims, half, err);
-            t[*nt - 1].first = half;
-        }
+    int nstate = 0;
+    while (ops->state_tensors && ops->state_tensors[nstate])
+        nstate++;
+    for (int k = 0; st == HK_OK && l->scount && k < nstate; k++) {
+        uint64_t part = l->scount / (uint64_t)nstate, dims[1] = {part};
+        st = add_tensor(t, nt, lname, ops->state_tensors[k], index, MF_PART_STATE, 1, dims, part, err);
+        if (st == HK_OK)
+            t[*nt - 1].first = part * (uint64_t)k;
     }
     return st;
 }
@@ -86,9 +73,9 @@ enum hk_status mf_optim_tensors(size_t nparams, struct mf_tensor *t, int *nt, st
     if (!nparams)
         return HK_OK;
     uint64_t dims[1] = {nparams};
-    enum hk_status st = add_tensor(t, nt, "optimizer", "/m", -1, MF_PART_OPT_M, 1, dims, nparams, err);
+    enum hk_status st = add_tensor(t, nt, "optimizer", "m", -1, MF_PART_OPT_M, 1, dims, nparams, err);
     if (st == HK_OK)
-        st = add_tensor(t, nt, "optimizer", "/v", -1, MF_PART_OPT_V, 1, dims, nparams, err);
+        st = add_tensor(t, nt, "optimizer", "v", -1, MF_PART_OPT_V, 1, dims, nparams, err);
     return st;
 }
 
@@ -98,7 +85,7 @@ enum hk_status mf_history_tensors(size_t nbatches, struct mf_tensor *t, int *nt,
     if (!nbatches)
         return HK_OK;
     uint64_t dims[1] = {nbatches};
-    return add_tensor(t, nt, "history", "/batch_loss", -1, MF_PART_BATCH_LOSS, 1, dims, nbatches, err);
+    return add_tensor(t, nt, "history", "batch_loss", -1, MF_PART_BATCH_LOSS, 1, dims, nbatches, err);
 }
 
 float *mf_tensor_data(struct hk_model *m, float *batch_losses, const struct mf_tensor *x)

@@ -67,6 +67,24 @@ void hk_layer_auto_name(char name[HK_LAYER_NAME_MAX], const struct hk_layer_spec
     }
 }
 
+int hk_layer_kernel_dims(const struct hk_layer *l, uint64_t dims[4])
+{
+    const struct hk_layer_ops *ops = hk_layer_ops_of(l->spec.kind);
+    if (ops && ops->kernel_dims)
+        return ops->kernel_dims(l, dims);
+    dims[0] = l->wcount;
+    return 1;
+}
+
+int hk_layer_same_params(const struct hk_layer *a, const struct hk_layer *b)
+{
+    if (a->spec.kind != b->spec.kind || a->wcount != b->wcount || a->bcount != b->bcount || a->scount != b->scount)
+        return 0;
+    uint64_t da[4], db[4];
+    int rank = hk_layer_kernel_dims(a, da);
+    return rank == hk_layer_kernel_dims(b, db) && memcmp(da, db, (size_t)rank * sizeof *da) == 0;
+}
+
 int hk_pad_before(int n, int out, int k, int s)
 {
     int total = (out - 1) * s + k - n;

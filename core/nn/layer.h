@@ -113,6 +113,12 @@ struct hk_layer_ops {
                                  * NULL = none) */
     int positional;         /* how many positional arguments it takes at most */
     int required;           /* how many of them are required */
+    /* Its tensors in a model file, as Keras names them: kernel and bias (NULL = "kernel", "bias";
+     * batchnorm "gamma", "beta"), and the state split in equal parts (NULL = none). */
+    const char *kernel_tensor, *bias_tensor;
+    const char *const *state_tensors;
+    /* The kernel tensor's shape into dims; returns its rank. NULL = flat, {wcount}. */
+    int (*kernel_dims)(const struct hk_layer *l, uint64_t dims[4]);
     /* From l->in and l->spec: check the spec, set l->out, l->wcount, l->bcount (and l->scount). */
     enum hk_status (*infer)(struct hk_layer *l, struct hk_error *err);
     /* Bytes of per-batch state in l->aux for a batch of n. NULL = none. */
@@ -155,6 +161,13 @@ const char *hk_layer_keras_class(const struct hk_layer_spec *spec);
  * serial, skipping names that taken[0..count) already hold; advances the counter past the name. */
 void hk_layer_auto_name(char name[HK_LAYER_NAME_MAX], const struct hk_layer_spec *spec,
                         int serial[HK_LAYER_NAME_SLOTS], const struct hk_layer *taken, int count);
+
+/* The kernel tensor's shape (ops->kernel_dims, else {wcount}) into dims; returns its rank. */
+int hk_layer_kernel_dims(const struct hk_layer *l, uint64_t dims[4]);
+
+/* 1 when layer b has the same parameters as a (kind, counts and kernel shape), so that b can take
+ * a's values after an edit of the model. */
+int hk_layer_same_params(const struct hk_layer *a, const struct hk_layer *b);
 
 /* Output shape of a sliding window (pooling): the spec's window, strides (default the window)
  * and padding over l->in; sets l->out (channels kept) and zero parameter counts. */

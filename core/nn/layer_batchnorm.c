@@ -376,6 +376,8 @@ static void bn_sync_idle(struct hk_layer *l, const struct hk_pass *p, int backwa
 
 static const char *const bn_opts[] = {"momentum", "epsilon", NULL};
 
+static const char *const bn_state_tensors[] = {"moving_mean", "moving_variance", NULL};
+
 const struct hk_layer_ops hk_batchnorm_ops = {
     .word = "batchnorm",
     .keras_name = "batch_normalization",
@@ -388,6 +390,9 @@ const struct hk_layer_ops hk_batchnorm_ops = {
     .options = bn_opts,
     .positional = 0,
     .required = 0,
+    .kernel_tensor = "gamma",
+    .bias_tensor = "beta",
+    .state_tensors = bn_state_tensors,
     .infer = bn_infer,
     .aux_bytes = bn_aux_bytes,
     .init = bn_init,

@@ -271,6 +271,14 @@ static void conv_backward(struct hk_layer *l, const float *x, const float *dy, f
 
 static const char *const conv_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
 
+/* Keras/PyTorch order as the model file stores it: filters, input channels, kernel rows, columns. */
+static int conv_kernel_dims(const struct hk_layer *l, uint64_t dims[4])
+{
+    dims[0] = (uint64_t)l->spec.units, dims[1] = (uint64_t)l->in.c;
+    dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
+    return 4;
+}
+
 const struct hk_layer_ops hk_conv2d_ops = {
     .word = "conv2d",
     .keras_name = "conv2d",
@@ -281,6 +289,7 @@ const struct hk_layer_ops hk_conv2d_ops = {
     .options = conv_opts,
     .positional = 2,
     .required = 2,
+    .kernel_dims = conv_kernel_dims,
     .infer = conv_infer,
     .scratch_floats = conv_scratch,
     .init = conv_init,

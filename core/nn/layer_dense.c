@@ -56,6 +56,13 @@ static void dense_backward(struct hk_layer *l, const float *x, const float *dy, 
 
 static const char *const dense_opts[] = {"activation", "l2", NULL};
 
+/* inputs, units */
+static int dense_kernel_dims(const struct hk_layer *l, uint64_t dims[4])
+{
+    dims[0] = (uint64_t)l->in.c, dims[1] = (uint64_t)l->spec.units;
+    return 2;
+}
+
 const struct hk_layer_ops hk_dense_ops = {
     .word = "dense",
     .keras_name = "dense",
@@ -65,6 +72,7 @@ const struct hk_layer_ops hk_dense_ops = {
     .options = dense_opts,
     .positional = 1,
     .required = 1,
+    .kernel_dims = dense_kernel_dims,
     .infer = dense_infer,
     .init = dense_init,
     .forward = dense_forward,

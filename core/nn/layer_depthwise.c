@@ -473,6 +473,14 @@ static void dw_backward(struct hk_layer *l, const float *x, const float *dy, flo
 
 static const char *const dw_opts[] = {"strides", "padding", "bias", "activation", "l2", NULL};
 
+/* channels, multiplier 1, kernel rows, columns */
+static int dw_kernel_dims(const struct hk_layer *l, uint64_t dims[4])
+{
+    dims[0] = (uint64_t)l->in.c, dims[1] = 1;
+    dims[2] = (uint64_t)l->spec.kh, dims[3] = (uint64_t)l->spec.kw;
+    return 4;
+}
+
 const struct hk_layer_ops hk_depthwise_ops = {
     .word = "depthwise",
     .keras_name = "depthwise_conv2d",
@@ -483,6 +491,8 @@ const struct hk_layer_ops hk_depthwise_ops = {
     .options = dw_opts,
     .positional = 1,
     .required = 1,
+    .kernel_tensor = "depthwise_kernel",
+    .kernel_dims = dw_kernel_dims,
     .infer = dw_infer,
     .scratch_floats = dw_scratch,
     .init = dw_init,

@@ -282,9 +282,7 @@ static enum hk_status adopt(struct hk_model *m, struct hk_layer *layers, int cou
         soff += l->scount;
         if (l->wcount + l->bcount + l->scount == 0)
             continue;
-        if (old && old->spec.kind == l->spec.kind && old->wcount == l->wcount && old->bcount == l->bcount &&
-            old->scount == l->scount && old->in.c == l->in.c && old->spec.units == l->spec.units &&
-            old->spec.kh == l->spec.kh && old->spec.kw == l->spec.kw) {
+        if (old && hk_layer_same_params(old, l)) {
             memcpy(l->w, old->w, l->wcount * sizeof *l->w);
             memcpy(l->b, old->b, l->bcount * sizeof *l->b);
             memcpy(l->state, old->state, l->scount * sizeof *l->state);
