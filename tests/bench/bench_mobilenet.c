@@ -13,8 +13,10 @@
  * Then a per-layer-kind table of the full model (sum over its layers of each kind of the median
  * forward and backward time of `steps` calls of the layer's own ops, in ms for a batch of 32).
  * clock=cpu times with the process's CPU time instead of the wall clock (threads=1 on a busy
- * machine; with threads=2 it adds both threads' time). The last line is key=value figures for
- * tests/bench/compare_mobilenet.sh. */
+ * machine; with threads=2 it adds both threads' time). The relu6 rows include the activation (the
+ * activation layer applies it itself); no other layer of the model has one, except the softmax of
+ * the top, which is not counted. The last two lines, layers=KIND:FWD:BWD:INFER,... and key=value
+ * figures, are what tests/bench/compare_mobilenet.sh reads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -63,8 +63,8 @@ done
 
 printf '\nper layer kind, threads=1, batch 32, training mode: ms forward + backward\n'
 printf '%-12s %9s %9s %9s %8s %8s\n' kind husky torch torch-tun h/torch h/tuned
-for f in husky torch tuned; do
-    sed 's/^layers=//' "$tmp/$f.1.layers" | tr ',' '\n' > "$tmp/$f.kinds"
+for f in husky torch tuned; do # kind:fwd:bwd (husky's third figure, inference-mode forward, dropped)
+    sed 's/^layers=//' "$tmp/$f.1.layers" | tr ',' '\n' | cut -d: -f1-3 > "$tmp/$f.kinds"
 done
 paste -d: "$tmp/husky.kinds" "$tmp/torch.kinds" "$tmp/tuned.kinds" | awk -F: '{
     h = $2 + $3; p = $5 + $6; q = $8 + $9
