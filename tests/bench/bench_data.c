@@ -20,18 +20,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "batch.h"
 #include "blog_model.h"
 #include "dataset.h"
 #include "sha256.h"
 #include "train.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU seconds used by the whole process so far (all threads). */
 static double cpu_seconds(void)
@@ -73,10 +67,10 @@ static struct hk_augment blog_augment(void)
 static double time_load(const char *root, int threads, struct hk_dataset **out)
 {
     struct hk_error err;
-    double t0 = now();
+    double t0 = bench_now();
     if (hk_dataset_load(root, (struct hk_size){.h = 128, .w = 128}, NULL, threads, out, &err) != HK_OK)
         die("load", &err);
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 /* Images/s of hk_batch_fill over the whole set in batches of 32, with augmentation a (or none). */
@@ -90,14 +84,14 @@ static double fill_rate(const struct hk_dataset *ds, const struct hk_augment *a)
         fprintf(stderr, "bench_data: out of memory\n");
         exit(1);
     }
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t s = 0; s < ds->count; s += 32) {
         int n = ds->count - s < 32 ? (int)(ds->count - s) : 32;
         for (int i = 0; i < n; i++)
             idx[i] = (uint32_t)(s + i);
         hk_batch_fill(x, ds, idx, n, 1.0f / 255, a, 1, 0, tmp);
     }
-    double rate = (double)ds->count / (now() - t0);
+    double rate = (double)ds->count / (bench_now() - t0);
     free(x);
     free(tmp);
     return rate;
@@ -163,9 +157,9 @@ static double sha256_rate(void)
         buf[i] = (unsigned char)(i * 2654435761u >> 24);
     double best = 1e9;
     for (int r = 0; r < 3; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         hk_sha256(buf, n, digest);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         best = t < best ? t : best;
     }
     free(buf);

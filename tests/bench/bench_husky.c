@@ -21,32 +21,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "blog_model.h"
 #include "model.h"
 #include "team.h"
 
 #define BATCH 32
 
-static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const struct hk_error *err)
 {
@@ -120,17 +101,17 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
         struct hk_layer *l = (struct hk_layer *)hk_model_layer(m, i);
         const float *in = i ? hk_model_layer(m, i - 1)->y : x;
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->forward(l, in, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double tf = median(t, steps);
+        double tf = bench_median(t, steps);
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->backward(l, in, dy, i ? dx : NULL, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double tb = median(t, steps);
+        double tb = bench_median(t, steps);
         tf_sum += tf;
         tb_sum += tb;
         double fl = layer_flops(l, BATCH);
@@ -160,21 +141,21 @@ static void layer_table(struct hk_model *m, const float *x, int steps, int threa
          * sgemm gets all threads (and gives them back before the conv layer is timed again) */
         openblas_set_num_threads(threads);
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             for (int k = 0; k < BATCH; k++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double ts = median(t, steps);
+        double ts = bench_median(t, steps);
         openblas_set_num_threads(1);
         /* the conv forward time of this layer, measured again for the ratio */
         const float *in = i ? hk_model_layer(m, i - 1)->y : x;
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->forward(l, in, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double tc = median(t, steps);
+        double tc = bench_median(t, steps);
         double fl = 2.0 * M * N * K * BATCH;
         printf("%-16s %6d %6d %6d %10.3f %10.1f %10.2f\n", l->name, M, N, K, ts * 1e3, fl / ts / 1e9,
                (fl / tc) / (fl / ts));
@@ -250,13 +231,13 @@ int main(int argc, char **argv)
     if (hk_model_train_step(m, x, labels, NULL, BATCH, &res, &err) != HK_OK) /* warm-up */
         die("train", &err);
     for (int k = 0; k < repeats; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int s = 0; s < steps; s++)
             if (hk_model_train_step(m, x, labels, NULL, BATCH, &res, &err) != HK_OK)
                 die("train", &err);
-        rep[k] = (double)steps * BATCH / (now() - t0);
+        rep[k] = (double)steps * BATCH / (bench_now() - t0);
     }
-    double train = median(rep, repeats);
+    double train = bench_median(rep, repeats);
     if (only_train) {
         printf("threads=%d train_img_s=%.1f\n", threads, train);
         free(rep);
@@ -268,25 +249,25 @@ int main(int argc, char **argv)
     if (hk_model_predict(m, x, BATCH, BATCH, probs, &err) != HK_OK) /* warm-up */
         die("predict", &err);
     for (int k = 0; k < repeats; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int s = 0; s < steps; s++)
             if (hk_model_predict(m, x, BATCH, BATCH, probs, &err) != HK_OK)
                 die("predict", &err);
-        rep[k] = (double)steps * BATCH / (now() - t0);
+        rep[k] = (double)steps * BATCH / (bench_now() - t0);
     }
-    double infer = median(rep, repeats);
+    double infer = bench_median(rep, repeats);
 
     int nlat = 10 * steps > 50 ? 10 * steps : 50;
     double *lat = xcalloc((size_t)nlat, sizeof *lat);
     if (hk_model_predict(m, x, 1, 1, probs, &err) != HK_OK) /* warm-up */
         die("predict", &err);
     for (int k = 0; k < nlat; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (hk_model_predict(m, x + (size_t)(k % BATCH) * in, 1, 1, probs, &err) != HK_OK)
             die("predict", &err);
-        lat[k] = now() - t0;
+        lat[k] = bench_now() - t0;
     }
-    double latency = median(lat, nlat) * 1e3;
+    double latency = bench_median(lat, nlat) * 1e3;
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

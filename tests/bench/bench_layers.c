@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "model.h"
 #include "team.h"
 
@@ -24,20 +25,6 @@ static const struct {
     int c, h, w, s;
 } shapes[] = {{32, 64, 64, 1}, {96, 64, 64, 2}, {144, 32, 32, 1}, {384, 8, 8, 1}, {960, 4, 4, 1}};
 
-static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -70,15 +57,14 @@ static double time_layer(struct hk_layer *l, const float *x, const float *dy, fl
 {
     double *t = xcalloc((size_t)steps, sizeof *t);
     for (int s = 0; s < steps; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (dy)
             l->ops->backward(l, x, dy, dx, BATCH, p);
         else
             l->ops->forward(l, x, BATCH, p);
-        t[s] = now() - t0;
+        t[s] = bench_now() - t0;
     }
-    qsort(t, (size_t)steps, sizeof *t, cmp_double);
-    double m = steps % 2 ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
+    double m = bench_median(t, steps);
     free(t);
     return m;
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "layer_spec.h"
 #include "lexer.h"
 #include "model.h"
@@ -32,26 +33,6 @@
 #define SIZE 128
 #define CLASSES 1000
 
-static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const char *msg)
 {
@@ -197,13 +178,13 @@ static double train_rate(struct hk_model *m, const float *x, const int *labels, 
     if (hk_model_train_step(m, x, labels, NULL, BATCH, &res, &err) != HK_OK)
         die("train", err.msg);
     for (int k = 0; k < repeats; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int s = 0; s < steps; s++)
             if (hk_model_train_step(m, x, labels, NULL, BATCH, &res, &err) != HK_OK)
                 die("train", err.msg);
-        rep[k] = (double)steps * BATCH / (now() - t0);
+        rep[k] = (double)steps * BATCH / (bench_now() - t0);
     }
-    double r = median(rep, repeats);
+    double r = bench_median(rep, repeats);
     free(rep);
     return r;
 }
@@ -266,27 +247,27 @@ static void layer_table(struct hk_model *m, const float *x, int steps)
         pass.dx2 = l->input2 >= 0 ? dx2 : NULL;
         pass.training = 0;
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->forward(l, in, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double ti = median(t, steps);
+        double ti = bench_median(t, steps);
         pass.training = 1;
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->forward(l, in, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        double tf = median(t, steps);
+        double tf = bench_median(t, steps);
         for (int s = 0; s < steps; s++) {
-            double t0 = now();
+            double t0 = bench_now();
             l->ops->backward(l, in, dy, l->input >= 0 ? dx : NULL, BATCH, &pass);
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
         enum kind k = kind_of(l);
         fwd[k] += tf;
         inf[k] += ti;
-        bwd[k] += median(t, steps);
+        bwd[k] += bench_median(t, steps);
         n[k]++;
     }
     double tf = 0, tb = 0, ti = 0;
@@ -373,24 +354,24 @@ int main(int argc, char **argv)
     if (hk_model_predict(m, x, BATCH, BATCH, probs, &err) != HK_OK) /* warm-up */
         die("predict", err.msg);
     for (int k = 0; k < repeats; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int s = 0; s < steps; s++)
             if (hk_model_predict(m, x, BATCH, BATCH, probs, &err) != HK_OK)
                 die("predict", err.msg);
-        rep[k] = (double)steps * BATCH / (now() - t0);
+        rep[k] = (double)steps * BATCH / (bench_now() - t0);
     }
-    double infer = median(rep, repeats);
+    double infer = bench_median(rep, repeats);
     int nlat = 10 * steps > 30 ? 10 * steps : 30;
     double *lat = xcalloc((size_t)nlat, sizeof *lat);
     if (hk_model_predict(m, x, 1, 1, probs, &err) != HK_OK) /* warm-up */
         die("predict", err.msg);
     for (int k = 0; k < nlat; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (hk_model_predict(m, x + (size_t)(k % BATCH) * in, 1, 1, probs, &err) != HK_OK)
             die("predict", err.msg);
-        lat[k] = now() - t0;
+        lat[k] = bench_now() - t0;
     }
-    double latency = median(lat, nlat) * 1e3;
+    double latency = bench_median(lat, nlat) * 1e3;
 
     struct hk_model *ft = build_finetune();
     size_t trainable, frozen;
