@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 build/repl/husky scripts/quickstart.husky
+build/repl/husky scripts/quickstart-transfer.husky
