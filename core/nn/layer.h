@@ -83,6 +83,16 @@ struct hk_pass {
 
 struct hk_layer_ops;
 
+/* One team call of a layer over a batch (conv2d, depthwise): the layer, the pass and the tensors;
+ * each team part reads its samples from it. */
+struct hk_layer_call {
+    struct hk_layer *l;
+    const struct hk_pass *p;
+    const float *x, *dy;
+    float *dx;
+    int n;
+};
+
 struct hk_layer {
     struct hk_layer_spec spec;
     const struct hk_layer_ops *ops;

@@ -146,20 +146,11 @@ static void col2im(float *dx, const float *col, const struct conv_geom *g)
             }
 }
 
-/* One team call of a conv layer: the layer, the pass, and the tensors of the batch. */
-struct conv_call {
-    struct hk_layer *l;
-    const struct hk_pass *p;
-    const float *x, *dy;
-    float *dx;
-    int n;
-};
-
 /* Part `part` of the forward pass: y_s = W (f x ckk) * col_s (ckk x ohw) + b for its samples,
  * col_s in the scratch of the member running it. */
 static void forward_part(void *arg, int part, int member)
 {
-    const struct conv_call *c = arg;
+    const struct hk_layer_call *c = arg;
     struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
@@ -186,7 +177,7 @@ static void forward_part(void *arg, int part, int member)
 /* x: [n][c][h][w] -> y: [n][f][oh][ow] */
 static void conv_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
-    struct conv_call c = {l, p, x, NULL, NULL, n};
+    struct hk_layer_call c = {l, p, x, NULL, NULL, n};
     hk_team_run(forward_part, &c, HK_TEAM_PARTS);
 }
 
@@ -218,7 +209,7 @@ static void add_plane_sums(float *db, const float *d, int f, int ohw)
  * Pointwise: col_s is x_s and dx_s = W^T dy_s directly. */
 static void backward_part(void *arg, int part, int member)
 {
-    const struct conv_call *c = arg;
+    const struct hk_layer_call *c = arg;
     struct hk_layer *l = c->l;
     struct conv_geom g = geom(l);
     int ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow;
@@ -260,7 +251,7 @@ static void backward_part(void *arg, int part, int member)
 static void conv_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                           const struct hk_pass *p)
 {
-    struct conv_call c = {l, p, x, dy, dx, n};
+    struct hk_layer_call c = {l, p, x, dy, dx, n};
     hk_team_run(backward_part, &c, HK_TEAM_PARTS);
     for (int part = 1; part < HK_TEAM_PARTS; part++) {
         const float *dw = p->scratch[part] + col_floats(l), *db = dw + l->wcount;

@@ -383,18 +383,9 @@ static void input_grad_strided(float *restrict dx, float *restrict dp, const flo
     }
 }
 
-/* One team call of a depthwise layer over a batch. */
-struct dw_call {
-    struct hk_layer *l;
-    const struct hk_pass *p;
-    const float *x, *dy;
-    float *dx;
-    int n;
-};
-
 static void forward_part(void *arg, int part, int member)
 {
-    const struct dw_call *c = arg;
+    const struct hk_layer_call *c = arg;
     struct hk_layer *l = c->l;
     struct plane g = plane_of(l);
     int ch = l->in.c, kk = g.kh * g.kw;
@@ -414,7 +405,7 @@ static void forward_part(void *arg, int part, int member)
 /* x: [n][c][h][w] -> y: [n][c][oh][ow] */
 static void dw_forward(struct hk_layer *l, const float *x, int n, const struct hk_pass *p)
 {
-    struct dw_call c = {l, p, x, NULL, NULL, n};
+    struct hk_layer_call c = {l, p, x, NULL, NULL, n};
     hk_team_run(forward_part, &c, HK_TEAM_PARTS);
 }
 
@@ -422,7 +413,7 @@ static void dw_forward(struct hk_layer *l, const float *x, int n, const struct h
  * member buffers of scratch k. */
 static void backward_part(void *arg, int part, int member)
 {
-    const struct dw_call *c = arg;
+    const struct hk_layer_call *c = arg;
     struct hk_layer *l = c->l;
     struct plane g = plane_of(l);
     int ch = l->in.c, kk = g.kh * g.kw, s1 = g.sh == 1 && g.sw == 1;
@@ -460,7 +451,7 @@ static void backward_part(void *arg, int part, int member)
 static void dw_backward(struct hk_layer *l, const float *x, const float *dy, float *dx, int n,
                         const struct hk_pass *p)
 {
-    struct dw_call c = {l, p, x, dy, dx, n};
+    struct hk_layer_call c = {l, p, x, dy, dx, n};
     hk_team_run(backward_part, &c, HK_TEAM_PARTS);
     for (int part = 1; part < HK_TEAM_PARTS; part++) {
         const float *dw = p->scratch[part] + bufs_floats(l), *db = dw + l->wcount;
