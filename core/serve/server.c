@@ -3,9 +3,11 @@
  *
  * A POST /predict goes: first call (headers) -> rate limit, declared length, Content-Type;
  * upload calls -> the body into a buffer, never past max_body; last call -> multipart, sniff,
- * SHA-256, decode under the limits, resize to the model input; then the connection is suspended
- * and its request queued (503 when the queue is full); the inference thread converts, predicts a
- * batch and resumes each connection, whose next call answers. Each answer is counted and gets an
+ * SHA-256, decode under the limits, then the inference API's preprocessing (infer.h: resize to the
+ * model input, rescale); then the connection is suspended and its request queued (503 when the
+ * queue is full); the inference thread predicts a batch with the inference API, decides each class
+ * at the model's threshold (hk_infer_decide, as the shell's predict) and resumes each connection,
+ * whose next call answers. Each answer is counted and gets an
  * audit line (audit.h); the watchdog (watchdog.h) holds every connection to its deadline. */
 #define _GNU_SOURCE /* strcasestr */
 #include "server.h"
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "batch.h"
+#include "infer.h"
 #include "json.h"
 #include "multipart.h"
 #include "page.h"
@@ -55,13 +57,15 @@ struct req {
     int hashed;
     char upload_sha256[65];
     size_t upload_bytes;
-    unsigned char *pix;              /* resized RGB, h x w x 3 */
-    int h, w;
+    float *x;                        /* the model input (infer.h), prepared for shape `in` and `rescale` */
+    struct hk_shape in;
+    float rescale;
     /* result, filled by the inference thread */
     int status;                      /* 0 = ok */
     char why[640];
     int best;
     double probability, score;
+    float threshold;                 /* a sigmoid's decision threshold (0: a softmax) */
     char class_name[HK_MODELFILE_MAX_CLASS_NAME + 1];
     char model_sha256[65];
 };
@@ -81,6 +85,7 @@ struct hk_server {
     struct hk_served *model;
     pthread_mutex_t info_lock;
     struct hk_shape input;
+    struct hk_infer_prep prep;
     char sha256[65];
     char *model_json;
 
@@ -190,6 +195,18 @@ static void audit_event(struct hk_server *s, const char *event, const char *old_
 
 /* ---- the model snapshot ---- */
 
+/* The served model's decision threshold on its sigmoid output (0.5 when its file has none). */
+static float served_threshold(const struct hk_served *m)
+{
+    return m->meta.threshold > 0 ? m->meta.threshold : 0.5f;
+}
+
+/* How uploads become inputs of m: the server's decoder limits and m's rescale. */
+static struct hk_infer_prep served_prep(const struct hk_server *s, const struct hk_served *m)
+{
+    return (struct hk_infer_prep){&s->opt.limits, m->meta.rescale > 0 ? m->meta.rescale : 1.0f};
+}
+
 static char *describe_model(const struct hk_served *m)
 {
     struct hk_json j = {0};
@@ -209,7 +226,9 @@ static char *describe_model(const struct hk_served *m)
                    in.w, in.h, (double)rescale);
     hk_json_printf(&j, ",\"output\":\"%s\"", m->outputs == 1 ? "sigmoid" : "softmax");
     if (m->outputs == 1)
-        hk_json_raw(&j, ",\"score\":\"the sigmoid output: the probability of class 1\"");
+        hk_json_printf(&j, ",\"score\":\"the sigmoid output: the probability of class 1\",\"threshold\":%.9g,"
+                           "\"decision\":\"class 1 when the score is at least the threshold\"",
+                       (double)served_threshold(m));
     hk_json_printf(&j, ",\"layers\":%d,\"parameters\":%zu,\"sha256\":\"%s\"}", hk_model_count(m->model),
                    hk_model_param_count(m->model), m->sha256);
     if (j.oom) {
@@ -228,6 +247,7 @@ static struct hk_served *install(struct hk_server *s, struct hk_served *m, char 
     pthread_mutex_unlock(&s->model_lock);
     pthread_mutex_lock(&s->info_lock);
     s->input = hk_model_input(m->model);
+    s->prep = served_prep(s, m);
     memcpy(s->sha256, m->sha256, sizeof s->sha256);
     free(s->model_json);
     s->model_json = json;
@@ -353,7 +373,10 @@ static enum MHD_Result send_prediction(struct hk_server *s, struct req *r)
     struct hk_json j = {0};
     hk_json_raw(&j, "{\"class\":");
     hk_json_str(&j, r->class_name);
-    hk_json_printf(&j, ",\"probability\":%.6f,\"score\":%.6f,\"text\":", r->probability, r->score);
+    hk_json_printf(&j, ",\"probability\":%.6f,\"score\":%.6f,", r->probability, r->score);
+    if (r->threshold > 0)
+        hk_json_printf(&j, "\"threshold\":%.9g,", (double)r->threshold);
+    hk_json_raw(&j, "\"text\":");
     hk_json_str(&j, strcmp(r->class_name, "husky") ? "Does not look like a husky to me." : "It is a husky!");
     hk_json_printf(&j, ",\"model_sha256\":\"%s\",\"upload_sha256\":\"%s\",\"upload_bytes\":%zu}\n",
                    r->model_sha256, r->upload_sha256, r->upload_bytes);
@@ -378,7 +401,8 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
     struct hk_shape in = hk_model_input(m->model);
     size_t size = hk_shape_size(in);
     int k = m->outputs;
-    float rescale = m->meta.rescale > 0 ? m->meta.rescale : 1.0f;
+    struct hk_infer_prep prep = served_prep(s, m);
+    float threshold = k == 1 ? served_threshold(m) : 0;
     int good = 0;
     struct req *ok[64];
     if ((size_t)n * size > *xcap) {
@@ -397,19 +421,19 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
     }
     for (int i = 0; i < n; i++) {
         struct req *r = batch[i];
-        if (r->h != in.h || r->w != in.w) {
+        if (r->in.h != in.h || r->in.w != in.w || r->in.c != in.c || r->rescale != prep.rescale) {
             r->status = 503;
-            snprintf(r->why, sizeof r->why, "the model was reloaded with another input size; send it again");
+            snprintf(r->why, sizeof r->why, "the model was reloaded with another input size or rescale; send it again");
         } else if ((size_t)n * size > *xcap || (size_t)n * (size_t)k > *pcap) {
             r->status = 503;
             snprintf(r->why, sizeof r->why, "out of memory");
         } else {
-            hk_batch_from_pixels(*x + (size_t)good * size, r->pix, in.h, in.w, rescale);
+            memcpy(*x + (size_t)good * size, r->x, size * sizeof **x);
             ok[good++] = r;
         }
     }
     struct hk_error err;
-    enum hk_status st = good ? hk_model_predict(m->model, *x, good, good, *probs, &err) : HK_OK;
+    enum hk_status st = hk_infer_predict_here(m->model, *x, good, *probs, &err);
     for (int i = 0; i < good; i++) {
         struct req *r = ok[i];
         memcpy(r->model_sha256, m->sha256, sizeof r->model_sha256);
@@ -419,24 +443,19 @@ static void predict_batch(struct hk_server *s, struct req **batch, int n, float 
             continue;
         }
         const float *p = *probs + (size_t)i * (size_t)k;
-        int best = 0, finite = 1;
-        for (int c = 0; c < k; c++) {
+        int finite = 1;
+        for (int c = 0; c < k; c++)
             finite = finite && isfinite(p[c]);
-            if (p[c] > p[best])
-                best = c;
-        }
-        if (k == 1)
-            best = p[0] >= 0.5f; /* the sigmoid gives P(class 1) */
         if (!finite) {
             r->status = 503;
             snprintf(r->why, sizeof r->why, "the model's output is not a number");
             continue;
         }
-        r->best = best;
-        r->score = k == 1 ? (double)p[0] : (double)p[best];
-        r->probability = k == 1 ? (best ? (double)p[0] : 1.0 - (double)p[0]) : (double)p[best];
+        r->best = hk_infer_decide(p, k, threshold, &r->probability);
+        r->score = k == 1 ? (double)p[0] : (double)p[r->best];
+        r->threshold = threshold;
         char buf[32];
-        snprintf(r->class_name, sizeof r->class_name, "%s", hk_served_class(m, best, buf, sizeof buf));
+        snprintf(r->class_name, sizeof r->class_name, "%s", hk_served_class(m, r->best, buf, sizeof buf));
     }
     pthread_mutex_unlock(&s->model_lock);
 }
@@ -551,16 +570,15 @@ static enum MHD_Result finish_upload(struct hk_server *s, struct req *r, struct 
     r->body = NULL;
     r->cap = 0;
     pthread_mutex_lock(&s->info_lock);
-    r->h = s->input.h;
-    r->w = s->input.w;
+    r->in = s->input;
+    struct hk_infer_prep prep = s->prep;
     pthread_mutex_unlock(&s->info_lock);
-    r->pix = malloc((size_t)r->h * r->w * 3);
-    if (!r->pix) {
-        free(rgb);
-        return send_error(s, r, 503, 1, "out of memory");
-    }
-    hk_image_resize(r->pix, r->w, r->h, rgb, w, h);
+    r->rescale = prep.rescale;
+    r->x = malloc(hk_shape_size(r->in) * sizeof *r->x);
+    st = r->x ? hk_infer_pixels(r->in, &prep, rgb, w, h, NULL, r->x, &err) : hk_fail(&err, HK_ENOMEM, "out of memory");
     free(rgb);
+    if (st != HK_OK)
+        return send_error(s, r, 503, 1, "%s", err.msg);
 
     pthread_mutex_lock(&s->qlock);
     if (s->stopping || s->queued >= s->opt.queue) {
@@ -708,7 +726,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!r)
         return;
     free(r->body);
-    free(r->pix);
+    free(r->x);
     free(r);
     *con_cls = NULL;
 }
