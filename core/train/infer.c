@@ -22,7 +22,7 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
         return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
     unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
     if (!pix && !own)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.h, in.w);
     unsigned char *p = pix ? pix : own;
     enum hk_status st = hk_image_load_resized(path, prep->limits, p, (struct hk_size){.h = in.h, .w = in.w}, err);
     if (st == HK_OK)
@@ -37,10 +37,10 @@ enum hk_status hk_infer_pixels(struct hk_shape in, const struct hk_infer_prep *p
     if (in.c != 3)
         return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
     if (w <= 0 || h <= 0 || !rgb)
-        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", w, h);
+        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", h, w);
     unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
     if (!pix && !own)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.h, in.w);
     unsigned char *p = pix ? pix : own;
     hk_image_resize(p, in.w, in.h, rgb, w, h);
     hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
