@@ -35,7 +35,7 @@ char *sv_describe_model(const struct hk_served *m)
     hk_json_printf(&j, "],\"input\":{\"height\":%d,\"width\":%d,\"channels\":%d}", in.h, in.w, in.c);
     hk_json_printf(&j, ",\"preprocessing\":{\"formats\":[\"PNG\",\"JPEG\",\"GIF\"],\"color\":\"RGB\","
                        "\"resize\":\"antialiased bilinear to %dx%d\",\"rescale\":%.9g}",
-                   in.w, in.h, (double)rescale);
+                   in.h, in.w, (double)rescale);
     hk_json_printf(&j, ",\"output\":\"%s\"", m->outputs == 1 ? "sigmoid" : "softmax");
     if (m->outputs == 1)
         hk_json_printf(&j, ",\"score\":\"the sigmoid output: the probability of class 1\",\"threshold\":%.9g,"
