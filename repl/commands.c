@@ -486,7 +486,9 @@ static void print_wrapped(struct shell *sh, const char *prefix, const char *text
 
 /* The option list under a help text: each item is a line "  KEY   what it does" and the lines
  * under it that start further in; the description is rewrapped at HELP_WIDTH under its own
- * column, so help texts can be written without counting columns. Other lines print as they are. */
+ * column, so help texts can be written without counting columns. Any other line starts a
+ * paragraph that takes the lines under it starting 3 or more columns in, rewrapped with its
+ * continuation indented by 4. */
 static void print_options(struct shell *sh, const char *text)
 {
     for (const char *line = text; *line;) {
@@ -498,9 +500,21 @@ static void print_options(struct shell *sh, const char *text)
         const char *desc = key_end;
         while (*desc == ' ')
             desc++;
-        if (strncmp(line, "  ", 2) || line[2] == ' ' || desc >= end) {
-            shell_print(sh, "%.*s\n", (int)(end - line), line);
-            line = *end ? end + 1 : end;
+        if (strncmp(line, "  ", 2) || line[2] == ' ' || desc >= end) { /* a paragraph: its lines joined */
+            char para[2048];
+            int m = 0;
+            while (1) { /* the line, then the lines under it that start 3 or more columns in */
+                while (m && *line == ' ')
+                    line++;
+                if (m < (int)sizeof para - 1)
+                    m += snprintf(para + m, sizeof para - (size_t)m, "%s%.*s", m ? " " : "", (int)(end - line), line);
+                line = *end ? end + 1 : end;
+                if (strncmp(line, "   ", 3))
+                    break;
+                end = strchr(line, '\n');
+                end = end ? end : line + strlen(line);
+            }
+            print_wrapped(sh, "", para, m < (int)sizeof para ? m : (int)sizeof para - 1, 4);
             continue;
         }
         char prefix[64], body[2048];
