@@ -70,7 +70,7 @@ static int load_set(struct shell *sh, const struct hk_words *w, int arg, struct 
     shell_print(sh, "%s: %zu pictures in %d classes (", w->w[arg].text, ds->count, ds->class_count);
     for (int c = 0; c < ds->class_count; c++)
         shell_print(sh, "%s%s %zu", c ? ", " : "", ds->class_names[c], ds->class_counts[c]);
-    shell_print(sh, "), %dx%d", ds->width, ds->height);
+    shell_print(sh, "), %dx%d", ds->height, ds->width);
     if (ds->skipped_count)
         shell_print(sh, "; %zu skipped (data info lists them)", ds->skipped_count);
     shell_print(sh, "\n");
@@ -99,7 +99,7 @@ static void info_set(struct shell *sh, const char *what, const struct hk_dataset
         shell_print(sh, "%s: not loaded\n", what);
         return;
     }
-    shell_print(sh, "%s: %s, %zu pictures at %dx%d\n", what, ds->root, ds->count, ds->width, ds->height);
+    shell_print(sh, "%s: %s, %zu pictures at %dx%d\n", what, ds->root, ds->count, ds->height, ds->width);
     if (ds->split_fraction > 0)
         shell_print(sh, "  %s by data split %g (seed %llu, stratified by class)\n",
                     ds->split_is_val ? "carved out of the training set" : "what is left of the training set",
@@ -415,6 +415,6 @@ int cmd_augment_show(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, at >= 0 ? at : -1, "%s", err.msg);
     shell_print(sh, "wrote %s: %d augmented training pictures (seed %llu, %s), %dx%d\n", path, n,
                 (unsigned long long)sh->seed, hk_augment_active(&sh->augment) ? "augmentation on" : "augmentation off",
-                gw, gh);
+                gh, gw);
     return 0;
 }

@@ -64,7 +64,7 @@ static int finish(struct shell *sh, const struct hk_words *w, const unsigned cha
         return shell_error(sh, w, explicit_out ? arg_option(w, "out") : -1, "%s: %s", path, err.msg);
     if (!explicit_out && isatty(STDOUT_FILENO))
         preview(sh, img, s->width, s->height);
-    shell_print(sh, "wrote %s (%dx%d, %d tiles)\n", path, s->width, s->height, s->tiles);
+    shell_print(sh, "wrote %s (%dx%d, %d tiles)\n", path, s->height, s->width, s->tiles);
     return 0;
 }
 

@@ -69,6 +69,21 @@ static void forget_resume(struct shell *sh)
     sh->resume = NULL;
 }
 
+/* Make m the session's model (the old one is freed). history: the new model's runs, or NULL
+ * for none: the epochs of another model are not this one's, and a script gives the same
+ * results (epoch numbers, shuffles, dropout) whatever ran before it in the session. */
+static void take_model(struct shell *sh, struct hk_model *m, const struct hk_train_state *history)
+{
+    hk_model_free(sh->model);
+    sh->model = m;
+    sh->pinned = 0;
+    if (sh->run)
+        sh->run->model = NULL; /* that run trained another model */
+    forget_resume(sh);
+    if (!history)
+        hk_history_clear(sh->history);
+}
+
 static void report_change(struct shell *sh, const struct hk_model_change *chg)
 {
     forget_resume(sh);
@@ -88,12 +103,7 @@ int cmd_model_new(struct shell *sh, const struct hk_words *w, int arg)
     struct hk_model *m = hk_model_new(spec.input, spec.has_seed ? spec.seed : sh->seed, &err);
     if (!m)
         return shell_error(sh, w, arg_option(w, "input"), "%s", err.msg);
-    hk_model_free(sh->model);
-    sh->model = m;
-    sh->pinned = 0;
-    if (sh->run)
-        sh->run->model = NULL; /* that run trained another model */
-    forget_resume(sh);
+    take_model(sh, m, NULL);
     shell_set_classes(sh, NULL, 0);
     shell_set_data_sha256(sh, NULL);
     sh->threshold = 0.5f;
@@ -280,6 +290,7 @@ int cmd_model_cut(struct shell *sh, const struct hk_words *w, int arg)
     if (hk_model_cut(sh->model, idx, &chg, &err) != HK_OK)
         return shell_error(sh, w, arg, "cannot cut at %s: %s", w->w[arg].text, err.msg);
     sh->threshold = 0.5f; /* it was chosen for the old head */
+    shell_set_classes(sh, NULL, 0); /* and these named its outputs */
     struct hk_shape out = hk_model_output(sh->model);
     shell_print(sh, "cut after %s: dropped %d layers, kept %d (output %dx%dx%d); add a head, then compile\n",
                 hk_model_layer(sh->model, idx)->name, before - idx - 1, idx + 1, out.h, out.w, out.c);
@@ -484,11 +495,7 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
         hk_model_meta_free(&meta);
         return shell_error(sh, w, arg, "%s", err.msg);
     }
-    hk_model_free(sh->model);
-    sh->model = m;
-    sh->pinned = 0;
-    if (sh->run)
-        sh->run->model = NULL; /* that run trained another model */
+    take_model(sh, m, meta.training);
     sh->rescale = meta.rescale;
     sh->threshold = meta.threshold > 0 ? meta.threshold : 0.5f;
     sh->pinned = at >= 0;
@@ -497,7 +504,6 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     meta.class_count = 0;
     shell_set_data_sha256(sh, meta.data_sha256); /* model save keeps it */
     meta.data_sha256 = NULL;
-    hk_train_state_free(sh->resume);
     sh->resume = meta.training;
     meta.training = NULL;
     char params[160];
@@ -562,12 +568,7 @@ int cmd_model_import(struct shell *sh, const struct hk_words *w, int arg)
         hk_model_meta_free(&meta);
         return -1;
     }
-    hk_model_free(sh->model);
-    sh->model = m;
-    sh->pinned = 0;
-    if (sh->run)
-        sh->run->model = NULL; /* that run trained another model */
-    forget_resume(sh);
+    take_model(sh, m, NULL);
     sh->threshold = 0.5f;
     shell_set_data_sha256(sh, NULL);
     shell_set_classes(sh, meta.class_names, meta.class_count); /* predict, evaluate and save name them */

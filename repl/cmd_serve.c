@@ -15,8 +15,8 @@
 #include "server.h"
 #include "sign.h"
 
-/* Save the shell's model on the worker into path, with the class names and preprocessing that
- * model save would write. */
+/* Save the shell's model on the worker into path, with the class names, preprocessing and
+ * decision threshold that model save would write. */
 static enum hk_status save_copy(struct shell *sh, const char *path, struct hk_error *err)
 {
     struct hk_model_meta meta;
@@ -24,6 +24,8 @@ static enum hk_status save_copy(struct shell *sh, const char *path, struct hk_er
     const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
     meta.rescale = sh->rescale;
     int outputs = (int)hk_shape_size(hk_model_output(sh->model));
+    if (outputs == 1)
+        meta.threshold = sh->threshold;
     if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) {
         meta.class_names = sh->classes;
         meta.class_count = sh->nclasses;

@@ -281,6 +281,8 @@ int cmd_status(struct shell *sh, const struct hk_words *w, int arg)
     }
     if (!p.batches) /* started; the worker has not begun the epoch yet */
         shell_print(sh, "starting: epoch %d/%d\n", p.epoch, p.epochs);
+    else if (p.batch <= p.first_batch) /* no batch of this run's epoch is done: no loss to show yet */
+        shell_print(sh, "training: epoch %d/%d, batch %d/%d\n", p.epoch, p.epochs, p.batch, p.batches);
     else
         shell_print(sh, "training: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f\n", p.epoch, p.epochs,
                     p.batch, p.batches, p.loss, p.accuracy);

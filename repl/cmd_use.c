@@ -67,9 +67,8 @@ static int predict_chunk(struct shell *sh, const struct hk_words *w, struct pred
             continue;
         }
         const float *p = probs + (size_t)i * k;
-        int best;
-        hk_metrics_predict(p, 1, k, k == 1 ? sh->threshold : 0.5, &best);
-        double prob = k == 1 ? (best ? p[0] : 1.0 - (double)p[0]) : p[best];
+        double prob;
+        int best = hk_infer_decide(p, k, sh->threshold, &prob);
         char buf[32];
         const char *name = shell_class_name(sh, best, buf, sizeof buf);
         if (out) {

@@ -109,11 +109,11 @@ const struct command commands[] = {
      o_model_limits, cmd_model_limits, ARG_NONE, 0},
     {"model keygen", "model keygen KEY",
      "Make an Ed25519 key pair for signing models: KEY (secret, mode 0600, never overwritten) and KEY.pub.", NULL,
-     cmd_model_keygen, ARG_PATH, 0},
+     cmd_model_keygen, ARG_PATH, CMD_WRITER_ONLY},
     {"model sign", "model sign FILE key=KEY",
      "Sign the bytes of a model file with a secret key from model keygen; writes FILE.sig (serve trust=KEY.pub "
      "then serves only files whose signature verifies).",
-     o_model_sign, cmd_model_sign, ARG_PATH, 0},
+     o_model_sign, cmd_model_sign, ARG_PATH, CMD_WRITER_ONLY},
     {"model diff", "model diff A.hkm B.hkm",
      "Compare the weights of two model files of one architecture, bit for bit: every tensor that differs, "
      "with its layer, how many of its values differ and the largest change (where, from what to what).",
@@ -290,14 +290,14 @@ const struct command commands[] = {
      cmd_cluster, ARG_NONE, 0},
     {"serve status", "serve status",
      "Requests, predictions, errors, p50/p99 latency, and the requests refused (rate limited, queue full, too "
-     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE, 0},
+     "large, not an image, malformed, timed out).", NULL, cmd_serve_status, ARG_NONE, CMD_WRITER_ONLY},
     {"serve stop", "serve stop", "Answer what is queued, close every connection and stop serving.", NULL,
-     cmd_serve_stop, ARG_NONE, 0},
+     cmd_serve_stop, ARG_NONE, CMD_WRITER_ONLY},
     {"serve reload", "serve reload [model=FILE] [sha256=HEX]",
      "Serve a new copy of the model file (the same file by default; the shell's model again if that is what "
      "is served), checked first: the sha256= pin (else the one serve was given) and the trust= signature. If a "
      "check fails the old model keeps serving. One audit line either way, with the old and new hashes.",
-     o_serve_reload, cmd_serve_reload, ARG_NONE, 0},
+     o_serve_reload, cmd_serve_reload, ARG_NONE, CMD_WRITER_ONLY},
     {"serve", "serve [model=FILE] [port=8080] [bind=127.0.0.1] [trust=KEY.pub] [sha256=HEX] [rate=5/min] "
               "[burst=10] [conns=5] ...",
      "Serve Husky AI over HTTP in the background: GET / is the upload page, POST /predict (multipart field "
@@ -310,7 +310,7 @@ const struct command commands[] = {
      "  queue=32 batch=16  pictures waiting for the one inference thread (503 beyond), per forward pass\n"
      "  timeout=10 deadline=30  seconds a connection may idle, and may take to send a whole request\n"
      "  threads=2          HTTP threads;  audit=FILE  JSON lines log (default husky-audit.jsonl, off: none)",
-     o_serve, cmd_serve, ARG_NONE, 0},
+     o_serve, cmd_serve, ARG_NONE, CMD_WRITER_ONLY},
     {NULL, NULL, NULL, NULL, NULL, ARG_NONE, 0},
 };
 

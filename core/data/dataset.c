@@ -416,7 +416,7 @@ enum hk_status hk_dataset_load_progress(const char *root, struct hk_size size, c
     if (!root || !*root)
         return hk_fail(err, HK_EINVAL, "data: no folder given");
     if (width <= 0 || height <= 0 || width > 65536 || height > 65536)
-        return hk_fail(err, HK_EINVAL, "data '%s': bad image size %dx%d", root, width, height);
+        return hk_fail(err, HK_EINVAL, "data '%s': bad image size %dx%d", root, height, width);
     if (!lim)
         lim = &defaults;
 
@@ -489,7 +489,7 @@ enum hk_status hk_dataset_load_progress(const char *root, struct hk_size size, c
     size_t stride = (size_t)width * (size_t)height * 3;
     size_t slots = items.n ? items.n : 1;
     if (slots > SIZE_MAX / stride || !(pixels = malloc(slots * stride))) {
-        st = hk_fail(err, HK_ENOMEM, "out of memory: %zu images of %dx%d pixels in '%s'", items.n, width, height,
+        st = hk_fail(err, HK_ENOMEM, "out of memory: %zu images of %dx%d pixels in '%s'", items.n, height, width,
                      root);
         goto fail;
     }

@@ -103,8 +103,8 @@ static enum hk_status stb_failure(enum image_format fmt, const struct hk_image_l
         why = "unreadable data";
     if (strcmp(why, "too large") == 0)
         return hk_fail(err, HK_ENOMEM, "too large: over %d pixels on a side or over the decoder's budget (limit %dx%d)",
-                       STBI_MAX_DIMENSIONS, min_int(lim->max_width, STBI_MAX_DIMENSIONS),
-                       min_int(lim->max_height, STBI_MAX_DIMENSIONS));
+                       STBI_MAX_DIMENSIONS, min_int(lim->max_height, STBI_MAX_DIMENSIONS),
+                       min_int(lim->max_width, STBI_MAX_DIMENSIONS));
     if (strcmp(why, "outofmem") == 0)
         return hk_fail(err, HK_ENOMEM, "out of memory decoding %s", format_names[fmt]);
     return hk_fail(err, HK_EFORMAT, "corrupt or truncated %s: %s", format_names[fmt], why);
@@ -160,8 +160,8 @@ enum hk_status hk_image_decode(const unsigned char *bytes, size_t n, const struc
         return stb_failure(fmt, lim, err);
     if (dw != iw || dh != ih) {
         stbi_image_free(pixels);
-        return hk_fail(err, HK_EFORMAT, "corrupt %s: header says %dx%d, data %dx%d", format_names[fmt], iw, ih, dw,
-                       dh);
+        return hk_fail(err, HK_EFORMAT, "corrupt %s: header says %dx%d, data %dx%d", format_names[fmt], ih, iw, dh,
+                       dw);
     }
     *rgb = pixels;
     *w = dw;
@@ -497,7 +497,7 @@ enum hk_status hk_image_load_resized_digest(const char *path, const struct hk_im
     if (hashed)
         *hashed = 0;
     if (!path || !dst || w <= 0 || h <= 0)
-        return hk_fail(err, HK_EINVAL, "image load: bad output size %dx%d", w, h);
+        return hk_fail(err, HK_EINVAL, "image load: bad output size %dx%d", h, w);
     if (!lim)
         lim = &defaults;
     unsigned char *bytes = NULL, *rgb = NULL;
@@ -602,7 +602,7 @@ enum hk_status hk_png_write(const char *path, const unsigned char *pixels, int w
     if (!path || !*path || !pixels)
         return hk_fail(err, HK_EINVAL, "png write: missing path or pixels");
     if (w <= 0 || h <= 0 || w > 1000000 || h > 1000000)
-        return hk_fail(err, HK_EINVAL, "png write '%s': bad size %dx%d", path, w, h);
+        return hk_fail(err, HK_EINVAL, "png write '%s': bad size %dx%d", path, h, w);
     if (channels != 1 && channels != 3 && channels != 4)
         return hk_fail(err, HK_EINVAL, "png write '%s': %d channels (expected 1, 3 or 4)", path, channels);
     struct png_job job = { pixels, w, h, channels };

@@ -17,12 +17,12 @@ enum hk_status hk_image_check_size(const char *format, int w, int h, const struc
     int max_w = lim->max_width < HK_IMAGE_MAX_SIDE ? lim->max_width : HK_IMAGE_MAX_SIDE;
     int max_h = lim->max_height < HK_IMAGE_MAX_SIDE ? lim->max_height : HK_IMAGE_MAX_SIDE;
     if (w <= 0 || h <= 0)
-        return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format, w, h);
+        return hk_fail(err, HK_EFORMAT, "corrupt %s: %dx%d pixels", format, h, w);
     if (w > max_w)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit width=%d)", w, h, max_w);
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit width=%d)", h, w, max_w);
     if (h > max_h)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", w, h, max_h);
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit height=%d)", h, w, max_h);
     if ((size_t)w * (size_t)h > lim->max_pixels)
-        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", w, h, lim->max_pixels);
+        return hk_fail(err, HK_ENOMEM, "too large: %dx%d pixels (limit pixels=%zu)", h, w, lim->max_pixels);
     return HK_OK;
 }

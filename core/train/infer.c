@@ -10,6 +10,7 @@
 
 #include "batch.h"
 #include "feature_cache.h"
+#include "metrics.h"
 
 #define INFER_BATCH 32 /* inputs forwarded at a time */
 
@@ -21,7 +22,7 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
         return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
     unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
     if (!pix && !own)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.h, in.w);
     unsigned char *p = pix ? pix : own;
     enum hk_status st = hk_image_load_resized(path, prep->limits, p, (struct hk_size){.h = in.h, .w = in.w}, err);
     if (st == HK_OK)
@@ -30,22 +31,35 @@ enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_pre
     return st;
 }
 
-enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
-                               int w, int h, unsigned char *pix, float *x, struct hk_error *err)
+enum hk_status hk_infer_pixels(struct hk_shape in, const struct hk_infer_prep *prep, const unsigned char *rgb, int w,
+                               int h, unsigned char *pix, float *x, struct hk_error *err)
 {
-    struct hk_shape in = hk_model_input(m);
     if (in.c != 3)
         return hk_fail(err, HK_EINVAL, "the model's input has %d channels; pictures have 3", in.c);
     if (w <= 0 || h <= 0 || !rgb)
-        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", w, h);
+        return hk_fail(err, HK_EINVAL, "a picture of %dx%d pixels", h, w);
     unsigned char *own = pix ? NULL : malloc((size_t)in.h * in.w * 3);
     if (!pix && !own)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.w, in.h);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d picture", in.h, in.w);
     unsigned char *p = pix ? pix : own;
     hk_image_resize(p, in.w, in.h, rgb, w, h);
     hk_batch_from_pixels(x, p, in.h, in.w, prep->rescale);
     free(own);
     return HK_OK;
+}
+
+int hk_infer_decide(const float *p, int k, float threshold, double *prob)
+{
+    int best;
+    hk_metrics_predict(p, 1, k, threshold > 0 ? (double)threshold : 0.5, &best);
+    if (prob)
+        *prob = k == 1 ? (best ? (double)p[0] : 1.0 - (double)p[0]) : (double)p[best];
+    return best;
+}
+
+enum hk_status hk_infer_predict_here(struct hk_model *m, const float *x, int n, float *probs, struct hk_error *err)
+{
+    return n > 0 ? hk_model_predict(m, x, n, INFER_BATCH, probs, err) : HK_OK;
 }
 
 /* One piece of model work for the worker, and its result. */
@@ -73,7 +87,7 @@ static void infer_on_worker(void *arg)
     float old;
     switch (c->op) {
     case OP_PREDICT:
-        c->st = hk_model_predict(c->m, c->x, c->n, INFER_BATCH, c->out, &c->err);
+        c->st = hk_infer_predict_here(c->m, c->x, c->n, c->out, &c->err);
         break;
     case OP_EVALUATE:
         if (c->fc && hk_fcache_get_key(c->fc) != hk_fcache_key(c->m, c->ds, c->rescale))

@@ -28,11 +28,22 @@ struct hk_infer_prep {
 enum hk_status hk_infer_load(const struct hk_model *m, const struct hk_infer_prep *prep, const char *path,
                              unsigned char *pix, float *x, struct hk_error *err);
 
-/* Prepare a decoded picture (rgb: w x h RGB8, HWC; a server's upload, say) as input for m the
- * same way: resized to the model's input into pix (may be NULL) and rescaled into x. HK_EINVAL
- * when m's input does not have 3 channels or w, h are not positive. */
-enum hk_status hk_infer_pixels(const struct hk_model *m, const struct hk_infer_prep *prep, const unsigned char *rgb,
-                               int w, int h, unsigned char *pix, float *x, struct hk_error *err);
+/* Prepare a decoded picture (rgb: w x h RGB8, HWC; a server's upload, say) the same way as input
+ * of shape in (a model's hk_model_input; taken by value so that a thread which does not own the
+ * model can prepare for it): resized to in.h x in.w into pix (may be NULL) and rescaled into x.
+ * HK_EINVAL when in does not have 3 channels or w, h are not positive. */
+enum hk_status hk_infer_pixels(struct hk_shape in, const struct hk_infer_prep *prep, const unsigned char *rgb, int w,
+                               int h, unsigned char *pix, float *x, struct hk_error *err);
+
+/* The decision on one output row p of k values: the most probable class of a softmax (k > 1), or
+ * for one sigmoid output (P(class 1)) class 1 when p[0] >= threshold (threshold <= 0: 0.5, as a
+ * model file without one says). prob (may be NULL) receives the probability of that class (1 -
+ * p[0] for class 0). The shell's predict and the server both decide with this. */
+int hk_infer_decide(const float *p, int k, float threshold, double *prob);
+
+/* Predict n prepared inputs on the calling thread, which must own m (the worker does this for
+ * hk_infer_predict; a server's inference thread for its own copy). */
+enum hk_status hk_infer_predict_here(struct hk_model *m, const float *x, int n, float *probs, struct hk_error *err);
 
 /* Predict n prepared inputs (n x input size floats) on the worker: probs receives n x output
  * size values (after the last activation). */

@@ -120,7 +120,7 @@ enum hk_status hk_inspect_grid(unsigned char *dst, const float *act, int c, int 
     if (!s.tiles)
         return hk_fail(err, HK_EINVAL, "cannot draw %d maps of %dx%d: too large or empty", c, h, w);
     if (pic && (pic_w <= 0 || pic_h <= 0))
-        return hk_fail(err, HK_EINVAL, "picture of %dx%d", pic_w, pic_h);
+        return hk_fail(err, HK_EINVAL, "picture of %dx%d", pic_h, pic_w);
     fill_dark(dst, &s);
     if (h == 1 && w == 1) {
         float lo, hi;
@@ -135,7 +135,7 @@ enum hk_status hk_inspect_grid(unsigned char *dst, const float *act, int c, int 
     size_t plane = (size_t)h * w;
     unsigned char *buf = malloc(plane > (size_t)s.tile_w * s.tile_h * 3 ? plane : (size_t)s.tile_w * s.tile_h * 3);
     if (!buf)
-        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d tile", s.tile_w, s.tile_h);
+        return hk_fail(err, HK_ENOMEM, "out of memory for a %dx%d tile", s.tile_h, s.tile_w);
     /* the picture first */
     unsigned char *t0 = tile_at(dst, &s, 0);
     if (pic)

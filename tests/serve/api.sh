@@ -3,7 +3,8 @@
 # /predict (the blog's fields, both hashes right, the same answer as the shell's predict), each
 # error status with a JSON body (400 no boundary, 400 NUL in a part header, 404, 405, 413 declared,
 # 413 chunked, 415 a text file, 413 a PNG bomb, 429 over rate= and burst=, 503 from a full queue made
-# by queue=1 and 24 requests at once), the audit log's lines, SIGTERM.
+# by queue=1 and 24 requests at once), the audit log's lines, SIGTERM; a model file's decision
+# threshold decides the class served (and /model and the answer say it).
 # usage: api.sh HUSKY SOURCE_ROOT
 set -u
 husky=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") root=$(cd "$2" && pwd)
@@ -17,6 +18,7 @@ check "server starts" $?
 
 s=$(status / ); check "GET / is 200 ($s)" $([ "$s" = 200 ] && echo 0 || echo 1)
 grep -q 'id="drop"' "$work/body"; check "the page has its drop zone" $?
+grep -q 'id="threshold"' "$work/body"; check "the page shows the decision threshold" $?
 grep -Eiq '(src|href)=["'"'"']?(https?:)?//' "$work/body"; check "the page loads nothing from elsewhere" $([ $? = 1 ] && echo 0 || echo 1)
 
 s=$(status /model); check "GET /model is 200 ($s)" $([ "$s" = 200 ] && echo 0 || echo 1)
@@ -40,6 +42,31 @@ esac
 want=$("$husky" -e "model load $work/m.hkm; predict $pic" | sed -n 's/^.*: \([a-z_]*\) \([0-9.]*\) .*/\1 \2/p')
 got=$(python3 -c "import json; j=json.load(open('$work/body')); print(j['class'], '%.4f' % j['probability'])")
 [ "$want" = "$got" ]; check "the same answer as predict in the shell ($want / $got)" $?
+
+# the model's decision threshold: a file whose threshold lies on the other side of this picture's
+# score from 0.5 makes the server answer the other class, as predict in the shell does; /model
+# and the answer say the threshold
+score=$(field score) cls0=$(field class)
+[ "$(field threshold)" = 0.5 ]; check "a model without a threshold answers at 0.5 ($(field threshold))" $?
+thr=$(python3 -c "s = $score; print('%.6f' % ((s + 1) / 2 if s >= 0.5 else s / 2))")
+python3 "$root/tests/serve/set_threshold.py" "$work/m.hkm" "$work/mt.hkm" "$thr"
+check "a model file with threshold $thr" $?
+stop
+start thr "$work/mt.hkm" rate=off audit=off
+check "server with the threshold model starts" $?
+s=$(status /model); python3 -c "import json; assert abs(json.load(open('$work/body'))['threshold'] - $thr) < 1e-6"
+check "GET /model gives the threshold $thr" $?
+s=$(status /predict -F "file=@$pic"); check "POST /predict at threshold $thr is 200 ($s)" $([ "$s" = 200 ] && echo 0 || echo 1)
+[ "$(field score)" = "$score" ]; check "the score is the same ($score)" $?
+python3 -c "import json; assert abs(json.load(open('$work/body'))['threshold'] - $thr) < 1e-6"
+check "the answer gives the threshold" $?
+[ "$(field class)" != "$cls0" ]; check "score $score at threshold $thr: not $cls0 as at 0.5 ($(field class))" $?
+want=$("$husky" -e "model load $work/mt.hkm; predict $pic" | sed -n 's/^.*: \([a-z_]*\) \([0-9.]*\) .*/\1 \2/p')
+got=$(python3 -c "import json; j=json.load(open('$work/body')); print(j['class'], '%.4f' % j['probability'])")
+[ "$want" = "$got" ]; check "at the threshold, the same answer as predict in the shell ($want / $got)" $?
+stop
+start api2 "$work/m.hkm" rate=off audit="$work/audit.jsonl"
+check "the server starts again" $?
 
 err() { # err NAME WANT-STATUS PATH CURL-ARGS...: status and a JSON error body
     n=$1 want=$2

@@ -1,9 +1,9 @@
 /* test_import_tfjs.c: the pretrained MobileNetV2 that husky imported from TensorFlow.js
  * (data/pretrained/mobilenet_v2_nsfwjs.hkm) computes what TensorFlow.js computes: its 5-way
  * softmax and the block_1_expand_relu activation (per-channel means and single values) on four
- * pictures of data/validation agree with tests/fixtures/tfjs_mobilenet_v2.txt to 1e-4; a save and
- * load round trip keeps the outputs bit for bit, and so does the network cut after block_1_expand_relu
- * (model cut).
+ * pictures (tests/fixtures/tfjs/: 128x128 copies of husky-v1 pictures) agree with
+ * tests/fixtures/tfjs_mobilenet_v2.txt to 1e-4; a save and load round trip keeps the outputs bit
+ * for bit, and so does the network cut after block_1_expand_relu (model cut).
  * Usage: test_import_tfjs SOURCE_ROOT
  *        test_import_tfjs SOURCE_ROOT --dump DIR   write the input tensors husky computes from the
  *        pictures (DIR/list.txt, DIR/I.f32: float32 C x H x W) for tests/fixtures/make_tfjs_reference.js */
@@ -26,10 +26,10 @@
 #define PROBE "block_1_expand_relu"
 
 static const char *const images[NIMAGES] = {
-    "data/validation/husky/52c46188291f7439.jpg",
-    "data/validation/husky/8fdb872c66e0c15f.jpg",
-    "data/validation/not_husky/18ae4b473a9383af.jpg",
-    "data/validation/not_husky/1fe1c997d0536514.jpg",
+    "tests/fixtures/tfjs/52c46188291f7439.jpg",
+    "tests/fixtures/tfjs/8fdb872c66e0c15f.jpg",
+    "tests/fixtures/tfjs/18ae4b473a9383af.jpg",
+    "tests/fixtures/tfjs/1fe1c997d0536514.jpg",
 };
 
 /* The network's input for picture path: decoded, resized to 224x224, times 1/255, C x H x W. */

@@ -5,7 +5,8 @@
  * output, the binary cross-entropy mean of those outputs as its loss and the share with output
  * >= 0.5 on the right side as accuracy; the activations of the last layer are the prediction; the
  * weights are the layer's; a bad layer index is refused; one weight is set and the old value comes
- * back. Also while a run trains the same model, predictions come back finite.
+ * back; the class decided from an output at a threshold. Also while a run trains the same model,
+ * predictions come back finite.
  * usage: test_infer STRIPES_TRAIN_FOLDER */
 #include <math.h>
 #include <stdio.h>
@@ -59,11 +60,26 @@ static void test_load(const struct hk_model *m, const char *path)
     int w = 0, h = 0;
     float x3[SIDE * SIDE * 3];
     CHECK(hk_image_load(path, NULL, &rgb, &w, &h, &err) == HK_OK, "%s", err.msg);
-    CHECK(hk_infer_pixels(m, &prep, rgb, w, h, pix, x3, &err) == HK_OK && !memcmp(x3, x2, sizeof x3) &&
+    CHECK(hk_infer_pixels(hk_model_input(m), &prep, rgb, w, h, pix, x3, &err) == HK_OK && !memcmp(x3, x2, sizeof x3) &&
               !memcmp(pix, want_pix, sizeof pix),
           "hk_infer_pixels of the decoded file gives the file's input");
-    CHECK(hk_infer_pixels(m, &prep, rgb, 0, h, NULL, x3, &err) == HK_EINVAL, "a 0-wide picture is refused");
+    CHECK(hk_infer_pixels(hk_model_input(m), &prep, rgb, 0, h, NULL, x3, &err) == HK_EINVAL, "a 0-wide picture is refused");
     free(rgb);
+}
+
+/* The decision: a sigmoid's class 1 from its threshold on (0 meaning 0.5), a softmax's argmax,
+ * each with the probability of the class decided. */
+static void test_decide(void)
+{
+    const float sig[1] = {0.4f}, soft[3] = {0.2f, 0.5f, 0.3f};
+    double prob = -1;
+    CHECK(hk_infer_decide(sig, 1, 0, &prob) == 0 && fabs(prob - 0.6) < 1e-6, "0.4 at the default 0.5: class 0, 0.6 (%g)",
+          prob);
+    CHECK(hk_infer_decide(sig, 1, 0.3f, &prob) == 1 && fabs(prob - 0.4) < 1e-6, "0.4 at 0.3: class 1, 0.4 (%g)", prob);
+    CHECK(hk_infer_decide(sig, 1, 0.4f, NULL) == 1, "0.4 at 0.4: class 1 (at least the threshold)");
+    CHECK(hk_infer_decide(sig, 1, 0.41f, NULL) == 0, "0.4 at 0.41: class 0");
+    CHECK(hk_infer_decide(soft, 3, 0.9f, &prob) == 1 && fabs(prob - 0.5) < 1e-6,
+          "a softmax ignores the threshold: class 1, 0.5 (%g)", prob);
 }
 
 static void test_predict_files(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds)
@@ -190,6 +206,7 @@ int main(int argc, char **argv)
     }
     struct hk_worker *wk = hk_worker_new(&err);
     struct hk_model *m = small_model();
+    test_decide();
     test_load(m, ds->paths[2]);
     test_predict_files(wk, m, ds);
     test_evaluate(wk, m, ds);
