@@ -364,6 +364,13 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     if ((at = arg_option(w, "batch")) >= 0 && arg_int(sh, w, at, 1, 4096, &batch))
         return -1;
+    int flip = 0;
+    if ((at = arg_option(w, "tta")) >= 0) {
+        flip = !strcmp(w->w[at].value, "flip");
+        if (!flip && strcmp(w->w[at].value, "none"))
+            return shell_error(sh, w, at, "tta= is flip (each picture and its mirror image, outputs averaged) or "
+                               "none, got '%s'", w->w[at].value);
+    }
 
     size_t n = ds->count;
     float *probs = malloc(n * (size_t)k * sizeof *probs);
@@ -380,7 +387,9 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
     /* the last run's features of this set, when they still hold (checked on the worker) */
     struct hk_feature_cache *fc = sh->run && sh->run->val == ds ? sh->run->cache[1]
                                   : sh->run && sh->run->train == ds ? sh->run->cache[0] : NULL;
-    if (hk_infer_evaluate_with(sh->worker, sh->model, ds, sh->rescale, batch, fc, &loss, NULL, probs, &err) != HK_OK) {
+    if ((flip ? hk_infer_evaluate_flip(sh->worker, sh->model, ds, sh->rescale, batch, &loss, probs, &err)
+              : hk_infer_evaluate_with(sh->worker, sh->model, ds, sh->rescale, batch, fc, &loss, NULL, probs, &err)) !=
+        HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
@@ -430,7 +439,8 @@ int cmd_evaluate(struct shell *sh, const struct hk_words *w, int arg)
     shell_print(sh, "%s: %zu pictures (", which, n);
     for (int t = 0; t < classes; t++)
         shell_print(sh, "%s%s %zu", t ? ", " : "", ds->class_names[t], ds->class_counts[t]);
-    shell_print(sh, ")  loss %.4f\n", loss);
+    shell_print(sh, ")  loss %.4f%s\n", loss, flip ? "  (tta=flip: outputs averaged with the mirror image's)"
+                                                 : "");
     if (positive >= 0) {
         const char *pos = ds->class_names[positive];
         if (k == 1 && positive == 1)

@@ -19,7 +19,7 @@ static const char *const o_augment[] = {"rescale", "rotation", "width_shift", "h
 static const char *const o_train[] = {"epochs", "batch", "until", "class_weight", "checkpoint", "monitor", "resume",
                                       "adversarial", "eps", "cache", NULL};
 static const char *const o_train_resume[] = {"epochs", "checkpoint", "monitor", "sha256", NULL};
-static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "eps", "attack", "step", "steps",
+static const char *const o_evaluate[] = {"threshold", "positive", "worst", "batch", "tta", "eps", "attack", "step", "steps",
                                          "restarts", "seed", "trigger", "at", "size", "target", "out", NULL};
 static const char *const o_predict[] = {"out", NULL};
 static const char *const o_out[] = {"out", NULL};
@@ -226,7 +226,7 @@ const struct command commands[] = {
      "name order, and pictures that cannot be read are listed with the reason. With out= the rows go to a CSV "
      "file (path,class,probability,error), written atomically; out=- writes the CSV to standard output.",
      o_predict, cmd_predict, ARG_PATH, CMD_WRITER_ONLY},
-    {"evaluate", "evaluate train|val [threshold=X|best] [positive=CLASS] [worst=N] [batch=B]",
+    {"evaluate", "evaluate train|val [threshold=X|best] [positive=CLASS] [worst=N] [batch=B] [tta=flip]",
      "Loss, accuracy and balanced accuracy of a loaded set; precision, recall, F1 and ROC AUC for the positive "
      "class; the confusion matrix with each class's recall; the N worst-classified files (default 5).\n"
      "  positive=CLASS  the class precision, recall, F1 and AUC are about (name or index). For one sigmoid\n"
@@ -241,6 +241,8 @@ const struct command commands[] = {
      "                  validation set whose figures you report.\n"
      "  worst=N         list the N pictures whose true class got the lowest probability (0: none).\n"
      "  batch=B         pictures per inference batch (default 32).\n"
+     "  tta=flip        test-time augmentation: each picture is also run mirrored left to right and its\n"
+     "                  output is the mean of the two (twice the work; loss: the mean of both passes').\n"
      "Runs on the compute worker, between two batches when training runs.\n"
      "evaluate train|val robust [eps=0,1/255,2/255,4/255,8/255] [attack=fgsm|pgd] [steps=] [step=] [restarts=]\n"
      "    [out=FILE.png]: accuracy and balanced accuracy under an untargeted attack at each eps (and the share\n"

@@ -62,8 +62,87 @@ enum hk_status hk_infer_predict_here(struct hk_model *m, const float *x, int n, 
     return n > 0 ? hk_model_predict(m, x, n, INFER_BATCH, probs, err) : HK_OK;
 }
 
+/* Mirror n CHW pictures of c x h x w left to right, in place. */
+static void mirror(float *x, int n, int c, int h, int w)
+{
+    for (size_t row = 0; row < (size_t)n * c * h; row++) {
+        float *r = x + row * (size_t)w;
+        for (int i = 0, j = w - 1; i < j; i++, j--) {
+            float t = r[i];
+            r[i] = r[j];
+            r[j] = t;
+        }
+    }
+}
+
+/* One pass over ds: with flip, every picture mirrored (and fc must be NULL). */
+static enum hk_status evaluate_pass(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                    struct hk_feature_cache *fc, int flip, double *loss, double *accuracy,
+                                    float *probs, struct hk_error *err)
+{
+    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(m));
+    batch = batch > 0 ? batch : INFER_BATCH;
+    float *x = malloc((size_t)batch * size * sizeof *x);
+    uint32_t *idx = malloc((size_t)batch * sizeof *idx);
+    if (!x || !idx) {
+        free(x);
+        free(idx);
+        return hk_fail(err, HK_ENOMEM, "out of memory for an evaluation batch");
+    }
+    double total = 0;
+    long correct = 0;
+    enum hk_status st = HK_OK;
+    for (size_t s = 0; s < ds->count && st == HK_OK; s += (size_t)batch) {
+        int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
+        for (int i = 0; i < b; i++)
+            idx[i] = (uint32_t)(s + i);
+        struct hk_step_result r;
+        const float *feat = fc ? hk_fcache_get(fc, idx, b) : NULL;
+        if (feat) {
+            st = hk_model_evaluate_from(m, hk_fcache_point(fc) + 1, feat, ds->labels + s, b, b, &r,
+                                        probs ? probs + s * k : NULL, err);
+        } else {
+            hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
+            if (flip)
+                mirror(x, b, 3, ds->height, ds->width);
+            st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
+            if (fc && st == HK_OK)
+                hk_fcache_put(fc, m, idx, b);
+        }
+        total += r.loss * b;
+        correct += r.correct;
+    }
+    free(x);
+    free(idx);
+    *loss = ds->count ? total / (double)ds->count : NAN;
+    if (accuracy)
+        *accuracy = ds->count ? (double)correct / (double)ds->count : NAN;
+    return st;
+}
+
+/* Both passes of hk_infer_evaluate_flip, on the calling thread. */
+static enum hk_status evaluate_flip_here(struct hk_model *m, const struct hk_dataset *ds, float rescale, int batch,
+                                         double *loss, float *probs, struct hk_error *err)
+{
+    size_t n = ds->count * hk_shape_size(hk_model_output(m));
+    float *mirrored = malloc((n ? n : 1) * sizeof *mirrored);
+    if (!mirrored)
+        return hk_fail(err, HK_ENOMEM, "out of memory for the outputs of %zu mirrored pictures", ds->count);
+    double plain;
+    enum hk_status st = evaluate_pass(m, ds, rescale, batch, NULL, 0, &plain, NULL, probs, err);
+    if (st == HK_OK)
+        st = evaluate_pass(m, ds, rescale, batch, NULL, 1, loss, NULL, mirrored, err);
+    if (st == HK_OK) {
+        *loss = (plain + *loss) / 2;
+        for (size_t i = 0; i < n; i++)
+            probs[i] = (probs[i] + mirrored[i]) / 2;
+    }
+    free(mirrored);
+    return st;
+}
+
 /* One piece of model work for the worker, and its result. */
-enum infer_op { OP_PREDICT, OP_EVALUATE, OP_ACTIVATION, OP_WEIGHTS, OP_SET_WEIGHT };
+enum infer_op { OP_PREDICT, OP_EVALUATE, OP_EVALUATE_FLIP, OP_ACTIVATION, OP_WEIGHTS, OP_SET_WEIGHT };
 
 struct infer_call {
     enum infer_op op;
@@ -93,6 +172,9 @@ static void infer_on_worker(void *arg)
         if (c->fc && hk_fcache_get_key(c->fc) != hk_fcache_key(c->m, c->ds, c->rescale))
             c->fc = NULL; /* made for other weights or pictures */
         c->st = hk_infer_evaluate_cached(c->m, c->ds, c->rescale, c->n, c->fc, c->loss, c->accuracy, c->out, &c->err);
+        break;
+    case OP_EVALUATE_FLIP:
+        c->st = evaluate_flip_here(c->m, c->ds, c->rescale, c->n, c->loss, c->out, &c->err);
         break;
     case OP_ACTIVATION:
         c->st = hk_model_forward(c->m, c->x, 1, 0, 0, NULL, &c->err);
@@ -180,42 +262,7 @@ enum hk_status hk_infer_evaluate_cached(struct hk_model *m, const struct hk_data
                                         struct hk_feature_cache *fc, double *loss, double *accuracy, float *probs,
                                         struct hk_error *err)
 {
-    size_t size = (size_t)ds->height * ds->width * 3, k = hk_shape_size(hk_model_output(m));
-    batch = batch > 0 ? batch : INFER_BATCH;
-    float *x = malloc((size_t)batch * size * sizeof *x);
-    uint32_t *idx = malloc((size_t)batch * sizeof *idx);
-    if (!x || !idx) {
-        free(x);
-        free(idx);
-        return hk_fail(err, HK_ENOMEM, "out of memory for an evaluation batch");
-    }
-    double total = 0;
-    long correct = 0;
-    enum hk_status st = HK_OK;
-    for (size_t s = 0; s < ds->count && st == HK_OK; s += (size_t)batch) {
-        int b = ds->count - s < (size_t)batch ? (int)(ds->count - s) : batch;
-        for (int i = 0; i < b; i++)
-            idx[i] = (uint32_t)(s + i);
-        struct hk_step_result r;
-        const float *feat = fc ? hk_fcache_get(fc, idx, b) : NULL;
-        if (feat) {
-            st = hk_model_evaluate_from(m, hk_fcache_point(fc) + 1, feat, ds->labels + s, b, b, &r,
-                                        probs ? probs + s * k : NULL, err);
-        } else {
-            hk_batch_fill(x, ds, idx, b, rescale, NULL, 0, 0, NULL);
-            st = hk_model_evaluate(m, x, ds->labels + s, b, b, &r, probs ? probs + s * k : NULL, err);
-            if (fc && st == HK_OK)
-                hk_fcache_put(fc, m, idx, b);
-        }
-        total += r.loss * b;
-        correct += r.correct;
-    }
-    free(x);
-    free(idx);
-    *loss = ds->count ? total / (double)ds->count : NAN;
-    if (accuracy)
-        *accuracy = ds->count ? (double)correct / (double)ds->count : NAN;
-    return st;
+    return evaluate_pass(m, ds, rescale, batch, fc, 0, loss, accuracy, probs, err);
 }
 
 enum hk_status hk_infer_evaluate(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds, float rescale,
@@ -232,6 +279,14 @@ enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, 
 {
     struct infer_call c = {.op = OP_EVALUATE, .m = m, .ds = ds, .rescale = rescale, .fc = fc, .n = batch,
                            .loss = loss, .accuracy = accuracy, .out = probs};
+    return run_call(wk, &c, err);
+}
+
+enum hk_status hk_infer_evaluate_flip(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, double *loss, float *probs, struct hk_error *err)
+{
+    struct infer_call c = {.op = OP_EVALUATE_FLIP, .m = m, .ds = ds, .rescale = rescale, .n = batch, .loss = loss,
+                           .out = probs};
     return run_call(wk, &c, err);
 }
 

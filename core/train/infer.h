@@ -89,6 +89,12 @@ enum hk_status hk_infer_evaluate_with(struct hk_worker *wk, struct hk_model *m, 
                                       float rescale, int batch, struct hk_feature_cache *fc, double *loss,
                                       double *accuracy, float *probs, struct hk_error *err);
 
+/* hk_infer_evaluate with test-time augmentation: each picture is forwarded as it is and mirrored
+ * left to right, and probs (count x output size, required) receives the mean of the two outputs;
+ * loss the mean of the two passes' mean losses. Never uses a feature cache. */
+enum hk_status hk_infer_evaluate_flip(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds,
+                                      float rescale, int batch, double *loss, float *probs, struct hk_error *err);
+
 /* Forward one prepared input (input size floats) on the worker and copy layer `layer`'s output
  * for it into act (that layer's output size floats). */
 enum hk_status hk_infer_activation(struct hk_worker *wk, struct hk_model *m, const float *x, int layer, float *act,

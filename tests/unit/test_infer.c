@@ -5,8 +5,9 @@
  * output, the binary cross-entropy mean of those outputs as its loss and the share with output
  * >= 0.5 on the right side as accuracy; the activations of the last layer are the prediction; the
  * weights are the layer's; a bad layer index is refused; one weight is set and the old value comes
- * back; the class decided from an output at a threshold. Also while a run trains the same model,
- * predictions come back finite.
+ * back; the class decided from an output at a threshold; evaluating with tta=flip averages each
+ * output with its mirror image's. Also while a run trains the same model, predictions come back
+ * finite.
  * usage: test_infer STRIPES_TRAIN_FOLDER */
 #include <math.h>
 #include <stdio.h>
@@ -132,6 +133,42 @@ static void test_evaluate(struct hk_worker *wk, struct hk_model *m, const struct
     free(probs);
 }
 
+/* tta=flip: each output is the mean of the picture's and its mirror image's, predicted here one by
+ * one; the loss is the mean of the two passes' BCE means. */
+static void test_evaluate_flip(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds)
+{
+    float *probs = malloc(ds->count * sizeof *probs), *plain = malloc(ds->count * sizeof *plain);
+    float x[SIDE * SIDE * 3], xm[SIDE * SIDE * 3];
+    double loss, plain_loss, want_loss = 0;
+    struct hk_error err;
+    CHECK(hk_infer_evaluate_flip(wk, m, ds, 1.0f / 255, 4, &loss, probs, &err) == HK_OK, "%s", err.msg);
+    CHECK(hk_infer_evaluate(wk, m, ds, 1.0f / 255, 4, &plain_loss, NULL, plain, &err) == HK_OK, "%s", err.msg);
+    size_t bad = 0, moved = 0;
+    for (size_t i = 0; i < ds->count; i++) {
+        const unsigned char *pix = hk_dataset_image(ds, i);
+        for (int c = 0; c < 3; c++)
+            for (int r = 0; r < SIDE; r++)
+                for (int col = 0; col < SIDE; col++) {
+                    float v = (float)pix[(r * SIDE + col) * 3 + c] * (1.0f / 255);
+                    x[(c * SIDE + r) * SIDE + col] = v;
+                    xm[(c * SIDE + r) * SIDE + SIDE - 1 - col] = v;
+                }
+        float a, b;
+        hk_model_predict(m, x, 1, 1, &a, &err);
+        hk_model_predict(m, xm, 1, 1, &b, &err);
+        bad += fabsf((a + b) / 2 - probs[i]) > 1e-5f;
+        moved += fabsf(probs[i] - plain[i]) > 1e-6f;
+        want_loss -= ds->labels[i] ? (log(a) + log(b)) / 2 : (log(1 - a) + log(1 - b)) / 2;
+    }
+    want_loss /= (double)ds->count;
+    CHECK(bad == 0, "%zu of %zu flip-averaged outputs differ from predicting the picture and its mirror", bad,
+          ds->count);
+    CHECK(moved > 0, "the mirror image changes some output (else the test proves nothing)");
+    CHECK(fabs(loss - want_loss) < 1e-4, "tta loss %.6f, from the two outputs %.6f", loss, want_loss);
+    free(probs);
+    free(plain);
+}
+
 static void test_layers(struct hk_worker *wk, struct hk_model *m, const struct hk_dataset *ds)
 {
     struct hk_infer_prep prep = {NULL, 1.0f / 255};
@@ -210,6 +247,7 @@ int main(int argc, char **argv)
     test_load(m, ds->paths[2]);
     test_predict_files(wk, m, ds);
     test_evaluate(wk, m, ds);
+    test_evaluate_flip(wk, m, ds);
     test_layers(wk, m, ds);
     test_while_training(wk, m, ds);
     hk_model_free(m);

@@ -332,13 +332,15 @@ static void test_optimizer_state(void)
     hk_model_free(m);
 }
 
-/* batchnorm (its moving statistics are state tensors), depthwise, zeropad, relu6, global_avgpool
- * after a few training steps: weights, state and predictions come back bit for bit. */
+/* batchnorm (its moving statistics are state tensors), depthwise, zeropad, relu6, global_avgpool,
+ * rescaling (a scale that has no short decimal form) after a few training steps: weights, state,
+ * the rescaling and predictions come back bit for bit. */
 static void test_modern_layers(void)
 {
     struct hk_error err;
     struct hk_model *m = hk_model_new((struct hk_shape){3, 8, 8}, 5, &err), *back = NULL;
     struct hk_layer_spec specs[] = {
+        {.kind = HK_LAYER_RESCALING, .scale = 1.0f / 127.5f, .offset = -1.0f},
         {.kind = HK_LAYER_ZEROPAD, .pad = {0, 1, 0, 1}},
         {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .nobias = 1},
         {.kind = HK_LAYER_BATCHNORM, .momentum = 0.5f},
@@ -347,7 +349,7 @@ static void test_modern_layers(void)
         {.kind = HK_LAYER_GLOBAL_AVGPOOL},
         {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
     };
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         CHECK(hk_model_insert(m, i, &specs[i], NULL, &err) == HK_OK, "insert %d: %s", i, err.msg);
     struct hk_optim o = hk_optim_default(HK_OPTIM_ADAM);
     hk_model_compile(m, &o, HK_LOSS_BCE, &err);
@@ -357,7 +359,7 @@ static void test_modern_layers(void)
     }
     CHECK(hk_model_state_count(m) == 8 && hk_model_state(m)[0] != 0.0f && hk_model_state(m)[4] != 1.0f,
           "8 values of state, moved by training");
-    CHECK(strcmp(hk_model_layer(m, 3)->name, "re_lu") == 0, "activation relu6 is named re_lu");
+    CHECK(strcmp(hk_model_layer(m, 4)->name, "re_lu") == 0, "activation relu6 is named re_lu");
     CHECK(hk_modelfile_save(in_dir("bn.hkm"), m, NULL, 0, &err) == HK_OK, "save: %s", err.msg);
     CHECK(hk_modelfile_load(in_dir("bn.hkm"), NULL, &back, NULL, &err) == HK_OK, "load: %s", err.msg);
     if (back) {
@@ -366,6 +368,8 @@ static void test_modern_layers(void)
                   memcmp(hk_model_state(m), hk_model_state(back), 8 * sizeof(float)) == 0,
               "moving mean and variance restored");
         CHECK(same_predictions(m, back), "predictions are bit for bit the same");
+        CHECK(hk_model_layer(back, 0)->spec.scale == 1.0f / 127.5f && hk_model_layer(back, 0)->spec.offset == -1.0f,
+              "rescaling's scale and offset restored exactly");
     }
     struct hk_modelfile_report r;
     enum hk_status st = hk_modelfile_check(in_dir("bn.hkm"), &r, &err);
