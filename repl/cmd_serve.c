@@ -16,7 +16,9 @@
 #include "sign.h"
 
 /* Save the shell's model on the worker into path, with the class names, preprocessing and
- * decision threshold that model save would write. */
+ * decision threshold that model save would write. A loaded file's other provenance (meta
+ * entries husky does not interpret) is not in the copy: the shell does not keep it from model
+ * load (repl/cmd_model.c), so model save drops it too. */
 static enum hk_status save_copy(struct shell *sh, const char *path, struct hk_error *err)
 {
     struct hk_model_meta meta;
