@@ -33,7 +33,7 @@ static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target"
 static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
 static const char *const o_noise[] = {"count", "target", "seed", NULL};
 static const char *const o_canvas[] = {"noise", "target", "seed", NULL};
-static const char *const o_audit[] = {"layer", "top", "manifest", NULL};
+static const char *const o_audit[] = {"layer", "top", "manifest", "method", NULL};
 static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
@@ -161,12 +161,16 @@ const struct command commands[] = {
      "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
      "lists what changed (data audit reads it).",
      o_poison, cmd_data_poison, ARG_NONE, CMD_WRITER_ONLY},
-    {"data audit", "data audit [layer=NAME] [top=10] [manifest=FILE]",
-     "Look for poisoned pictures in the training set with the model's own activations (the spectral "
-     "signatures of Tran, Li and Madry, 2018): per class, the activations of layer= (default the one before the last) are centred "
-     "and projected on their top singular vector; the top= largest squared projections are listed. With a "
-     "poison manifest (manifest=, or the one data poison wrote into the training folder) it counts how many "
-     "poisoned files are among the 2 x poisoned-count most suspicious of their class.",
+    {"data audit", "data audit [method=spectral|cluster] [layer=NAME] [top=10] [manifest=FILE]",
+     "Look for poisoned pictures in the training set with the model's own activations: per class, the "
+     "activations of layer= (default the one before the last) are centred; method=spectral (the default; "
+     "spectral signatures, Tran, Li and Madry 2018) projects them on their top singular vector and ranks by the "
+     "squared projection; method=cluster (activation clustering, Chen et al. 2018) projects them on their top 10 "
+     "singular vectors, splits each class in two by 2-means and ranks by how much nearer the smaller cluster a "
+     "picture lies (a small cluster, well under half a class, is the poison's sign). The top= most suspicious "
+     "of each class are listed. With a poison manifest (manifest=, or the one data poison wrote into the "
+     "training folder) it counts how many poisoned files are among the 2 x poisoned-count most suspicious of "
+     "their class.",
      o_audit, cmd_data_audit, ARG_NONE, CMD_WRITER_ONLY},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
