@@ -707,6 +707,12 @@ int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
         return shell_error(sh, w, 0, "the model needs at least two layers: the audit reads the one before the last");
     if ((at = arg_option(w, "top")) >= 0 && arg_int(sh, w, at, 1, 100000, &top))
         return -1;
+    int cluster = 0;
+    if ((at = arg_option(w, "method")) >= 0) {
+        cluster = !strcmp(w->w[at].value, "cluster");
+        if (!cluster && strcmp(w->w[at].value, "spectral"))
+            return shell_error(sh, w, at, "method= is spectral or cluster, got '%s'", w->w[at].value);
+    }
     /* the poison manifest: given, or the one data poison left in the training folder */
     char manifest[4096];
     int at_manifest = arg_option(w, "manifest");
@@ -723,18 +729,19 @@ int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
     const struct hk_layer *l = hk_model_layer(sh->model, layer);
     size_t n = ds->count, d = hk_shape_size(l->out);
     float *act = malloc(n * d * sizeof *act);
-    double *score = malloc(n * sizeof *score);
+    double *score = malloc(n * sizeof *score), *share = malloc((size_t)ds->class_count * sizeof *share);
     size_t *order = malloc(n * sizeof *order);
     uint8_t *is_poison = calloc(n ? n : 1, 1);
     int rc = 0;
-    if (!act || !score || !order || !is_poison || d > 1000000) {
+    if (!act || !score || !share || !order || !is_poison || d > 1000000) {
         rc = shell_error(sh, w, 0, d > 1000000 ? "%s has %zu values per picture; audit a smaller layer"
                                                : "out of memory for %s's activations (%zu values per picture)",
                          l->name, d);
         goto out;
     }
     if (hk_audit_activations(sh->worker, sh->model, ds, sh->rescale, layer, act, &err) != HK_OK ||
-        hk_audit_spectral(act, n, (int)d, ds->labels, ds->class_count, score, &err) != HK_OK) {
+        (cluster ? hk_audit_cluster(act, n, (int)d, ds->labels, ds->class_count, score, share, &err)
+                 : hk_audit_spectral(act, n, (int)d, ds->labels, ds->class_count, score, &err)) != HK_OK) {
         rc = shell_error(sh, w, 0, "%s", err.msg);
         goto out;
     }
@@ -745,7 +752,8 @@ int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
             is_poison[i] = !strcmp(rel, poisoned[p]);
         found += is_poison[i];
     }
-    shell_print(sh, "spectral signatures of %s (%zu values per picture) over %zu training pictures\n", l->name, d, n);
+    shell_print(sh, "%s of %s (%zu values per picture) over %zu training pictures\n",
+                cluster ? "activation clustering" : "spectral signatures", l->name, d, n);
     size_t hits = 0, listed = 0;
     for (int c = 0; c < ds->class_count; c++) {
         size_t m = 0, pc = 0;
@@ -759,7 +767,11 @@ int cmd_data_audit(struct shell *sh, const struct hk_words *w, int arg)
         audit_scores = score;
         qsort(order, m, sizeof *order, by_score);
         size_t show = (size_t)top < m ? (size_t)top : m;
-        shell_print(sh, "%s: %zu pictures, the %zu most suspicious:\n", ds->class_names[c], m, show);
+        if (cluster)
+            shell_print(sh, "%s: %zu pictures, the smaller cluster holds %.4f of them; the %zu most suspicious:\n",
+                        ds->class_names[c], m, share[c], show);
+        else
+            shell_print(sh, "%s: %zu pictures, the %zu most suspicious:\n", ds->class_names[c], m, show);
         for (size_t j = 0; j < show; j++)
             shell_print(sh, "  %10.4g  %s%s\n", score[order[j]], hk_dataset_relative_path(ds, ds->paths[order[j]]),
                         is_poison[order[j]] ? "  (poisoned)" : "");
@@ -776,6 +788,7 @@ out:
     hk_poison_list_free(poisoned, npoisoned);
     free(act);
     free(score);
+    free(share);
     free(order);
     free(is_poison);
     return rc;

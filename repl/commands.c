@@ -33,7 +33,7 @@ static const char *const o_pgd[] = {"eps", "step", "steps", "restarts", "target"
 static const char *const o_pixels[] = {"budget", "target", "seed", "out", NULL};
 static const char *const o_noise[] = {"count", "target", "seed", NULL};
 static const char *const o_canvas[] = {"noise", "target", "seed", NULL};
-static const char *const o_audit[] = {"layer", "top", "manifest", NULL};
+static const char *const o_audit[] = {"layer", "top", "manifest", "method", NULL};
 static const char *const o_poison[] = {"trigger", "at", "size", "rate", "target", "seed", "out", NULL};
 
 const struct command commands[] = {
@@ -161,12 +161,16 @@ const struct command commands[] = {
      "move to the target class as PNG files; every other file is copied unchanged. FOLDER/poison-manifest.tsv "
      "lists what changed (data audit reads it).",
      o_poison, cmd_data_poison, ARG_NONE, CMD_WRITER_ONLY},
-    {"data audit", "data audit [layer=NAME] [top=10] [manifest=FILE]",
-     "Look for poisoned pictures in the training set with the model's own activations (the spectral "
-     "signatures of Tran, Li and Madry, 2018): per class, the activations of layer= (default the one before the last) are centred "
-     "and projected on their top singular vector; the top= largest squared projections are listed. With a "
-     "poison manifest (manifest=, or the one data poison wrote into the training folder) it counts how many "
-     "poisoned files are among the 2 x poisoned-count most suspicious of their class.",
+    {"data audit", "data audit [method=spectral|cluster] [layer=NAME] [top=10] [manifest=FILE]",
+     "Look for poisoned pictures in the training set with the model's own activations: per class, the "
+     "activations of layer= (default the one before the last) are centred; method=spectral (the default; "
+     "spectral signatures, Tran, Li and Madry 2018) projects them on their top singular vector and ranks by the "
+     "squared projection; method=cluster (activation clustering, Chen et al. 2018) projects them on their top 10 "
+     "singular vectors, splits each class in two by 2-means and ranks by how much nearer the smaller cluster a "
+     "picture lies (a small cluster, well under half a class, is the poison's sign). The top= most suspicious "
+     "of each class are listed. With a poison manifest (manifest=, or the one data poison wrote into the "
+     "training folder) it counts how many poisoned files are among the 2 x poisoned-count most suspicious of "
+     "their class.",
      o_audit, cmd_data_audit, ARG_NONE, CMD_WRITER_ONLY},
     {"augment", "augment [off] [rescale=1/255] [rotation=DEG] [shift=F] [shear=DEG] [zoom=F] [flip=horizontal]...",
      "Show or set the preprocessing and the training augmentation (Keras ImageDataGenerator units:\n"
@@ -454,6 +458,97 @@ static int first_sentence(const char *help)
     return (int)(p - help);
 }
 
+#define HELP_WIDTH 100
+
+/* Print prefix, then the len bytes of text in lines of at most HELP_WIDTH columns, broken at
+ * spaces (a word longer than a line stays whole); continuation lines start with indent spaces.
+ * Spacing inside a line is kept, so aligned lists stay aligned. */
+static void print_wrapped(struct shell *sh, const char *prefix, const char *text, int len, int indent)
+{
+    const char *p = text, *end = text + len;
+    int room = HELP_WIDTH - (int)strlen(prefix);
+    if (room < 20) /* a long prefix: the text still gets lines of some width */
+        room = 20;
+    shell_print(sh, "%s", prefix);
+    while (end - p > room) {
+        const char *brk = p + room;
+        while (brk > p && *brk != ' ')
+            brk--;
+        if (brk == p)
+            for (brk = p + room; brk < end && *brk != ' ';)
+                brk++;
+        const char *last = brk;
+        while (last > p && last[-1] == ' ')
+            last--;
+        shell_print(sh, "%.*s\n%*s", (int)(last - p), p, indent, "");
+        for (p = brk; p < end && *p == ' ';)
+            p++;
+        room = HELP_WIDTH - indent;
+    }
+    shell_print(sh, "%.*s\n", (int)(end - p), p);
+}
+
+/* The option list under a help text: each item is a line "  KEY   what it does" and the lines
+ * under it that start further in; the description is rewrapped at HELP_WIDTH under its own
+ * column, so help texts can be written without counting columns. Any other line starts a
+ * paragraph that takes the lines under it starting 3 or more columns in, rewrapped with its
+ * continuation indented by 4. */
+static void print_options(struct shell *sh, const char *text)
+{
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        end = end ? end : line + strlen(line);
+        const char *key_end = line + 2;
+        while (*key_end && *key_end != '\n' && !(key_end[0] == ' ' && key_end[1] == ' '))
+            key_end++;
+        const char *desc = key_end;
+        while (*desc == ' ')
+            desc++;
+        if (strncmp(line, "  ", 2) || line[2] == ' ' || desc >= end) { /* a paragraph: its lines joined */
+            char para[2048];
+            int m = 0;
+            while (1) { /* the line, then the lines under it that start 3 or more columns in */
+                while (m && *line == ' ')
+                    line++;
+                if (m < (int)sizeof para - 1)
+                    m += snprintf(para + m, sizeof para - (size_t)m, "%s%.*s", m ? " " : "", (int)(end - line), line);
+                line = *end ? end + 1 : end;
+                if (strncmp(line, "   ", 3))
+                    break;
+                end = strchr(line, '\n');
+                end = end ? end : line + strlen(line);
+            }
+            print_wrapped(sh, "", para, m < (int)sizeof para ? m : (int)sizeof para - 1, 4);
+            continue;
+        }
+        char prefix[64], body[2048];
+        int col = (int)(desc - line), n = 0;
+        snprintf(prefix, sizeof prefix, "%.*s", col < (int)sizeof prefix ? col : (int)sizeof prefix - 1, line);
+        n = snprintf(body, sizeof body, "%.*s", (int)(end - desc), desc);
+        for (line = *end ? end + 1 : end; !strncmp(line, "   ", 3);) { /* continuation lines */
+            end = strchr(line, '\n');
+            end = end ? end : line + strlen(line);
+            const char *t = line;
+            while (*t == ' ')
+                t++;
+            if (n < (int)sizeof body - 1)
+                n += snprintf(body + n, sizeof body - (size_t)n, " %.*s", (int)(end - t), t);
+            line = *end ? end + 1 : end;
+        }
+        print_wrapped(sh, prefix, body, n < (int)sizeof body ? n : (int)sizeof body - 1, col);
+    }
+}
+
+/* A command's or layer's help text under its usage line: its first paragraph indented by 4 and
+ * wrapped at HELP_WIDTH, then its option list (print_options). */
+static void print_help_text(struct shell *sh, const char *help)
+{
+    const char *nl = strchr(help, '\n');
+    print_wrapped(sh, "    ", help, nl ? (int)(nl - help) : (int)strlen(help), 4);
+    if (nl)
+        print_options(sh, nl + 1);
+}
+
 int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
 {
     if (arg < w->count) {
@@ -471,14 +566,18 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
         for (const struct command *c = commands; c->name; c++) {
             size_t len = strlen(topic);
             if (strcmp(c->name, topic) == 0 || (strncmp(c->name, topic, len) == 0 && c->name[len] == ' ')) {
-                shell_print(sh, "%s\n    %s\n", c->usage, c->help);
+                print_wrapped(sh, "", c->usage, (int)strlen(c->usage), 4);
+                print_help_text(sh, c->help);
                 found = 1;
             }
         }
         enum hk_layer_kind k = hk_layer_kind_find(topic);
         if (k != HK_LAYER_KIND_COUNT) {
-            shell_print(sh, "%s\n    %s Appended to the model; the shapes are checked at once.\n",
-                        hk_layer_spec_usage(k), hk_layer_spec_help(k));
+            char text[1024];
+            snprintf(text, sizeof text, "%s Appended to the model; the shapes are checked at once.",
+                     hk_layer_spec_help(k));
+            shell_print(sh, "%s\n", hk_layer_spec_usage(k));
+            print_help_text(sh, text);
             found = 1;
         }
         if (!found)
@@ -487,7 +586,14 @@ int cmd_help(struct shell *sh, const struct hk_words *w, int arg)
     }
     shell_print(sh, "Commands (help COMMAND for more):\n");
     for (const struct command *c = commands; c->name; c++)
-        shell_print(sh, "  %-44s %.*s\n", c->usage, first_sentence(c->help), c->help);
+    {
+        char prefix[64];
+        int fits = strlen(c->usage) <= 44;
+        snprintf(prefix, sizeof prefix, "  %-44s ", fits ? c->usage : "");
+        if (!fits) /* the usage on lines of its own, the summary under it */
+            print_wrapped(sh, "  ", c->usage, (int)strlen(c->usage), 6);
+        print_wrapped(sh, prefix, c->help, first_sentence(c->help), 47);
+    }
     shell_print(sh, "Layers (appended to the model):\n");
     for (int k = 0; k < HK_LAYER_KIND_COUNT; k++)
         shell_print(sh, "  %s\n", hk_layer_spec_usage((enum hk_layer_kind)k));

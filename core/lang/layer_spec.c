@@ -3,6 +3,7 @@
 
 #include "graph.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,6 +127,11 @@ static enum hk_status parse_positional(struct hk_layer_spec *s, int pos, const c
         return HK_OK;
     case HK_LAYER_ACTIVATION:
         return parse_act(text, &s->act, err);
+    case HK_LAYER_RESCALING:
+        if (!hk_parse_float(text, &v) || !isfinite(v))
+            return hk_fail(err, HK_EINVAL, "scale must be a number (or a fraction like 1/127.5), got '%s'", text);
+        s->scale = (float)v;
+        return HK_OK;
     case HK_LAYER_FLATTEN:
     case HK_LAYER_BATCHNORM:
     case HK_LAYER_GLOBAL_AVGPOOL:
@@ -196,6 +202,12 @@ static enum hk_status parse_option(struct hk_layer_spec *s, const char *key, con
         if (!hk_parse_float(value, &v) || !(v > 0) || v > 1)
             return hk_fail(err, HK_EINVAL, "epsilon must be a number in (0, 1], got '%s'", value);
         s->epsilon = (float)v;
+        return HK_OK;
+    }
+    if (strcmp(key, "offset") == 0) {
+        if (!hk_parse_float(value, &v) || !isfinite(v))
+            return hk_fail(err, HK_EINVAL, "offset must be a number, got '%s'", value);
+        s->offset = (float)v;
         return HK_OK;
     }
     if (strcmp(key, "l2") == 0) {
@@ -303,6 +315,14 @@ void hk_layer_spec_format(const struct hk_layer_spec *s, char *buf, size_t cap)
         break;
     case HK_LAYER_ACTIVATION:
         n = snprintf(buf, cap, "%s %s", word, hk_act_name(s->act));
+        break;
+    case HK_LAYER_RESCALING:
+        n = snprintf(buf, cap, "%s ", word);
+        n += hk_format_float(buf + n, cap - (size_t)n, s->scale);
+        if (s->offset != 0 && (size_t)n + 8 < cap) {
+            n += snprintf(buf + n, cap - (size_t)n, " offset=");
+            n += hk_format_float(buf + n, cap - (size_t)n, s->offset);
+        }
         break;
     case HK_LAYER_FLATTEN:
     case HK_LAYER_GLOBAL_AVGPOOL:

@@ -1,7 +1,7 @@
 /* import_layers.c: one Keras layer config read into one husky layer command ("conv2d 32 3x3
  * strides=2x2 padding=valid bias=no"): Conv2D, DepthwiseConv2D, Dense, BatchNormalization, ReLU,
- * Activation, ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, Dropout
- * and Flatten; anything else (Lambda: code) is refused with the layer's name. */
+ * Activation, ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, Dropout,
+ * Flatten and Rescaling; anything else (Lambda: code) is refused with the layer's name. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -271,9 +271,20 @@ enum hk_status tj_map_layer(struct tj_ctx *c, const struct tj_layer *l)
         tj_put(c, "add");
         return HK_OK;
     }
+    if (!strcmp(cls, "Rescaling")) {
+        double scale = tj_get_num(l->config, "scale", NAN), offset = tj_get_num(l->config, "offset", 0);
+        if (!isfinite(scale) || !isfinite(offset))
+            return tj_layer_fail(c, l, HK_EFORMAT, "scale and offset must be numbers");
+        tj_put(c, "rescaling");
+        put_float(c, NULL, scale);
+        if (offset != 0)
+            put_float(c, "offset", offset);
+        return HK_OK;
+    }
     if (!strcmp(cls, "Lambda"))
         return tj_layer_fail(c, l, HK_EFORMAT, "a Lambda layer holds code; husky imports data only and refuses it");
     return tj_layer_fail(c, l, HK_EFORMAT, "unknown layer class; husky maps Conv2D, DepthwiseConv2D, "
                                         "BatchNormalization, ReLU, Activation, ZeroPadding2D, MaxPooling2D, "
-                                        "AveragePooling2D, GlobalAveragePooling2D, Add, Dense, Dropout and Flatten");
+                                        "AveragePooling2D, GlobalAveragePooling2D, Add, Dense, Dropout, Flatten and "
+                                        "Rescaling");
 }

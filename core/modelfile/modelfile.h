@@ -77,7 +77,9 @@ struct hk_model_meta {
                             output >= it), chosen by evaluate threshold=best; 0 = none (0.5) */
     char *script;        /* the commands that built the model, '\n'-separated, or NULL */
     char *data_sha256;   /* hash of the data (manifest) the model was trained on, or NULL */
-    struct hk_model_meta_entry *extra; /* other provenance, in file order */
+    struct hk_model_meta_entry *extra; /* other provenance, in file order: load fills it with every
+                                          `meta KEY VALUE` whose key husky does not interpret, and
+                                          save writes each back, so load -> save keeps them */
     int extra_count;
     struct hk_train_state *training;   /* owned; saved with HK_MODELFILE_STATE_TRAINING (then
                                           required); filled by load, and by info without the

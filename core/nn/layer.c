@@ -20,6 +20,7 @@ const struct hk_layer_ops *hk_layer_ops_of(enum hk_layer_kind kind)
         [HK_LAYER_DEPTHWISE] = &hk_depthwise_ops, [HK_LAYER_BATCHNORM] = &hk_batchnorm_ops,
         [HK_LAYER_ZEROPAD] = &hk_zeropad_ops,     [HK_LAYER_AVGPOOL2D] = &hk_avgpool2d_ops,
         [HK_LAYER_GLOBAL_AVGPOOL] = &hk_global_avgpool_ops, [HK_LAYER_ADD] = &hk_add_ops,
+        [HK_LAYER_RESCALING] = &hk_rescaling_ops,
     };
     return (unsigned)kind < HK_LAYER_KIND_COUNT ? table[kind] : NULL;
 }

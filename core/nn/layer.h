@@ -24,6 +24,7 @@ enum hk_layer_kind {
     HK_LAYER_AVGPOOL2D,
     HK_LAYER_GLOBAL_AVGPOOL,
     HK_LAYER_ADD,
+    HK_LAYER_RESCALING,
     HK_LAYER_KIND_COUNT
 };
 
@@ -55,6 +56,7 @@ struct hk_layer_spec {
     float momentum;  /* batchnorm: moving = moving * momentum + batch * (1 - momentum) */
     float epsilon;   /* batchnorm: added to the variance (0 = the default 0.001) */
     float rate;      /* dropout rate in [0, 1) */
+    float scale, offset; /* rescaling: y = x * scale + offset */
     enum hk_act act; /* activation applied to the output */
     float l2;        /* L2 factor on the kernel (Keras kernel_regularizer=l2(x)) */
     char name[HK_LAYER_NAME_MAX];    /* name= ("" = an automatic Keras-style name) */
@@ -199,6 +201,7 @@ extern const struct hk_layer_ops hk_activation_ops;
 extern const struct hk_layer_ops hk_depthwise_ops;
 extern const struct hk_layer_ops hk_batchnorm_ops;
 extern const struct hk_layer_ops hk_zeropad_ops;
+extern const struct hk_layer_ops hk_rescaling_ops;
 extern const struct hk_layer_ops hk_avgpool2d_ops;
 extern const struct hk_layer_ops hk_global_avgpool_ops;
 extern const struct hk_layer_ops hk_add_ops;

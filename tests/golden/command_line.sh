@@ -1,7 +1,8 @@
 #!/bin/sh
 # command_line.sh: husky answers --help and --version as GNU programs do (on standard output,
 # nothing on standard error, exit 0; -h and -V the same), and an unknown option is refused on
-# standard error with exit status 2.
+# standard error with exit status 2. The shell's `help` and `help COMMAND` for every command fit
+# in 100 columns (only a single word too long for a line may pass it), and list the commands.
 # usage: command_line.sh HUSKY SOURCE_ROOT
 set -u
 husky=$1
@@ -28,6 +29,18 @@ expect "-h" 0 "^usage: husky " "" -h
 expect "--version" 0 "^husky [0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\$" "" --version
 expect "-V" 0 "^husky [0-9]" "" -V
 expect "--bogus" 2 "" "unrecognized option '--bogus'" --bogus
+"$husky" -e help > "$work/list" 2>&1 || fail=1
+topics=$(grep -E '^  [a-z]' "$work/list" | awk '{printf "help %s; ", $1}')
+"$husky" -k -e "help; $topics help batchnorm" > "$work/help" 2>&1 || fail=1
+wide=$(awk 'length($0) > 100 && $0 ~ /[^ ] +[^ ]/' "$work/help")
+if [ -n "$wide" ]; then
+    echo "FAILED: help lines over 100 columns:"
+    echo "$wide"
+    fail=1
+fi
+for cmd in "model import PATH" "attack pgd IMAGE" "serve \\[model=FILE\\]" "compile \\[optimizer"; do
+    grep -q "^  $cmd" "$work/help" || { echo "FAILED: help does not list '$cmd'"; fail=1; }
+done
 [ $fail = 0 ] && { echo "1 passed, 0 failed"; exit 0; }
 echo "0 passed, 1 failed"
 exit 1

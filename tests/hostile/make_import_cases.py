@@ -120,12 +120,13 @@ def main():
     write(out, "order", model([INPUT, dense(inbound="dense_2"), dense("dense_2")], ok_weights))
     # a tensor listed twice
     write(out, "duplicate", model([INPUT, dense()], ok_weights + [u8("dense_1/bias", [3])]))
-    # a small MobileNetV2-like model that imports: an inverted residual block, global pooling and a
-    # head, weights stored as float32, uint8, uint16 and float16, the first layers trainable: false
+    # a small MobileNetV2-like model that imports: Keras's -1..1 input scaling, an inverted residual
+    # block, global pooling and a head, weights stored as float32, uint8, uint16 and float16, the first layers trainable: false
     relu6 = {"max_value": 6, "negative_slope": 0, "threshold": 0}
     layers = [
         layer("input_1", "InputLayer", [], batch_input_shape=[None, 8, 8, 3], dtype="float32"),
-        layer("Conv1_pad", "ZeroPadding2D", ["input_1"], padding=[[0, 1], [0, 1]], trainable=False),
+        layer("rescaling", "Rescaling", ["input_1"], scale=1 / 127.5, offset=-1),
+        layer("Conv1_pad", "ZeroPadding2D", ["rescaling"], padding=[[0, 1], [0, 1]], trainable=False),
         layer("Conv1", "Conv2D", ["Conv1_pad"], filters=4, kernel_size=[3, 3], strides=[2, 2], padding="valid",
               use_bias=False, activation="linear", dilation_rate=[1, 1], trainable=False),
         layer("bn_Conv1", "BatchNormalization", ["Conv1"], axis=-1, momentum=0.999, epsilon=0.001,

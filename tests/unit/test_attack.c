@@ -1,7 +1,8 @@
 /* test_attack.c: the attack lab's engine: FGSM and PGD stay inside the eps box and the pixel
  * range (also for another rescale), move the score the way they claim, and are reproducible from
  * the seed; 8-bit rounding keeps the budget; the pixel attack keeps its query budget and is
- * reproducible; triggers are stamped where asked and refused when too big. */
+ * reproducible; triggers are stamped where asked and refused when too big; spectral signatures and activation
+ * clustering single out shifted rows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +236,17 @@ static void spectral(void)
     CHECK(least_poison > most_clean, "the 10 shifted rows score above all 90 clean ones (%.3f > %.3f)", least_poison,
           most_clean);
     CHECK(score[130] == 0, "a class of one picture scores 0");
+
+    /* activation clustering: the 10 shifted rows are the smaller cluster of class 0 (a tenth) */
+    double share[3];
+    CHECK(hk_audit_cluster(act, ROWS, D, labels, 3, score, share, &err) == HK_OK, "cluster runs");
+    int split = 1;
+    for (int i = 0; i < 100; i++)
+        split &= i >= 90 ? score[i] > 0 : score[i] < 0;
+    CHECK(split && fabs(share[0] - 0.1) < 1e-12, "the 10 shifted rows alone are the smaller cluster (share %.3f)",
+          share[0]);
+    CHECK(share[1] > 0.1 && share[1] <= 0.5, "a clean class splits into two large halves (%.3f)", share[1]);
+    CHECK(score[130] == 0 && share[2] == 0, "a class of one picture scores 0");
 }
 
 int main(void)

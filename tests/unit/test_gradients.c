@@ -277,6 +277,9 @@ static void check_modern_layers(struct hk_shape img)
     check_frozen_batchnorm(img);
     struct hk_layer_spec z1[] = {{.kind = HK_LAYER_ZEROPAD, .pad = {1, 0, 2, 1}}, depthwise(3, 2, 0, 0)};
     check_specs("zeropad 1,0,2,1 + depthwise stride 2 valid", img, z1, 2, 2);
+    struct hk_layer_spec s1[] = {{.kind = HK_LAYER_RESCALING, .scale = -1.5f, .offset = 0.25f},
+                                 conv(3, 3, 1, 0, HK_ACT_TANH)};
+    check_specs("rescaling -1.5 offset 0.25 + conv2d tanh", img, s1, 2, 2);
     struct hk_layer_spec a1[] = {{.kind = HK_LAYER_AVGPOOL2D, .kh = 2, .kw = 2}};
     check_specs("avgpool 2x2", img, a1, 1, 2);
     struct hk_layer_spec a2[] = {{.kind = HK_LAYER_AVGPOOL2D, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = 1}};

@@ -132,6 +132,7 @@ int main(void)
     };
     check_model("dense on a flat input", (struct hk_shape){6, 1, 1}, c, 2, HK_LOSS_BCE, 0);
     struct hk_layer_spec d[] = {
+        {.kind = HK_LAYER_RESCALING, .scale = 2.5f, .offset = -1},
         {.kind = HK_LAYER_ZEROPAD, .pad = {1, 0, 2, 1}},
         {.kind = HK_LAYER_DEPTHWISE, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .act = HK_ACT_RELU6},
         {.kind = HK_LAYER_BATCHNORM, .momentum = 0.9f, .epsilon = 0.001f},
@@ -140,8 +141,8 @@ int main(void)
         {.kind = HK_LAYER_GLOBAL_AVGPOOL},
         {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
     };
-    check_model("zeropad, depthwise relu6, batchnorm (moving statistics), avgpool, conv2d 1x1, global_avgpool",
-                (struct hk_shape){2, 7, 8}, d, 7, HK_LOSS_BCE, 0);
+    check_model("rescaling, zeropad, depthwise relu6, batchnorm (moving statistics), avgpool, conv2d 1x1, "
+                "global_avgpool", (struct hk_shape){2, 7, 8}, d, 8, HK_LOSS_BCE, 0);
     struct hk_layer_spec e[] = {
         {.kind = HK_LAYER_CONV2D, .units = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .same = 1, .act = HK_ACT_TANH,
          .name = "a"},

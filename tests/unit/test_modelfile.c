@@ -268,6 +268,48 @@ static void test_round_trip(void)
     hk_model_free(m);
 }
 
+/* Provenance husky does not interpret ("meta KEY VALUE" lines with keys it has no use for, as a
+ * newer husky or another tool may write) survives load -> save: every entry, in file order. */
+static void test_unknown_meta_kept(void)
+{
+    struct hk_error err;
+    struct hk_model *m = small_model(0), *back = NULL, *back2 = NULL;
+    struct hk_model_meta meta, got, got2;
+    hk_model_meta_init(&meta);
+    hk_model_meta_init(&got);
+    hk_model_meta_init(&got2);
+    const char *keys[] = {"z.from_a_newer_husky", "origin.url", "data_sha256", "a-reviewer"};
+    const char *values[] = {"x=1 y=2", "https://example.org/husky.hkm", "feedbeef", "someone, on 2026-12-06"};
+    for (int i = 0; i < 4; i++)
+        CHECK(hk_model_meta_set_extra(&meta, keys[i], values[i], &err) == HK_OK, "set %s: %s", keys[i], err.msg);
+    const char *first = in_dir("meta1.hkm"), *second = in_dir("meta2.hkm");
+    CHECK(hk_modelfile_save(first, m, &meta, 0, &err) == HK_OK, "save: %s", err.msg);
+    CHECK(hk_modelfile_load(first, NULL, &back, &got, &err) == HK_OK, "load: %s", err.msg);
+    CHECK(back && hk_modelfile_save(second, back, &got, 0, &err) == HK_OK, "save the loaded model: %s", err.msg);
+    CHECK(hk_modelfile_load(second, NULL, &back2, &got2, &err) == HK_OK, "load it again: %s", err.msg);
+    CHECK(got2.extra_count == 3, "3 unknown entries kept (data_sha256 is known): %d", got2.extra_count);
+    for (int i = 0, k = 0; i < 4 && got2.extra_count == 3; i++) {
+        if (i == 2)
+            continue;
+        CHECK(!strcmp(got2.extra[k].key, keys[i]) && !strcmp(got2.extra[k].value, values[i]),
+              "entry %d is %s %s in file order (got %s %s)", k, keys[i], values[i], got2.extra[k].key,
+              got2.extra[k].value);
+        k++;
+    }
+    CHECK(got2.data_sha256 && !strcmp(got2.data_sha256, "feedbeef"), "data_sha256 kept");
+    size_t n1, n2;
+    unsigned char *b1 = read_file(first, &n1), *b2 = read_file(second, &n2);
+    CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "the re-saved file is byte for byte the first");
+    free(b1);
+    free(b2);
+    hk_model_meta_free(&meta);
+    hk_model_meta_free(&got);
+    hk_model_meta_free(&got2);
+    hk_model_free(back);
+    hk_model_free(back2);
+    hk_model_free(m);
+}
+
 static void test_optimizer_state(void)
 {
     struct hk_error err;
@@ -332,13 +374,15 @@ static void test_optimizer_state(void)
     hk_model_free(m);
 }
 
-/* batchnorm (its moving statistics are state tensors), depthwise, zeropad, relu6, global_avgpool
- * after a few training steps: weights, state and predictions come back bit for bit. */
+/* batchnorm (its moving statistics are state tensors), depthwise, zeropad, relu6, global_avgpool,
+ * rescaling (a scale that has no short decimal form) after a few training steps: weights, state,
+ * the rescaling and predictions come back bit for bit. */
 static void test_modern_layers(void)
 {
     struct hk_error err;
     struct hk_model *m = hk_model_new((struct hk_shape){3, 8, 8}, 5, &err), *back = NULL;
     struct hk_layer_spec specs[] = {
+        {.kind = HK_LAYER_RESCALING, .scale = 1.0f / 127.5f, .offset = -1.0f},
         {.kind = HK_LAYER_ZEROPAD, .pad = {0, 1, 0, 1}},
         {.kind = HK_LAYER_CONV2D, .units = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .nobias = 1},
         {.kind = HK_LAYER_BATCHNORM, .momentum = 0.5f},
@@ -347,7 +391,7 @@ static void test_modern_layers(void)
         {.kind = HK_LAYER_GLOBAL_AVGPOOL},
         {.kind = HK_LAYER_DENSE, .units = 1, .act = HK_ACT_SIGMOID},
     };
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         CHECK(hk_model_insert(m, i, &specs[i], NULL, &err) == HK_OK, "insert %d: %s", i, err.msg);
     struct hk_optim o = hk_optim_default(HK_OPTIM_ADAM);
     hk_model_compile(m, &o, HK_LOSS_BCE, &err);
@@ -357,7 +401,7 @@ static void test_modern_layers(void)
     }
     CHECK(hk_model_state_count(m) == 8 && hk_model_state(m)[0] != 0.0f && hk_model_state(m)[4] != 1.0f,
           "8 values of state, moved by training");
-    CHECK(strcmp(hk_model_layer(m, 3)->name, "re_lu") == 0, "activation relu6 is named re_lu");
+    CHECK(strcmp(hk_model_layer(m, 4)->name, "re_lu") == 0, "activation relu6 is named re_lu");
     CHECK(hk_modelfile_save(in_dir("bn.hkm"), m, NULL, 0, &err) == HK_OK, "save: %s", err.msg);
     CHECK(hk_modelfile_load(in_dir("bn.hkm"), NULL, &back, NULL, &err) == HK_OK, "load: %s", err.msg);
     if (back) {
@@ -366,6 +410,8 @@ static void test_modern_layers(void)
                   memcmp(hk_model_state(m), hk_model_state(back), 8 * sizeof(float)) == 0,
               "moving mean and variance restored");
         CHECK(same_predictions(m, back), "predictions are bit for bit the same");
+        CHECK(hk_model_layer(back, 0)->spec.scale == 1.0f / 127.5f && hk_model_layer(back, 0)->spec.offset == -1.0f,
+              "rescaling's scale and offset restored exactly");
     }
     struct hk_modelfile_report r;
     enum hk_status st = hk_modelfile_check(in_dir("bn.hkm"), &r, &err);
@@ -790,6 +836,7 @@ int main(void)
     test_compile();
     test_sha256();
     test_round_trip();
+    test_unknown_meta_kept();
     test_graph_round_trip();
     test_optimizer_state();
     test_names_and_classes();
