@@ -82,6 +82,7 @@ static void take_model(struct shell *sh, struct hk_model *m, const struct hk_tra
     forget_resume(sh);
     if (!history)
         hk_history_clear(sh->history);
+    hk_model_meta_free(&sh->kept); /* a loaded file's provenance is set again by its loader */
 }
 
 static void report_change(struct shell *sh, const struct hk_model_change *chg)
@@ -437,19 +438,7 @@ int cmd_model_save(struct shell *sh, const struct hk_words *w, int arg)
     if (at >= 0 && arg_bool(sh, w, at, &with_training))
         return -1;
     struct hk_model_meta meta;
-    hk_model_meta_init(&meta);
-    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
-    meta.rescale = sh->rescale;
-    meta.threshold = sh->threshold;
-    meta.data_sha256 = sh->data_sha256; /* a run that trained the model records its own instead */
-    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
-    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
-        meta.class_names = sh->classes;
-        meta.class_count = sh->nclasses;
-    } else if (ds) {
-        meta.class_names = ds->class_names;
-        meta.class_count = ds->class_count;
-    }
+    shell_model_meta(sh, &meta);
     struct hk_save_request req = {
         .path = w->w[arg].text,
         .model = sh->model,
@@ -504,6 +493,10 @@ int model_load_file(struct shell *sh, const struct hk_words *w, int arg)
     meta.class_count = 0;
     shell_set_data_sha256(sh, meta.data_sha256); /* model save keeps it */
     meta.data_sha256 = NULL;
+    sh->kept.extra = meta.extra; /* and the provenance husky does not interpret */
+    sh->kept.extra_count = meta.extra_count;
+    meta.extra = NULL;
+    meta.extra_count = 0;
     sh->resume = meta.training;
     meta.training = NULL;
     char params[160];

@@ -15,26 +15,12 @@
 #include "server.h"
 #include "sign.h"
 
-/* Save the shell's model on the worker into path, with the class names, preprocessing and
- * decision threshold that model save would write. A loaded file's other provenance (meta
- * entries husky does not interpret) is not in the copy: the shell does not keep it from model
- * load (repl/cmd_model.c), so model save drops it too. */
+/* Save the shell's model on the worker into path, with the metadata model save would write
+ * (class names, preprocessing, decision threshold, provenance). */
 static enum hk_status save_copy(struct shell *sh, const char *path, struct hk_error *err)
 {
     struct hk_model_meta meta;
-    hk_model_meta_init(&meta);
-    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
-    meta.rescale = sh->rescale;
-    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
-    if (outputs == 1)
-        meta.threshold = sh->threshold;
-    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) {
-        meta.class_names = sh->classes;
-        meta.class_count = sh->nclasses;
-    } else if (ds) {
-        meta.class_names = ds->class_names;
-        meta.class_count = ds->class_count;
-    }
+    shell_model_meta(sh, &meta);
     struct hk_save_request req = {.path = path, .model = sh->model, .meta = &meta};
     return hk_save_model(sh->worker, &req, NULL, err);
 }

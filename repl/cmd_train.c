@@ -80,6 +80,8 @@ static int parse_checkpoint(struct shell *sh, const struct hk_words *w, const st
     struct hk_model_meta meta;
     hk_model_meta_init(&meta);
     meta.rescale = c->rescale;
+    meta.extra = sh->kept.extra; /* a loaded file's provenance goes on into the checkpoints */
+    meta.extra_count = sh->kept.extra_count;
     if (sh->train) {
         meta.class_names = sh->train->class_names;
         meta.class_count = sh->train->class_count;

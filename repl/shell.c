@@ -56,6 +56,7 @@ void shell_free(struct shell *sh)
     hk_train_state_free(sh->resume);
     shell_set_classes(sh, NULL, 0);
     shell_set_data_sha256(sh, NULL);
+    hk_model_meta_free(&sh->kept);
     hk_model_free(sh->model);
     hk_dataset_free(sh->train);
     hk_dataset_free(sh->val);
@@ -203,6 +204,26 @@ void shell_set_data_sha256(struct shell *sh, char *hash)
 {
     free(sh->data_sha256);
     sh->data_sha256 = hash;
+}
+
+void shell_model_meta(const struct shell *sh, struct hk_model_meta *meta)
+{
+    hk_model_meta_init(meta);
+    const struct hk_dataset *ds = sh->train ? sh->train : sh->val;
+    int outputs = (int)hk_shape_size(hk_model_output(sh->model));
+    meta->rescale = sh->rescale;
+    if (outputs == 1)
+        meta->threshold = sh->threshold;
+    meta->data_sha256 = sh->data_sha256; /* a run that trained the model records its own instead */
+    meta->extra = sh->kept.extra;
+    meta->extra_count = sh->kept.extra_count;
+    if (sh->nclasses && sh->nclasses == (outputs == 1 ? 2 : outputs)) { /* the names the loaded file recorded */
+        meta->class_names = sh->classes;
+        meta->class_count = sh->nclasses;
+    } else if (ds) {
+        meta->class_names = ds->class_names;
+        meta->class_count = ds->class_count;
+    }
 }
 
 const char *shell_class_name(const struct shell *sh, int k, char *buf, size_t cap)

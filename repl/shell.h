@@ -13,6 +13,7 @@
 #include "image.h"
 #include "lexer.h"
 #include "model.h"
+#include "modelfile.h"
 #include "train.h"
 #include "train_state.h"
 #include "worker.h"
@@ -61,6 +62,9 @@ struct shell {
     char *data_sha256;             /* the data hash recorded in the model file the model was loaded
                                       from, which model save keeps (owned); NULL when none or after
                                       model new, model reset or a training run (it records its own) */
+    struct hk_model_meta kept;     /* of the file the model was loaded from, the provenance husky does
+                                      not interpret (kept.extra), which model save writes back;
+                                      empty after model new or model import */
     int pinned;                    /* the model was loaded with model load FILE sha256=HEX: model edit
                                       refuses to change it */
     struct live_plot live;
@@ -100,6 +104,11 @@ void shell_free(struct shell *sh);
 void shell_set_classes(struct shell *sh, char **names, int count);
 /* Replace the recorded data hash with `hash` (owned by the shell from now on; NULL: none). */
 void shell_set_data_sha256(struct shell *sh, char *hash);
+
+/* Into meta, what model save writes for the shell's model besides the weights: rescale, the
+ * decision threshold of a 1-unit model, class names (the loaded file's, else the data set's), the
+ * data hash and the loaded file's other provenance. The pointers are borrowed: do not free meta. */
+void shell_model_meta(const struct shell *sh, struct hk_model_meta *meta);
 
 /* Class k of the current model: the name recorded in the file it was loaded from, else the
  * training (or validation) set's, else "class K" written into buf (cap bytes). Borrowed. */

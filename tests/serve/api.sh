@@ -49,7 +49,7 @@ got=$(python3 -c "import json; j=json.load(open('$work/body')); print(j['class']
 score=$(field score) cls0=$(field class)
 [ "$(field threshold)" = 0.5 ]; check "a model without a threshold answers at 0.5 ($(field threshold))" $?
 thr=$(python3 -c "s = $score; print('%.6f' % ((s + 1) / 2 if s >= 0.5 else s / 2))")
-python3 "$root/tests/serve/set_threshold.py" "$work/m.hkm" "$work/mt.hkm" "$thr"
+python3 "$root/tests/fixtures/edit_header.py" "$work/m.hkm" "$work/mt.hkm" "threshold $thr"
 check "a model file with threshold $thr" $?
 stop
 start thr "$work/mt.hkm" rate=off audit=off
