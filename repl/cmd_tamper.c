@@ -60,7 +60,7 @@ int cmd_model_diff(struct shell *sh, const struct hk_words *w, int arg)
         goto out;
     }
     shell_print(sh, "%d of %d tensors differ:\n", ndiff, ntensors);
-    shell_print(sh, "  %-28s %-12s %22s  %s\n", "tensor", "layer", "values that differ", "largest change");
+    shell_print(sh, "  %-28s %-12s %22s  %s\n", "tensor", "kind", "values that differ", "largest change");
     for (int i = 0; i < ndiff && i < DIFF_MAX_LISTED; i++) {
         const struct hk_layer *l = hk_model_layer(a, d[i].layer);
         char counts[48];
