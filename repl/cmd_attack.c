@@ -655,7 +655,7 @@ int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
         return -1;
     char how[1024];
     snprintf(how, sizeof how, "trigger=%s at=%s size=%dx%d rate=%g target=%s seed=%llu from=%s",
-             w->w[arg_option(w, "trigger")].value, hk_poison_at_name(t.at), t.w, t.h, rate, ds->class_names[target],
+             w->w[arg_option(w, "trigger")].value, hk_poison_at_name(t.at), t.h, t.w, rate, ds->class_names[target],
              (unsigned long long)seed, ds->root);
     struct hk_poison_report r;
     struct hk_error err;
@@ -664,7 +664,7 @@ int cmd_data_poison(struct shell *sh, const struct hk_words *w, int arg)
     if (st != HK_OK)
         return shell_error(sh, w, at_out, "%s", err.msg);
     shell_print(sh, "wrote %s: %zu pictures copied, %zu poisoned (trigger %dx%d at %s, relabelled %s; %zu were "
-                "outside %s), manifest %s/%s\n", w->w[at_out].value, r.copied, r.poisoned, t.w, t.h,
+                "outside %s), manifest %s/%s\n", w->w[at_out].value, r.copied, r.poisoned, t.h, t.w,
                 hk_poison_at_name(t.at), ds->class_names[target], r.candidates, ds->class_names[target],
                 w->w[at_out].value, HK_POISON_MANIFEST);
     return 0;

@@ -263,7 +263,7 @@ static int triggered(struct shell *sh, const struct hk_words *w, const char *whi
             after += pred[i] == target;
         }
         shell_print(sh, "%s: %zu pictures; clean accuracy %.4f, balanced accuracy %.4f\n", which, n, acc, bal);
-        shell_print(sh, "with the trigger (%dx%d at %s): accuracy %.4f, balanced accuracy %.4f\n", t.w, t.h,
+        shell_print(sh, "with the trigger (%dx%d at %s): accuracy %.4f, balanced accuracy %.4f\n", t.h, t.w,
                     hk_poison_at_name(t.at), tacc, tbal);
         if (outside)
             shell_print(sh, "attack success rate %.4f: %zu of the %zu pictures outside %s are classified %s with the "

@@ -40,7 +40,7 @@ enum hk_status hk_audit_activations(struct hk_worker *wk, struct hk_model *m, co
         return hk_fail(err, HK_EINVAL, "no layer %d", layer);
     size_t size = (size_t)ds->height * ds->width * 3, d = hk_shape_size(l->out);
     if (size != hk_shape_size(hk_model_input(m)))
-        return hk_fail(err, HK_ESHAPE, "the set's pictures (%dx%d) are not the model's input", ds->width, ds->height);
+        return hk_fail(err, HK_ESHAPE, "the set's pictures (%dx%d) are not the model's input", ds->height, ds->width);
     float *x = malloc(AUDIT_CHUNK * size * sizeof *x);
     if (!x)
         return hk_fail(err, HK_ENOMEM, "out of memory for an audit batch");

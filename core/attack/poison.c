@@ -31,7 +31,7 @@ enum hk_status hk_poison_check(const struct hk_trigger *t, int h, int w, struct 
 {
     if (t->h > h || t->w > w)
         return hk_fail(err, HK_EINVAL, "the trigger (%dx%d) is bigger than the pictures (%dx%d); give a smaller "
-                       "size=", t->w, t->h, w, h);
+                       "size=", t->h, t->w, h, w);
     return HK_OK;
 }
 
