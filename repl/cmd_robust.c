@@ -295,6 +295,13 @@ int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg)
     }
     if (set < 0)
         return shell_error(sh, w, w->count, "missing argument; usage: %s", usage);
+    for (int i = arg; i < w->count; i++) { /* evaluate's own options (tta=, threshold=, ...) do not apply */
+        int known = !w->w[i].key;
+        for (int k = 0; !known && attack_options[k]; k++)
+            known = !strcmp(w->w[i].key, attack_options[k]);
+        if (!known)
+            return shell_error(sh, w, i, "%s= does not apply to evaluate under attack; usage: %s", w->w[i].key, usage);
+    }
     const char *which = w->w[set].text;
     if (strcmp(which, "train") && strcmp(which, "val"))
         return shell_error(sh, w, set, "expected train or val, got '%s'", which);
