@@ -19,15 +19,20 @@
 static const char *const attack_options[] = {"eps", "attack", "step", "steps", "restarts", "seed", "trigger", "at",
                                              "size", "target", "out", NULL};
 
+/* 1 when key is one of the options of evaluate under attack. */
+static int attack_option(const char *key)
+{
+    for (int k = 0; attack_options[k]; k++)
+        if (!strcmp(key, attack_options[k]))
+            return 1;
+    return 0;
+}
+
 int evaluate_under_attack(const struct hk_words *w, int arg)
 {
-    for (int i = arg; i < w->count; i++) {
-        if (!w->w[i].key && !strcmp(w->w[i].text, "robust"))
+    for (int i = arg; i < w->count; i++)
+        if (w->w[i].key ? attack_option(w->w[i].key) : !strcmp(w->w[i].text, "robust"))
             return 1;
-        for (int k = 0; w->w[i].key && attack_options[k]; k++)
-            if (!strcmp(w->w[i].key, attack_options[k]))
-                return 1;
-    }
     return 0;
 }
 
@@ -295,13 +300,9 @@ int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg)
     }
     if (set < 0)
         return shell_error(sh, w, w->count, "missing argument; usage: %s", usage);
-    for (int i = arg; i < w->count; i++) { /* evaluate's own options (tta=, threshold=, ...) do not apply */
-        int known = !w->w[i].key;
-        for (int k = 0; !known && attack_options[k]; k++)
-            known = !strcmp(w->w[i].key, attack_options[k]);
-        if (!known)
+    for (int i = arg; i < w->count; i++) /* evaluate's own options (tta=, threshold=, ...) do not apply */
+        if (w->w[i].key && !attack_option(w->w[i].key))
             return shell_error(sh, w, i, "%s= does not apply to evaluate under attack; usage: %s", w->w[i].key, usage);
-    }
     const char *which = w->w[set].text;
     if (strcmp(which, "train") && strcmp(which, "val"))
         return shell_error(sh, w, set, "expected train or val, got '%s'", which);
@@ -320,11 +321,9 @@ int cmd_evaluate_attack(struct shell *sh, const struct hk_words *w, int arg)
         return robust(sh, w, which, ds, (const char *const *)ds->class_names, ds->class_count);
     if (arg_option(w, "trigger") < 0) {
         for (int i = arg; i < w->count; i++)
-            if (w->w[i].key)
-                for (int k = 0; attack_options[k]; k++)
-                    if (!strcmp(w->w[i].key, attack_options[k]))
-                        return shell_error(sh, w, i, "%s= needs 'robust' (evaluate %s robust %s=...) or a trigger=",
-                                           w->w[i].key, which, w->w[i].key);
+            if (w->w[i].key) /* all of them are attack options now */
+                return shell_error(sh, w, i, "%s= needs 'robust' (evaluate %s robust %s=...) or a trigger=",
+                                   w->w[i].key, which, w->w[i].key);
     }
     return triggered(sh, w, which, ds, (const char *const *)ds->class_names, ds->class_count);
 }
